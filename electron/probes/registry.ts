@@ -1,0 +1,21 @@
+// Every probe's definition, in every process. Adding a probe: its folder, and
+// one line here; the `satisfies` fails the type check if an id is missing.
+
+import type { ProbeDefinition, ProbeId } from '../shared/probe.ts';
+import { tcpdump } from './tcpdump/definition.ts';
+import { dropwatchPlanned, nettopPlanned, socketTracePlanned, tcpConnectionsPlanned } from './planned.ts';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each probe has its own row and option types
+export type AnyProbe = ProbeDefinition<any, any>;
+
+export const PROBES = {
+  nettop: nettopPlanned,
+  'socket-trace': socketTracePlanned,
+  'tcp-connections': tcpConnectionsPlanned,
+  tcpdump,
+  dropwatch: dropwatchPlanned,
+} as const satisfies Record<ProbeId, AnyProbe>;
+
+export function probe(id: ProbeId): AnyProbe {
+  return PROBES[id];
+}

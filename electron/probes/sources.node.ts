@@ -1,0 +1,15 @@
+// Every probe's source, for the processes that run probes (the collector, and
+// the CLI, which runs them in-process). null: planned, not built yet.
+
+import type { ProbeId } from '../shared/probe.ts';
+import type { ProbeSource } from '../collector/source.ts';
+import { tcpdumpSource } from './tcpdump/source.node.ts';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each probe has its own row and option types
+export const SOURCES: Record<ProbeId, ProbeSource<any, any> | null> = {
+  nettop: null,
+  'socket-trace': null,
+  'tcp-connections': null,
+  tcpdump: tcpdumpSource,
+  dropwatch: null,
+};

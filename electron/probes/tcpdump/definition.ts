@@ -1,0 +1,92 @@
+// tcpdump — after tcpdumplike.stp: each received TCP (and UDP) packet, live,
+// with the TCP flags; the seed's header block repeated every second.
+
+import { defineColumns, defineProbe } from '../../shared/probe.ts';
+import { arr, bool, obj, type Infer } from '../../shared/schema.ts';
+import { padL } from '../../shared/format.ts';
+import { IFACE_NAME, FILTER_EXPR } from '../common.ts';
+
+export interface PacketRow {
+  time: number;
+  dev: string;
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  proto: string;
+  urg: boolean;
+  ack: boolean;
+  psh: boolean;
+  rst: boolean;
+  syn: boolean;
+  fin: boolean;
+  length: number;
+}
+
+const columns = defineColumns<PacketRow>()([
+  { key: 'time', csv: 'TIME', title: 'Time', type: 'time', width: 210, description: 'capture time, ISO 8601 UTC with microseconds' },
+  { key: 'dev', csv: 'DEV', title: 'Device', type: 'text', width: 80, description: 'interface the packet was captured on' },
+  { key: 'src', csv: 'SOURCE_IP', title: 'Source IP', type: 'text', width: 160, description: 'source address (IPv4 or IPv6)' },
+  { key: 'dst', csv: 'DEST_IP', title: 'Dest IP', type: 'text', width: 160, description: 'destination address' },
+  { key: 'sport', csv: 'SPORT', title: 'SPort', type: 'int', width: 64, description: 'source port' },
+  { key: 'dport', csv: 'DPORT', title: 'DPort', type: 'int', width: 64, description: 'destination port' },
+  { key: 'proto', csv: 'PROTO', title: 'Proto', type: 'text', width: 56, description: 'TCP or UDP' },
+  { key: 'urg', csv: 'U', title: 'U', type: 'flag', width: 28, description: 'TCP URG flag' },
+  { key: 'ack', csv: 'A', title: 'A', type: 'flag', width: 28, description: 'TCP ACK flag' },
+  { key: 'psh', csv: 'P', title: 'P', type: 'flag', width: 28, description: 'TCP PSH flag' },
+  { key: 'rst', csv: 'R', title: 'R', type: 'flag', width: 28, description: 'TCP RST flag' },
+  { key: 'syn', csv: 'S', title: 'S', type: 'flag', width: 28, description: 'TCP SYN flag' },
+  { key: 'fin', csv: 'F', title: 'F', type: 'flag', width: 28, description: 'TCP FIN flag' },
+  { key: 'length', csv: 'LENGTH', title: 'Length', type: 'int', width: 70, description: 'IP packet length in bytes (IP header and payload; the same on every link type)' },
+]);
+
+const options = obj({
+  ifaces: arr(IFACE_NAME, { max: 64 }),
+  filter: FILTER_EXPR,
+  bothDirections: bool,
+});
+export type TcpdumpOptions = Infer<typeof options>;
+
+const SEED_RULE = '-----------------------------------------------------------------';
+const SEED_HEADER = '       Source IP         Dest IP  SPort  DPort  U  A  P  R  S  F ';
+
+export const tcpdump = defineProbe<PacketRow, TcpdumpOptions>({
+  id: 'tcpdump',
+  title: 'Packets',
+  seedScript: 'tcpdumplike.stp',
+  summary: 'each received TCP and UDP packet, live, with its TCP flags (U A P R S F)',
+  kind: 'stream',
+  built: true,
+  columns,
+  options,
+  defaults: { ifaces: [], filter: '', bothDirections: false },
+  flags: [
+    { name: 'iface', option: 'ifaces', kind: 'repeat', value: 'NAME', help: 'capture on this interface (repeatable; default: every interface, through the "any" device)' },
+    { name: 'filter', option: 'filter', kind: 'string', value: 'EXPR', help: "a libpcap filter expression, as tcpdump takes (e.g. 'tcp port 80')" },
+    { name: 'both', option: 'bothDirections', kind: 'bool', help: 'show sent packets too (default: received only, as the seed)' },
+  ],
+  counters: [
+    { key: 'seen', label: 'seen', description: 'frames libpcap delivered (after the filter)', loss: false },
+    { key: 'rows', label: 'rows', description: 'TCP and UDP packets turned into rows', loss: false },
+    { key: 'notIp', label: 'not IP', description: 'frames that are not IPv4/IPv6 (ARP, LLDP, ...)', loss: false },
+    { key: 'otherProto', label: 'other IP', description: 'IP packets that are neither TCP nor UDP, or later fragments', loss: false },
+    { key: 'malformed', label: 'malformed', description: 'frames with impossible headers: counted and skipped', loss: true },
+    { key: 'truncated', label: 'truncated', description: 'frames whose headers were cut by the snap length', loss: true },
+    { key: 'kernelDrops', label: 'kernel drops', description: 'packets the kernel dropped because the capture buffer was full (pcap_stats)', loss: true },
+  ],
+  printer: () => ({
+    tickMs: 1000,
+    begin: () => [SEED_RULE, SEED_HEADER, SEED_RULE],
+    tick: () => [SEED_RULE, SEED_HEADER, SEED_RULE],
+    rows: (rows) =>
+      rows.map((r) =>
+        r.proto === 'TCP'
+          ? ` ${padL(r.src, 15)} ${padL(r.dst, 15)}  ${padL(r.sport, 5)}  ${padL(r.dport, 5)}  ${+r.urg}  ${+r.ack}  ${+r.psh}  ${+r.rst}  ${+r.syn}  ${+r.fin}`
+          : ` ${padL(r.src, 15)} ${padL(r.dst, 15)}  ${padL(r.sport, 5)}  ${padL(r.dport, 5)}  UDP`,
+      ),
+    end: () => [],
+  }),
+  notes:
+    'Needs: root, or CAP_NET_RAW (libpcap). The packet view of tcpdumplike.stp, through libpcap instead of SystemTap.\n' +
+    'Without --iface it captures on the "any" device (every interface, including ones that come up later).',
+});
