@@ -3,6 +3,7 @@
 
 import type { ProbeDefinition, ProbeId } from '../shared/probe.ts';
 import { tcpdump } from './tcpdump/definition.ts';
+import { dropwatch } from './dropwatch/definition.ts';
 import { dropwatchPlanned, nettopPlanned, socketTracePlanned, tcpConnectionsPlanned } from './planned.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each probe has its own row and option types
@@ -13,7 +14,7 @@ export const PROBES = {
   'socket-trace': socketTracePlanned,
   'tcp-connections': tcpConnectionsPlanned,
   tcpdump,
-  dropwatch: dropwatchPlanned,
+  dropwatch,
 } as const satisfies Record<ProbeId, AnyProbe>;
 
 export function probe(id: ProbeId): AnyProbe {

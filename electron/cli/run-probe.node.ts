@@ -1,0 +1,85 @@
+// `netprobes <probe>`: runs the probe in this process (the CLI is already the
+// privileged side when run as root) and prints its rows as the seed script
+// did, as CSV, or as JSON lines. A summary goes to stderr at the end.
+
+import { SOURCES } from '../probes/sources.node.ts';
+import type { AnyProbe } from '../probes/registry.ts';
+import { csvHeader, csvLine, jsonLine } from '../shared/format.ts';
+import { ProbeError } from '../shared/probe-error.ts';
+import { exitNow, onExit } from '../collector/exit.node.ts';
+import type { RunningProbe } from '../collector/source.ts';
+import type { ProbeArgs } from './args.ts';
+
+/** Bytes waiting on stdout beyond which rows are shed (and counted), not queued. */
+const MAX_STDOUT_BACKLOG = 16 << 20;
+
+export async function runProbe(probe: AnyProbe, args: ProbeArgs): Promise<void> {
+  const source = SOURCES[probe.id];
+  if (!probe.built || !source) {
+    process.stderr.write(`netprobes ${probe.id}: not built yet — this probe is planned for a later release.\n`);
+    process.exit(3);
+  }
+  const out = process.stdout;
+  out.on('error', () => void exitNow(0)); // a closed pipe (| head) ends the run quietly
+  const printer = probe.printer();
+  let shown = 0;
+  let produced = 0;
+  let shed = 0;
+  const write = (lines: string[]) => {
+    if (lines.length) out.write(lines.join('\n') + '\n');
+  };
+  const format = (rows: object[]): string[] => {
+    if (args.format === 'table') return printer.rows(rows);
+    if (args.format === 'csv') return rows.map((r) => csvLine(probe.columns, r));
+    return rows.map((r) => jsonLine(probe.columns, r));
+  };
+
+  if (args.format === 'table') write(printer.begin());
+  else if (args.format === 'csv') write([csvHeader(probe.columns)]);
+
+  let running: RunningProbe;
+  try {
+    running = await source(args.options, {
+      rows: (rows) => {
+        produced += rows.length;
+        if (out.writableLength > MAX_STDOUT_BACKLOG) {
+          shed += rows.length;
+          return;
+        }
+        shown += rows.length;
+        write(format(rows));
+      },
+      fail: (e) => {
+        process.stderr.write(`netprobes ${probe.id}: ${e.message}\n`);
+        void exitNow(1);
+      },
+    });
+  } catch (e) {
+    const msg = e instanceof ProbeError || e instanceof Error ? e.message : String(e);
+    process.stderr.write(`netprobes ${probe.id}: ${msg}\n`);
+    process.exit(e instanceof ProbeError && e.kind === 'input' ? 2 : 1);
+  }
+
+  const ticker = args.format === 'table' && printer.tick && printer.tickMs ? setInterval(() => write(printer.tick!()), printer.tickMs) : null;
+
+  let finished = false;
+  onExit(async () => {
+    if (finished) return;
+    finished = true;
+    if (ticker) clearInterval(ticker);
+    await running.stop();
+    if (args.format === 'table') write(printer.end());
+    const counters = running.counters();
+    process.stderr.write(summary(probe, counters, produced, shown, shed) + '\n');
+    // Let stdout drain before exit so no printed row is lost.
+    if (out.writableLength) await new Promise((r) => out.once('drain', r));
+  });
+  if (args.duration !== null) setTimeout(() => void exitNow(0), args.duration * 1000);
+}
+
+export function summary(probe: AnyProbe, counters: Record<string, number>, produced: number, shown: number, shed: number): string {
+  const lost = probe.counters.filter((c) => c.loss).reduce((n, c) => n + (counters[c.key] ?? 0), 0) + shed;
+  const seen = counters.seen ?? produced;
+  const details = probe.counters.map((c) => `${c.label} ${counters[c.key] ?? 0}`).concat(`shed ${shed}`);
+  return `netprobes ${probe.id}: seen ${seen}, shown ${shown}, lost ${lost} (${details.join(', ')})`;
+}

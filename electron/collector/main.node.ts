@@ -1,0 +1,98 @@
+// The collector: the only privileged process. It connects to the Unix socket
+// that its host (Electron main, or `netprobes serve`) owns in a private 0700
+// directory, checks that socket belongs to the user who asked, takes a closed
+// set of validated commands, and exits when the socket closes.
+//
+//   collector --socket /abs/path/collector.sock [--owner-uid UID]
+
+import { lstatSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { encodeFrame, FrameDecoder } from '../shared/framing.ts';
+import { parseCommand, PROTOCOL_VERSION, type CollectorMessage } from '../shared/protocol.ts';
+import { ProbeRunner } from './runner.node.ts';
+import { onExit } from './exit.node.ts';
+
+/** Bytes queued on the socket beyond which row messages are shed, not queued. */
+const MAX_QUEUED_BYTES = 32 << 20;
+
+function fail(message: string): never {
+  process.stderr.write(`netprobes collector: ${message}\n`);
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): { socket: string; ownerUid: number } {
+  let socket = '';
+  let ownerUid: number | null = null;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = argv[i + 1];
+    if (a === '--socket' && v) (socket = v), i++;
+    else if (a === '--owner-uid' && v && /^\d{1,10}$/.test(v)) (ownerUid = Number(v)), i++;
+    else fail(`unknown argument ${a}`);
+  }
+  if (!path.isAbsolute(socket)) fail('--socket must be an absolute path');
+  // Who asked: pkexec and sudo say so in the environment; otherwise an explicit argument, or ourselves.
+  const fromEnv = process.env.PKEXEC_UID ?? process.env.SUDO_UID;
+  const uid = ownerUid ?? (fromEnv && /^\d+$/.test(fromEnv) ? Number(fromEnv) : process.getuid!());
+  return { socket, ownerUid: uid };
+}
+
+/** The socket and its directory must belong to the asking user and the directory be private. */
+function checkSocket(socket: string, ownerUid: number): void {
+  const dir = lstatSync(path.dirname(socket));
+  const sock = lstatSync(socket);
+  if (!dir.isDirectory() || dir.uid !== ownerUid || (dir.mode & 0o077) !== 0) {
+    fail(`refusing ${path.dirname(socket)}: not a private (0700) directory of uid ${ownerUid}`);
+  }
+  if (!sock.isSocket() || sock.uid !== ownerUid) fail(`refusing ${socket}: not a socket of uid ${ownerUid}`);
+}
+
+function main(): void {
+  const { socket, ownerUid } = parseArgs(process.argv.slice(2));
+  try {
+    checkSocket(socket, ownerUid);
+  } catch (e) {
+    fail(`cannot use ${socket}: ${(e as Error).message}`);
+  }
+
+  const conn = net.createConnection(socket);
+  const send = (m: CollectorMessage, droppable: boolean): boolean => {
+    if (conn.destroyed) return false;
+    if (droppable && conn.writableLength > MAX_QUEUED_BYTES) return false;
+    conn.write(encodeFrame(m));
+    return true;
+  };
+  const runner = new ProbeRunner(send);
+  onExit(() => runner.stopAll());
+
+  const decoder = new FrameDecoder(1 << 20);
+  conn.on('connect', () => send({ type: 'hello', protocol: PROTOCOL_VERSION, pid: process.pid, uid: process.getuid!() }, false));
+  conn.on('data', (chunk) => {
+    let commands: unknown[];
+    try {
+      commands = decoder.push(chunk);
+    } catch (e) {
+      process.stderr.write(`netprobes collector: broken stream from host: ${(e as Error).message}\n`);
+      conn.destroy();
+      return;
+    }
+    for (const raw of commands) {
+      let cmd;
+      try {
+        cmd = parseCommand(raw);
+      } catch (e) {
+        process.stderr.write(`netprobes collector: rejected command: ${(e as Error).message}\n`);
+        conn.destroy();
+        return;
+      }
+      if (cmd.type === 'start') void runner.start(cmd.probe, cmd.options as object);
+      else void runner.stop(cmd.probe);
+    }
+  });
+  // Main gone = collector gone.
+  conn.on('close', () => process.emit('SIGTERM'));
+  conn.on('error', () => conn.destroy());
+}
+
+main();

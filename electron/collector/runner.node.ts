@@ -1,0 +1,117 @@
+// Runs probes for one consumer: starts and stops sources, and turns what they
+// produce into bounded messages — stream rows gathered and sent at most every
+// FLUSH_MS, at most MAX_ROWS_PER_MESSAGE at a time, the excess shed and
+// counted; interval tables sent as they come, truncated (and counted) if huge.
+
+import { PROBES } from '../probes/registry.ts';
+import { SOURCES } from '../probes/sources.node.ts';
+import type { ProbeId } from '../shared/probe.ts';
+import { ProbeError } from '../shared/probe-error.ts';
+import { MAX_ROWS_PER_MESSAGE, type CollectorMessage, type Problem } from '../shared/protocol.ts';
+import type { RunningProbe } from './source.ts';
+
+export const FLUSH_MS = 250;
+
+interface Active {
+  running: RunningProbe | null;
+  pending: object[];
+  shed: number;
+  timer: NodeJS.Timeout;
+  stopping: boolean;
+}
+
+export function toProblem(e: unknown): Problem {
+  if (e instanceof ProbeError) return { kind: e.kind, message: e.message };
+  return { kind: 'internal', message: e instanceof Error ? e.message : String(e) };
+}
+
+export class ProbeRunner {
+  private readonly active = new Map<ProbeId, Active>();
+
+  /** `send` returns false when the consumer is not keeping up: rows are then shed. */
+  constructor(private readonly send: (m: CollectorMessage, droppable: boolean) => boolean) {}
+
+  async start(probe: ProbeId, options: object): Promise<void> {
+    await this.stop(probe);
+    const source = SOURCES[probe];
+    if (!source) {
+      this.send({ type: 'stopped', probe, problem: { kind: 'feature', message: `${PROBES[probe].title} is not built yet` } }, false);
+      return;
+    }
+    const a: Active = {
+      running: null,
+      pending: [],
+      shed: 0,
+      stopping: false,
+      timer: setInterval(() => this.flush(probe, a), FLUSH_MS),
+    };
+    this.active.set(probe, a);
+    const interval = PROBES[probe].kind === 'interval';
+    try {
+      a.running = await source(options, {
+        rows: (rows) => {
+          if (interval) {
+            this.flush(probe, a); // counters first, so a table and its counts arrive together
+            this.emitRows(probe, a, rows);
+          } else if (a.pending.length + rows.length <= MAX_ROWS_PER_MESSAGE) {
+            for (const r of rows) a.pending.push(r);
+          } else {
+            const room = MAX_ROWS_PER_MESSAGE - a.pending.length;
+            for (let i = 0; i < room; i++) a.pending.push(rows[i]!);
+            a.shed += rows.length - room;
+          }
+        },
+        fail: (e) => void this.finish(probe, a, toProblem(e)),
+      });
+    } catch (e) {
+      clearInterval(a.timer);
+      this.active.delete(probe);
+      this.send({ type: 'stopped', probe, problem: toProblem(e) }, false);
+      return;
+    }
+    if (a.stopping) return; // stopped while starting
+    this.send({ type: 'started', probe, source: a.running.description }, false);
+  }
+
+  async stop(probe: ProbeId): Promise<void> {
+    const a = this.active.get(probe);
+    if (a) await this.finish(probe, a, null);
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.active.keys()].map((p) => this.stop(p)));
+  }
+
+  running(): ProbeId[] {
+    return [...this.active.keys()];
+  }
+
+  private async finish(probe: ProbeId, a: Active, problem: Problem | null): Promise<void> {
+    if (a.stopping) return;
+    a.stopping = true;
+    clearInterval(a.timer);
+    try {
+      await a.running?.stop();
+    } catch (e) {
+      problem ??= toProblem(e);
+    }
+    this.flush(probe, a);
+    this.active.delete(probe);
+    this.send({ type: 'stopped', probe, problem }, false);
+  }
+
+  private emitRows(probe: ProbeId, a: Active, rows: object[]): void {
+    const kept = rows.length > MAX_ROWS_PER_MESSAGE ? rows.slice(0, MAX_ROWS_PER_MESSAGE) : rows;
+    a.shed += rows.length - kept.length;
+    if (!this.send({ type: 'rows', probe, rows: kept }, true)) a.shed += kept.length;
+  }
+
+  private flush(probe: ProbeId, a: Active): void {
+    if (a.pending.length) {
+      const rows = a.pending;
+      a.pending = [];
+      this.emitRows(probe, a, rows);
+    }
+    if (a.running) this.send({ type: 'counters', probe, counters: { ...a.running.counters(), shed: a.shed } }, false);
+  }
+}

@@ -1,0 +1,157 @@
+// The host's end of the collector: a Unix socket in a private 0700 directory
+// that this process owns, the collector launched (directly when we are root,
+// through the elevation prompt otherwise), and every message it sends
+// validated. If the collector dies, `exit` says why; nothing is left behind.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { encodeFrame, FrameDecoder } from '../shared/framing.ts';
+import { parseCollectorMessage, PROTOCOL_VERSION, type CollectorMessage, type Command } from '../shared/protocol.ts';
+
+export interface LaunchPlan {
+  /** Absolute paths only: pkexec loses the environment and the working directory. */
+  node: string;
+  collectorScript: string;
+  socket: string;
+  ownerUid: number;
+}
+
+/** Starts the collector; resolves when it has exited (its code, or an error saying why it could not start). */
+export type Launcher = (plan: LaunchPlan, log: (line: string) => void) => { exited: Promise<string | null>; kill(): void };
+
+/** As root already: a plain child process. */
+export const directLauncher: Launcher = (plan, log) => {
+  const child: ChildProcess = spawn(plan.node, [plan.collectorScript, '--socket', plan.socket, '--owner-uid', String(plan.ownerUid)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    stderr = (stderr + d).slice(-4000);
+    for (const line of d.split('\n')) if (line) log(line);
+  });
+  const exited = new Promise<string | null>((resolve) => {
+    child.on('error', (e) => resolve(`could not start the collector: ${e.message}`));
+    child.on('exit', (code, signal) =>
+      resolve(code === 0 || signal === 'SIGTERM' ? null : `collector exited (${signal ?? `code ${code}`})${stderr ? `: ${stderr.trim().split('\n').pop()}` : ''}`),
+    );
+  });
+  return { exited, kill: () => child.kill('SIGTERM') };
+};
+
+export class CollectorLink extends EventEmitter<{
+  message: [CollectorMessage];
+  exit: [string | null];
+}> {
+  private server: net.Server | null = null;
+  private conn: net.Socket | null = null;
+  private dir: string | null = null;
+  private handle: ReturnType<Launcher> | null = null;
+  private closed = false;
+  pid: number | null = null;
+  uid: number | null = null;
+
+  constructor(
+    private readonly launcher: Launcher,
+    private readonly collectorScript: string,
+    private readonly log: (line: string) => void = () => {},
+  ) {
+    super();
+  }
+
+  /** Resolves once the collector said hello; rejects with a user-facing reason otherwise. */
+  async start(helloTimeoutMs: number): Promise<void> {
+    this.dir = mkdtempSync(path.join(os.tmpdir(), 'netprobes-')); // mode 0700
+    const socket = path.join(this.dir, 'collector.sock');
+    this.server = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(socket, resolve);
+    });
+
+    const connected = new Promise<net.Socket>((resolve) => this.server!.once('connection', resolve));
+    this.handle = this.launcher(
+      { node: process.execPath, collectorScript: this.collectorScript, socket, ownerUid: process.getuid!() },
+      this.log,
+    );
+    const exitedEarly = this.handle.exited.then((why) => {
+      throw new Error(why ?? 'the collector exited before connecting');
+    });
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`the collector did not connect within ${helloTimeoutMs / 1000} s`)), helloTimeoutMs).unref(),
+    );
+    try {
+      const conn = await Promise.race([connected, exitedEarly, timeout]);
+      // Only one collector per socket: refuse anything after the first.
+      this.server.on('connection', (extra) => extra.destroy());
+      this.conn = conn;
+      const hello = await Promise.race([this.attach(conn), exitedEarly, timeout]);
+      if (hello.protocol !== PROTOCOL_VERSION) throw new Error(`collector speaks protocol ${hello.protocol}, expected ${PROTOCOL_VERSION}`);
+      this.pid = hello.pid;
+      this.uid = hello.uid;
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+    void this.handle.exited.then((why) => {
+      if (this.closed) return;
+      this.close();
+      this.emit('exit', why ?? 'the collector exited');
+    });
+  }
+
+  send(command: Command): void {
+    if (!this.conn || this.conn.destroyed) throw new Error('the collector is not running');
+    this.conn.write(encodeFrame(command));
+  }
+
+  /** Closing the socket is what ends the collector; the kill is for a collector that is wedged. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.conn?.destroy();
+    this.server?.close();
+    const handle = this.handle;
+    if (handle) setTimeout(() => handle.kill(), 3000).unref();
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private attach(conn: net.Socket): Promise<Extract<CollectorMessage, { type: 'hello' }>> {
+    const decoder = new FrameDecoder();
+    return new Promise((resolve, reject) => {
+      let greeted = false;
+      conn.on('data', (chunk) => {
+        try {
+          for (const raw of decoder.push(chunk)) {
+            const m = parseCollectorMessage(raw);
+            if (!greeted) {
+              if (m.type !== 'hello') throw new Error(`collector sent ${m.type} before hello`);
+              greeted = true;
+              resolve(m);
+            } else this.emit('message', m);
+          }
+        } catch (e) {
+          const why = `invalid message from the collector: ${(e as Error).message}`;
+          this.log(why);
+          reject(new Error(why));
+          if (!this.closed) {
+            this.close();
+            this.emit('exit', why);
+          }
+        }
+      });
+      conn.on('close', () => {
+        reject(new Error('the collector closed its connection'));
+        if (!this.closed) {
+          this.close();
+          this.emit('exit', 'the collector closed its connection');
+        }
+      });
+      conn.on('error', () => conn.destroy());
+    });
+  }
+}

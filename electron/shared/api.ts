@@ -1,0 +1,76 @@
+// The API the renderer sees: the same in Electron (through the preload) and in
+// the browser (`netprobes serve`, over a WebSocket). Requests from the renderer
+// are validated by the host; the renderer never gets Node.
+
+import { PROBE_IDS, type ProbeId } from './probe.ts';
+import type { Problem } from './protocol.ts';
+import { bool, int, literal, nullable, obj, str, tagged, type Infer, type Schema } from './schema.ts';
+
+export type CollectorStatus = 'not-running' | 'starting' | 'running' | 'crashed';
+
+export interface ProbeState {
+  running: boolean;
+  /** What the running probe uses, e.g. "libpcap on any (LINUX_SLL2)". */
+  source: string | null;
+  problem: Problem | null;
+}
+
+export interface HostState {
+  collector: {
+    status: CollectorStatus;
+    /** The collector runs as root. */
+    elevated: boolean;
+    pid: number | null;
+    problem: string | null;
+  };
+  /** Where the renderer runs: the Electron app, or a browser through `serve`. */
+  frontEnd: 'electron' | 'browser';
+  probes: Record<ProbeId, ProbeState>;
+}
+
+export interface InterfaceInfo {
+  name: string;
+  up: boolean;
+}
+
+/** Host → renderer. */
+export type HostEvent =
+  | { type: 'state'; state: HostState }
+  | { type: 'rows'; probe: ProbeId; rows: object[] }
+  | { type: 'counters'; probe: ProbeId; counters: Record<string, number> }
+  /** Rows this front end did not get because it was not keeping up. */
+  | { type: 'undelivered'; probe: ProbeId; rows: number };
+
+const json: Schema<unknown> = { describe: 'any JSON value', parse: (v) => v };
+const probeId = literal(...PROBE_IDS);
+
+/** Renderer → host, each answered by a reply. */
+export const requestSchema = tagged({
+  getState: obj({}),
+  listInterfaces: obj({}),
+  start: obj({ probe: probeId, options: json }),
+  stop: obj({ probe: probeId }),
+  restartCollector: obj({}),
+  /** Electron only: a save dialog, then the host writes the file. */
+  saveFile: obj({ suggestedName: str({ min: 1, max: 200, pattern: /^[\w.-]+$/ }), content: str({ max: 256 << 20 }) }),
+});
+export type Request = Infer<typeof requestSchema>;
+
+export type Reply<R extends Request['type']> = R extends 'getState'
+  ? HostState
+  : R extends 'listInterfaces'
+    ? InterfaceInfo[]
+    : R extends 'saveFile'
+      ? { path: string | null }
+      : { ok: true };
+
+/** What both front doors give the renderer. */
+export interface NetprobesApi {
+  request<R extends Request>(req: R): Promise<Reply<R['type']>>;
+  /** Returns an unsubscribe function. */
+  subscribe(listener: (event: HostEvent) => void): () => void;
+  readonly frontEnd: 'electron' | 'browser';
+}
+
+/** A failed request's answer, the same over both transports. */
+export const replyEnvelope = obj({ id: int({ min: 0 }), ok: bool, value: json, error: nullable(str({ max: 4000 })) });
