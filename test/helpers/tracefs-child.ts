@@ -1,0 +1,18 @@
+// A process that starts a tracefs probe and then dies the way it is told to:
+// `wait` (the test kills it: SIGKILL, SIGTERM, SIGINT) or `throw` (an uncaught
+// exception). Prints "ready <instance names>" once the probe runs.
+
+import { readdirSync } from 'node:fs';
+import { SOURCES } from '../../electron/probes/sources.node.ts';
+import { PROBES } from '../../electron/probes/registry.ts';
+import type { ProbeId } from '../../electron/shared/probe.ts';
+
+const [probe = 'dropwatch', mode = 'wait'] = process.argv.slice(2);
+const source = SOURCES[probe as ProbeId];
+if (!source) throw new Error(`no source for ${probe}`);
+void source(PROBES[probe as ProbeId].defaults, { rows: () => {}, fail: () => {} }).then(() => {
+  const mine = readdirSync('/sys/kernel/tracing/instances').filter((n) => n.startsWith(`netprobes-${process.pid}-`));
+  process.stdout.write(`ready ${mine.join(' ')}\n`);
+  if (mode === 'throw') setTimeout(() => { throw new Error('boom (on purpose)'); }, 50);
+  else setInterval(() => {}, 1000);
+});

@@ -1,0 +1,51 @@
+// Helpers for the tracefs probes' root tests: run a source and collect what it
+// emits, look at the tracing state the tests promise to leave unchanged.
+
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import type { ProbeSource, RunningProbe } from '../../electron/collector/source.ts';
+
+export const TRACEFS = '/sys/kernel/tracing';
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Names of NetProbes instances present now. */
+export function netprobesInstances(): string[] {
+  if (!existsSync(`${TRACEFS}/instances`)) return [];
+  return readdirSync(`${TRACEFS}/instances`).filter((n) => n.startsWith('netprobes-'));
+}
+
+/** The global tracing switches a probe must not touch. */
+export function globalTracingState(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of ['tracing_on', 'current_tracer', 'set_event', 'trace_clock', 'buffer_size_kb', 'events/skb/kfree_skb/enable', 'events/sock/inet_sock_set_state/enable', 'events/syscalls/enable']) {
+    try {
+      out[f] = readFileSync(`${TRACEFS}/${f}`, 'utf8');
+    } catch {
+      out[f] = '(absent)';
+    }
+  }
+  return out;
+}
+
+export interface Collected<Row> {
+  readonly running: RunningProbe;
+  readonly batches: Row[][];
+  readonly rows: () => Row[];
+  readonly errors: Error[];
+}
+
+export async function startSource<O, Row>(source: ProbeSource<O, Row>, options: O): Promise<Collected<Row>> {
+  const batches: Row[][] = [];
+  const errors: Error[] = [];
+  const running = await source(options, { rows: (r) => batches.push(r), fail: (e) => errors.push(e) });
+  return { running, batches, errors, rows: () => batches.flat() };
+}
+
+/** Waits until `ok()` holds, polling, or throws after `ms`. */
+export async function until(ok: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}

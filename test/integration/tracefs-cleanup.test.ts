@@ -1,0 +1,78 @@
+// Every way out of a process that runs a tracefs probe leaves no instance and
+// no enabled event behind; after SIGKILL, the next start removes what was left.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { need } from '../helpers/env.ts';
+import { globalTracingState, netprobesInstances, TRACEFS, until } from '../helpers/tracefs.ts';
+import { TracefsInstance, removeStaleInstances } from '../../electron/collector/tracefs/instance.node.ts';
+
+const CHILD = join(__dirname, '..', 'helpers', 'tracefs-child.ts');
+
+/** Starts the child; resolves with it and its instance names once its probe runs. */
+async function child(probe: string, mode: 'wait' | 'throw') {
+  const p = spawn(process.execPath, ['--import', 'tsx', CHILD, probe, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  p.stdout.on('data', (d) => (out += d));
+  p.stderr.on('data', (d) => (err += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => p.on('exit', (code, signal) => r({ code, signal })));
+  await until(() => out.includes('\n') || p.exitCode !== null, 20_000, `child ready (stderr: ${err})`);
+  const names = out.trim().replace(/^ready ?/, '').split(' ').filter(Boolean);
+  return { p, names, exited, stderr: () => err };
+}
+
+test('SIGKILL leaves an instance; the next start removes it and its enabled event', { timeout: 60_000 }, async (t) => {
+  if (!need(t, 'root')) return;
+  const before = globalTracingState();
+  const c = await child('dropwatch', 'wait');
+  assert.equal(c.names.length, 1);
+  const dir = `${TRACEFS}/instances/${c.names[0]}`;
+  assert.equal(readFileSync(`${dir}/events/skb/kfree_skb/enable`, 'utf8').trim(), '1');
+  c.p.kill('SIGKILL');
+  assert.equal((await c.exited).signal, 'SIGKILL');
+  assert.ok(existsSync(dir), 'a killed process cannot clean up: its instance is still there');
+  assert.equal(readFileSync(`${dir}/events/skb/kfree_skb/enable`, 'utf8').trim(), '1', 'and its event is still enabled');
+
+  const inst = TracefsInstance.create(); // a start
+  assert.ok(!existsSync(dir), 'the start removed the dead owner\'s instance');
+  assert.deepEqual(netprobesInstances(), [inst.name]);
+  inst.close();
+  assert.deepEqual(netprobesInstances(), []);
+  assert.deepEqual(globalTracingState(), before);
+});
+
+for (const how of ['SIGTERM', 'SIGINT', 'SIGHUP', 'throw'] as const) {
+  test(`${how}: the process removes its instance on the way out`, { timeout: 60_000 }, async (t) => {
+    if (!need(t, 'root')) return;
+    const before = globalTracingState();
+    const c = await child('dropwatch', how === 'throw' ? 'throw' : 'wait');
+    assert.equal(c.names.length, 1);
+    const dir = `${TRACEFS}/instances/${c.names[0]}`;
+    if (how !== 'throw') c.p.kill(how);
+    const end = await c.exited;
+    if (how === 'throw') {
+      assert.equal(end.code, 1, 'an uncaught exception still kills the process');
+      assert.match(c.stderr(), /boom \(on purpose\)/);
+    } else assert.equal(end.signal, how, 'the process still dies of the signal');
+    assert.ok(!existsSync(dir), `${dir} removed`);
+    assert.deepEqual(netprobesInstances(), []);
+    assert.deepEqual(globalTracingState(), before);
+  });
+}
+
+test('stale instances of live owners are kept; names that are not ours are ignored', async (t) => {
+  if (!need(t, 'root')) return;
+  const inst = TracefsInstance.create();
+  try {
+    assert.deepEqual(removeStaleInstances(), []);
+    assert.ok(existsSync(inst.dir));
+  } finally {
+    inst.close();
+  }
+  assert.ok(!existsSync(inst.dir));
+  inst.close(); // idempotent
+});

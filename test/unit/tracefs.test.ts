@@ -1,0 +1,116 @@
+// tracefs infrastructure on data captured on kernel 6.18: format files, a raw
+// ring-buffer page of skb:kfree_skb events, kallsyms resolution.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseEventFormat, parseHeaderPage, parseSymbolic, readInt, field } from '../../electron/collector/tracefs/format.ts';
+import { walkPage, parseCpuStats, type PageLayout } from '../../electron/collector/tracefs/raw.ts';
+import { KernelSymbols } from '../../electron/collector/tracefs/ksyms.ts';
+
+const fx = (name: string) => readFileSync(join(__dirname, '..', 'fixtures', 'tracefs', name));
+const kfree = parseEventFormat(fx('kfree_skb.format').toString());
+const hp = parseHeaderPage(fx('header_page').toString());
+const layout: PageLayout = { timestampOffset: hp.timestamp.offset, commitOffset: hp.commit.offset, commitSize: hp.commit.size, dataOffset: hp.data.offset };
+
+test('format: kfree_skb fields and id', () => {
+  assert.equal(kfree.name, 'kfree_skb');
+  assert.equal(kfree.id, 2310);
+  assert.deepEqual(field(kfree, 'location'), { name: 'location', type: 'void *', offset: 16, size: 8, signed: false, arrayLength: 0 });
+  assert.equal(field(kfree, 'reason').offset, 36);
+  assert.equal(field(kfree, 'common_pid').signed, true);
+  assert.throws(() => field(kfree, 'nope'), /kfree_skb has no field "nope"/);
+});
+
+test('format: arrays and symbolic values', () => {
+  const st = parseEventFormat(fx('inet_sock_set_state.format').toString());
+  assert.deepEqual(field(st, 'saddr_v6'), { name: 'saddr_v6', type: '__u8', offset: 40, size: 16, signed: false, arrayLength: 16 });
+  const states = parseSymbolic(st.printFmt, 'newstate');
+  assert.equal(states.get(1), 'TCP_ESTABLISHED');
+  assert.equal(states.get(12), 'TCP_NEW_SYN_RECV');
+  const reasons = parseSymbolic(kfree.printFmt, 'reason');
+  assert.equal(reasons.get(3), 'NO_SOCKET');
+  assert.equal(reasons.get(2), 'NOT_SPECIFIED');
+  assert.equal(parseSymbolic(kfree.printFmt, 'absent').size, 0);
+  assert.throws(() => parseEventFormat('hello'), /not a tracefs event format/);
+});
+
+test('format: header_page layout', () => {
+  assert.deepEqual([hp.timestamp.offset, hp.commit.offset, hp.commit.size, hp.data.offset], [0, 8, 8, 16]);
+});
+
+test('raw page: five kfree_skb drops of UDP to a closed port', () => {
+  const page = fx('kfree_skb-cpu1.page');
+  const seen: { ts: number; loc: bigint; reason: number; proto: number; pid: number }[] = [];
+  const stats = walkPage(page, 0, page.length, layout, (buf, off, len, ts) => {
+    assert.equal(len, 40);
+    assert.equal(readInt(buf, off, field(kfree, 'common_type')), kfree.id);
+    seen.push({
+      ts,
+      loc: buf.readBigUInt64LE(off + 16),
+      reason: readInt(buf, off, field(kfree, 'reason')),
+      proto: readInt(buf, off, field(kfree, 'protocol')),
+      pid: readInt(buf, off, field(kfree, 'common_pid')),
+    });
+  });
+  assert.deepEqual(stats, { events: 5, missed: false, length: 220, corrupt: false });
+  assert.equal(seen.length, 5);
+  for (const e of seen) {
+    assert.equal(e.loc, 0xffffffff820a7f2cn);
+    assert.equal(e.reason, 3);
+    assert.equal(e.proto, 0x0800);
+  }
+  for (let i = 1; i < seen.length; i++) assert.ok(seen[i]!.ts >= seen[i - 1]!.ts);
+  assert.equal(seen[0]!.ts, 0xaaf0cfde81 + (0x0a >> 5) + 0); // page timestamp + first delta
+});
+
+test('raw page: time extend, padding, type_len 0 and truncation', () => {
+  const page = Buffer.alloc(64);
+  page.writeBigUInt64LE(1000n, 0);
+  let o = 16;
+  page.writeUInt32LE(30 | (5 << 5), o); // time extend: delta = (1 << 27) + 5
+  page.writeUInt32LE(1, o + 4);
+  o += 8;
+  page.writeUInt32LE(2 | (7 << 5), o); // 8-byte event
+  page.writeUInt32LE(0xaaaa, o + 4);
+  page.writeUInt32LE(0xbbbb, o + 8);
+  o += 12;
+  page.writeUInt32LE(29 | (1 << 5), o); // discarded event, 4 bytes follow
+  page.writeUInt32LE(4, o + 4);
+  o += 8;
+  page.writeUInt32LE(0 | (2 << 5), o); // type_len 0: length 8 (4 + 4 data)
+  page.writeUInt32LE(8, o + 4);
+  page.writeUInt32LE(0xcccc, o + 8);
+  o += 12;
+  page.writeUInt32LE(o - 16, 8);
+  const got: [number, number, number][] = [];
+  const stats = walkPage(page, 0, 64, layout, (buf, off, len, ts) => got.push([buf.readUInt32LE(off), len, ts]));
+  assert.deepEqual(got, [
+    [0xaaaa, 8, 1000 + 2 ** 27 + 5 + 7],
+    [0xcccc, 4, 1000 + 2 ** 27 + 5 + 7 + 1 + 2],
+  ]);
+  assert.equal(stats.corrupt, false);
+  page.writeUInt32LE(o - 16 - 4, 8); // commit cuts the last event
+  assert.equal(walkPage(page, 0, 64, layout, () => {}).corrupt, true);
+  page.writeUInt32LE(o - 16 + 0x80000000, 8);
+  assert.equal(walkPage(page, 0, 64, layout, () => {}).missed, true);
+});
+
+test('cpu stats', () => {
+  const s = parseCpuStats('entries: 0\noverrun: 12\ncommit overrun: 0\nbytes: 0\noldest event ts:     0.000000\nnow ts:   584.236328\ndropped events: 3\nread events: 7\n');
+  assert.equal(s['overrun'], 12);
+  assert.equal(s['dropped events'], 3);
+  assert.equal(s['read events'], 7);
+});
+
+test('kallsyms: address to function+offset/size', () => {
+  const syms = new KernelSymbols(
+    'ffffffff820a7a70 T __udp4_lib_rcv\nffffffff820a85a0 t udp_queue_rcv_skb\nffffffff820a6000 D some_data\nffffffffc0001000 t mod_fn\t[veth]\n0000000000000000 T zero\n',
+  );
+  assert.equal(syms.size, 3);
+  assert.deepEqual(syms.resolve(0xffffffff820a7f2cn), { name: '__udp4_lib_rcv', full: '__udp4_lib_rcv+0x4bc/0xb30' });
+  assert.deepEqual(syms.resolve(0xffffffffc0001010n), { name: 'mod_fn', full: 'mod_fn+0x10/0x0 [veth]' });
+  assert.equal(syms.resolve(0x1000n).name, '0x1000');
+  assert.equal(new KernelSymbols('').resolve(0xffffffff820a7f2cn).name, '0xffffffff820a7f2c');
+});
