@@ -4,13 +4,14 @@
 import type { ProbeDefinition, ProbeId } from '../shared/probe.ts';
 import { tcpdump } from './tcpdump/definition.ts';
 import { dropwatch } from './dropwatch/definition.ts';
-import { dropwatchPlanned, nettopPlanned, socketTracePlanned, tcpConnectionsPlanned } from './planned.ts';
+import { nettop } from './nettop/definition.ts';
+import { dropwatchPlanned, socketTracePlanned, tcpConnectionsPlanned } from './planned.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each probe has its own row and option types
 export type AnyProbe = ProbeDefinition<any, any>;
 
 export const PROBES = {
-  nettop: nettopPlanned,
+  nettop,
   'socket-trace': socketTracePlanned,
   'tcp-connections': tcpConnectionsPlanned,
   tcpdump,

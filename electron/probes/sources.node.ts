@@ -4,11 +4,12 @@
 import type { ProbeId } from '../shared/probe.ts';
 import type { ProbeSource } from '../collector/source.ts';
 import { tcpdumpSource } from './tcpdump/source.node.ts';
+import { nettopSource } from './nettop/source.node.ts';
 import { dropwatchSource } from './dropwatch/source.node.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each probe has its own row and option types
 export const SOURCES: Record<ProbeId, ProbeSource<any, any> | null> = {
-  nettop: null,
+  nettop: nettopSource,
   'socket-trace': null,
   'tcp-connections': null,
   tcpdump: tcpdumpSource,

@@ -1,0 +1,388 @@
+// nettop's pure core: packets in, per-interval tables out. No Node imports:
+// the socket snapshot (a SocketIndex from /proc) and the clock are handed in,
+// so the unit tests drive it with snapshots built from real /proc text.
+//
+// Per packet side (a sent or received packet at one local endpoint):
+//   1. the flow cache, keyed by direction + protocol + local (ip, port) +
+//      remote (ip, port): one Map lookup per packet, no /proc access;
+//   2. on a miss, the latest socket snapshot;
+//   3. if the snapshot does not know the endpoint and is OLDER than the packet,
+//      the packet is held (bounded, counts only) and a rescan is requested;
+//      after the rescan it is retried, so a socket that appeared after the last
+//      scan is still attributed, even if it is closed again soon after. If the
+//      snapshot is newer than the packet, the verdict is final:
+//        kernel  (PID 0)  no socket there: a closed port (an incoming UDP
+//                         datagram, a SYN, a RST), forwarded traffic
+//        unknown (PID -1) a socket was there but no process held it any more,
+//                         or a process sent from a socket already gone.
+//   Cached entries expire: an owner is confirmed at each rescan while its
+//   socket exists and forgotten POSITIVE_TTL after it is gone (so the FIN and
+//   the last ACKs of a closed connection still go to its process); verdicts of
+//   kernel/unknown last NEGATIVE_TTL. Every table is bounded.
+//
+// Intervals: packets are counted in the interval their capture timestamp falls
+// in. Interval k ends at startUs + (k + 1) * intervalUs; the source takes it a
+// little after that (packets reach us up to ~20 ms late), so a packet sent just
+// before the boundary is still in the right table. Later stragglers go to the
+// next open interval rather than being lost.
+
+import type { L4Proto } from '../../collector/attribution/proc-net.ts';
+import type { Owner, Resolution } from '../../collector/attribution/socket-index.ts';
+import { KERNEL_COMMAND, KERNEL_PID, UNKNOWN_COMMAND, UNKNOWN_PID, type NettopRow } from './definition.ts';
+
+export const XMIT = 0;
+export const RECV = 1;
+export type Direction = typeof XMIT | typeof RECV;
+
+export const KERNEL: Owner = Object.freeze({ pid: KERNEL_PID, uid: 0, command: KERNEL_COMMAND });
+export const UNKNOWN: Owner = Object.freeze({ pid: UNKNOWN_PID, uid: -1, command: UNKNOWN_COMMAND });
+
+const TCP_SYN = 0x02;
+const TCP_RST = 0x04;
+const TCP_ACK = 0x10;
+
+/** What the engine needs of a socket snapshot (SocketIndex). */
+export interface SocketSnapshot {
+  resolve(proto: L4Proto, localIp: string, localPort: number, remoteIp: string, remotePort: number, incoming: boolean): Resolution;
+  has(inode: number): boolean;
+}
+
+export interface EngineLimits {
+  /** Flow cache entries. */
+  maxFlows: number;
+  /** Flows held while waiting for a rescan. */
+  maxPending: number;
+  /** How long an owner is kept after its socket was last seen. */
+  positiveTtlMs: number;
+  /** How long a kernel/unknown verdict is kept. */
+  negativeTtlMs: number;
+}
+
+export const DEFAULT_LIMITS: EngineLimits = { maxFlows: 16384, maxPending: 4096, positiveTtlMs: 5000, negativeTtlMs: 1000 };
+
+export interface EngineOptions {
+  /** µs since the epoch at which interval 0 starts. */
+  startUs: number;
+  intervalUs: number;
+  /** Wall clock in ms (Date.now), the same clock as capture timestamps. */
+  now: () => number;
+  /** Asks for a /proc rescan; the caller rate-limits it and then calls setSnapshot. */
+  requestScan: () => void;
+  limits?: Partial<EngineLimits>;
+}
+
+export interface EngineCounts {
+  attributed: number;
+  kernel: number;
+  unknown: number;
+  held: number;
+  /** Held flows that found the hold queue full and went to unknown at once. */
+  holdOverflow: number;
+}
+
+interface Flow {
+  proto: L4Proto;
+  lip: string;
+  lport: number;
+  rip: string;
+  rport: number;
+  incoming: boolean;
+  target: Owner;
+  /** The socket that decided it; 0 for kernel/unknown verdicts. */
+  inode: number;
+  validUntilMs: number;
+}
+
+interface Held {
+  proto: L4Proto;
+  lip: string;
+  lport: number;
+  rip: string;
+  rport: number;
+  dir: Direction;
+  tcpFlags: number;
+  firstUs: number;
+  /** Counts by (interval, device); a handful of entries at most. */
+  counts: { bucket: number; dev: string; pk: number; bytes: number }[];
+}
+
+interface Acc {
+  pid: number;
+  uid: number;
+  command: string;
+  dev: string;
+  xmitPk: number;
+  recvPk: number;
+  xmitBytes: number;
+  recvBytes: number;
+}
+
+/** One interval's table: device → pid → counts. */
+type Table = Map<string, Map<number, Acc>>;
+
+export class NettopEngine {
+  readonly counts: EngineCounts = { attributed: 0, kernel: 0, unknown: 0, held: 0, holdOverflow: 0 };
+  private readonly limits: EngineLimits;
+  private snapshot: SocketSnapshot | null = null;
+  private snapshotUs = -Infinity;
+  private readonly flows = new Map<string, Flow>();
+  private readonly held = new Map<string, Held>();
+  private readonly tables = new Map<number, Table>();
+  /** Index of the last interval handed out by takeInterval. */
+  private taken = -1;
+  /** True when packets arrived since the last snapshot: the periodic refresh is only worth it then. */
+  private busy = false;
+
+  constructor(private readonly opts: EngineOptions) {
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  }
+
+  get flowCount(): number {
+    return this.flows.size;
+  }
+
+  get heldCount(): number {
+    return this.held.size;
+  }
+
+  /** True if packets were counted since the last snapshot. */
+  get active(): boolean {
+    return this.busy;
+  }
+
+  /** Interval index of a capture time. */
+  bucketOf(timeUs: number): number {
+    return this.clamp(Math.floor((timeUs - this.opts.startUs) / this.opts.intervalUs));
+  }
+
+  private clamp(k: number): number {
+    // Stragglers go to the oldest open interval; a clock jump forward no further than the next one.
+    if (k <= this.taken) return this.taken + 1;
+    if (k > this.taken + 2) return this.taken + 2;
+    return k;
+  }
+
+  /** End of interval k, µs since the epoch: its rows' TIME. */
+  intervalEnd(k: number): number {
+    return this.opts.startUs + (k + 1) * this.opts.intervalUs;
+  }
+
+  /**
+   * A new snapshot of the sockets, whose scan began at startedMs. Refreshes the
+   * flow cache (owners of live sockets confirmed, kernel/unknown verdicts
+   * re-checked) and retries the held packets.
+   */
+  setSnapshot(snapshot: SocketSnapshot, startedMs: number): void {
+    this.snapshot = snapshot;
+    this.snapshotUs = startedMs * 1000;
+    this.busy = false;
+    const now = this.opts.now();
+    for (const [key, f] of this.flows) {
+      if (f.inode && snapshot.has(f.inode)) {
+        const r = snapshot.resolve(f.proto, f.lip, f.lport, f.rip, f.rport, f.incoming);
+        if (r.kind === 'process' && r.inode === f.inode) f.target = r.owner; // the holder may have changed (exit after fork)
+        f.validUntilMs = now + this.limits.positiveTtlMs;
+      } else if (!f.inode) {
+        const r = snapshot.resolve(f.proto, f.lip, f.lport, f.rip, f.rport, f.incoming);
+        if (r.kind === 'process') {
+          f.target = r.owner;
+          f.inode = r.inode;
+          f.validUntilMs = now + this.limits.positiveTtlMs;
+        }
+      }
+      if (f.validUntilMs < now) this.flows.delete(key);
+    }
+    let again = false;
+    for (const [key, h] of this.held) {
+      const r = snapshot.resolve(h.proto, h.lip, h.lport, h.rip, h.rport, h.dir === RECV);
+      let target: Owner;
+      if (r.kind === 'process') {
+        target = r.owner;
+        this.remember(key, h, h.dir === RECV, target, r.inode, now + this.limits.positiveTtlMs);
+      } else if (this.snapshotUs > h.firstUs) {
+        target = verdict(r, h.proto, h.tcpFlags, h.dir === RECV);
+        this.remember(key, h, h.dir === RECV, target, 0, now + this.limits.negativeTtlMs);
+      } else {
+        again = true; // captured after this scan began: the next scan decides
+        continue;
+      }
+      this.held.delete(key);
+      for (const c of h.counts) this.add(this.clamp(c.bucket), target, c.dev, h.dir, c.pk, c.bytes);
+    }
+    if (again) this.opts.requestScan();
+  }
+
+  /** A TCP or UDP packet, seen at one local endpoint: the sender's (XMIT) or the receiver's (RECV). */
+  side(
+    timeUs: number,
+    dev: string,
+    dir: Direction,
+    proto: L4Proto,
+    localIp: string,
+    localPort: number,
+    remoteIp: string,
+    remotePort: number,
+    tcpFlags: number,
+    bytes: number,
+  ): void {
+    this.busy = true;
+    const key = `${dir}${proto}${localIp}|${localPort}|${remoteIp}|${remotePort}`;
+    const f = this.flows.get(key);
+    const now = this.opts.now();
+    if (f) {
+      if (f.validUntilMs >= now) {
+        this.add(this.bucketOf(timeUs), f.target, dev, dir, 1, bytes);
+        return;
+      }
+      this.flows.delete(key);
+    }
+    const incoming = dir === RECV;
+    const r: Resolution = this.snapshot ? this.snapshot.resolve(proto, localIp, localPort, remoteIp, remotePort, incoming) : { kind: 'absent' };
+    const flow = { proto, lip: localIp, lport: localPort, rip: remoteIp, rport: remotePort };
+    if (r.kind === 'process') {
+      this.remember(key, flow, incoming, r.owner, r.inode, now + this.limits.positiveTtlMs);
+      this.add(this.bucketOf(timeUs), r.owner, dev, dir, 1, bytes);
+      return;
+    }
+    if (this.snapshotUs > timeUs) {
+      const target = verdict(r, proto, tcpFlags, incoming);
+      this.remember(key, flow, incoming, target, 0, now + this.limits.negativeTtlMs);
+      this.add(this.bucketOf(timeUs), target, dev, dir, 1, bytes);
+      return;
+    }
+    this.hold(key, dev, dir, flow, tcpFlags, timeUs, bytes);
+  }
+
+  /** A packet no socket can own (not TCP/UDP: ARP, ICMP, a later fragment; or malformed). */
+  kernel(timeUs: number, dev: string, dir: Direction, bytes: number): void {
+    this.add(this.bucketOf(timeUs), KERNEL, dev, dir, 1, bytes);
+  }
+
+  /** A TCP/UDP packet whose ports could not be read (cut by the snap length). */
+  unknown(timeUs: number, dev: string, dir: Direction, bytes: number): void {
+    this.add(this.bucketOf(timeUs), UNKNOWN, dev, dir, 1, bytes);
+  }
+
+  /**
+   * Hands out interval k's table, most packets first, and forgets it. Packets
+   * still held for a rescan are counted in a later interval.
+   */
+  takeInterval(k: number): NettopRow[] {
+    const time = this.intervalEnd(k);
+    const rows: NettopRow[] = [];
+    for (let i = this.taken + 1; i <= k; i++) {
+      const table = this.tables.get(i);
+      this.tables.delete(i);
+      if (i !== k || !table) continue;
+      for (const byPid of table.values()) {
+        for (const a of byPid.values()) {
+          rows.push({
+            time,
+            pid: a.pid,
+            uid: a.uid,
+            dev: a.dev,
+            xmitPk: a.xmitPk,
+            recvPk: a.recvPk,
+            xmitKb: Math.floor(a.xmitBytes / 1024),
+            recvKb: Math.floor(a.recvBytes / 1024),
+            command: a.command,
+            xmitBytes: a.xmitBytes,
+            recvBytes: a.recvBytes,
+          });
+        }
+      }
+    }
+    this.taken = Math.max(this.taken, k);
+    return rows.sort(byActivity);
+  }
+
+  private remember(key: string, flow: Pick<Flow, 'proto' | 'lip' | 'lport' | 'rip' | 'rport'>, incoming: boolean, target: Owner, inode: number, validUntilMs: number): void {
+    if (!this.flows.has(key) && this.flows.size >= this.limits.maxFlows) {
+      // Evict the oldest entry (Map keeps insertion order): it is re-resolved if its flow comes back.
+      const oldest = this.flows.keys().next();
+      if (!oldest.done) this.flows.delete(oldest.value);
+    }
+    this.flows.set(key, { proto: flow.proto, lip: flow.lip, lport: flow.lport, rip: flow.rip, rport: flow.rport, incoming, target, inode, validUntilMs });
+  }
+
+  private hold(
+    key: string,
+    dev: string,
+    dir: Direction,
+    flow: Pick<Held, 'proto' | 'lip' | 'lport' | 'rip' | 'rport'>,
+    tcpFlags: number,
+    timeUs: number,
+    bytes: number,
+  ): void {
+    const bucket = this.bucketOf(timeUs);
+    let h = this.held.get(key);
+    if (!h) {
+      if (this.held.size >= this.limits.maxPending) {
+        this.counts.holdOverflow++;
+        this.add(bucket, UNKNOWN, dev, dir, 1, bytes);
+        return;
+      }
+      h = { ...flow, dir, tcpFlags, firstUs: timeUs, counts: [] };
+      this.held.set(key, h);
+      this.opts.requestScan();
+    }
+    this.counts.held++;
+    const c = h.counts.find((x) => x.bucket === bucket && x.dev === dev);
+    if (c) {
+      c.pk++;
+      c.bytes += bytes;
+    } else h.counts.push({ bucket, dev, pk: 1, bytes });
+  }
+
+  private add(bucket: number, owner: Owner, dev: string, dir: Direction, pk: number, bytes: number): void {
+    if (owner.pid > 0) this.counts.attributed += pk;
+    else if (owner.pid === KERNEL_PID) this.counts.kernel += pk;
+    else this.counts.unknown += pk;
+    let table = this.tables.get(bucket);
+    if (!table) this.tables.set(bucket, (table = new Map()));
+    let byPid = table.get(dev);
+    if (!byPid) table.set(dev, (byPid = new Map()));
+    let a = byPid.get(owner.pid);
+    if (!a) {
+      a = { pid: owner.pid, uid: owner.uid, command: owner.command, dev, xmitPk: 0, recvPk: 0, xmitBytes: 0, recvBytes: 0 };
+      byPid.set(owner.pid, a);
+    } else if (a.command !== owner.command || a.uid !== owner.uid) {
+      a.command = owner.command; // exec() or setuid() during the interval: the latest wins
+      a.uid = owner.uid;
+    }
+    if (dir === XMIT) {
+      a.xmitPk += pk;
+      a.xmitBytes += bytes;
+    } else {
+      a.recvPk += pk;
+      a.recvBytes += bytes;
+    }
+  }
+}
+
+/** Where a packet goes when a snapshot newer than it has no process for its endpoint. */
+export function verdict(r: Resolution, proto: L4Proto, tcpFlags: number, incoming: boolean): Owner {
+  switch (r.kind) {
+    case 'process':
+      return r.owner;
+    case 'foreign':
+      return KERNEL; // forwarded, or not addressed to us
+    case 'orphan':
+      return UNKNOWN; // a socket was there, its process let go before we looked
+    case 'absent':
+      if (proto === 'UDP') return incoming ? KERNEL : UNKNOWN; // a datagram for a closed port / sent from a socket already gone
+      if (tcpFlags & TCP_RST) return KERNEL; // resets: the kernel's answer to a closed port or a dead connection
+      if (incoming && (tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN) return KERNEL; // a SYN to a port nobody listens on
+      return UNKNOWN;
+  }
+}
+
+/** Most packets first (nettop.stp sorts by packet count), then most bytes, then pid and device for a stable order. */
+export function byActivity(a: NettopRow, b: NettopRow): number {
+  return (
+    b.xmitPk + b.recvPk - (a.xmitPk + a.recvPk) ||
+    b.xmitBytes + b.recvBytes - (a.xmitBytes + a.recvBytes) ||
+    a.pid - b.pid ||
+    (a.dev < b.dev ? -1 : a.dev > b.dev ? 1 : 0)
+  );
+}

@@ -1,0 +1,192 @@
+// nettop's source: libpcap on the "any" device (every interface, including
+// ones that come up later), in cooked v2 framing, whose header gives each
+// packet's interface, the interface's ARPHRD type and the direction; --iface
+// narrows it with an in-kernel "ifindex N" filter. Socket owners come from
+// /proc (attribution/socket-table.node.ts), scanned at start, when a packet's
+// socket is not in the last snapshot (at most every MIN_SCAN_GAP_MS), and
+// every REFRESH_MS while traffic flows — never per packet.
+//
+// Directions: libpcap keeps one copy of each packet on lo (the incoming one),
+// so a lo packet is counted twice, XMIT at its source endpoint and RECV at its
+// destination; elsewhere the cooked header's packet type tells (OUTGOING =
+// sent by this host).
+//
+// Bytes: the device's frame length, as nettop.stp's skb length at the device:
+// the cooked header is replaced by the device's own link header (14 bytes on
+// Ethernet and loopback, none on tun/tunnels/PPP).
+
+import { PcapCapture, type CapturedPacket } from '../../collector/capture/pcap.node.ts';
+import type { ProbeSource } from '../../collector/source.ts';
+import { scanSockets } from '../../collector/attribution/socket-table.node.ts';
+import { InterfaceNames, listInterfaces } from '../../node/interfaces.node.ts';
+import { decodeFrame, LinkType, PacketType } from '../../shared/packet.ts';
+import { ProbeError } from '../../shared/probe-error.ts';
+import type { NettopOptions, NettopRow } from './definition.ts';
+import { NettopEngine, RECV, XMIT, type Direction } from './engine.ts';
+import { linkHeaderLength, ARPHRD_LOOPBACK, SLL2_HEADER } from './link.ts';
+
+/** Rescans of /proc on demand are at least this far apart. */
+const MIN_SCAN_GAP_MS = 50;
+/** While traffic flows, /proc is rescanned this often to confirm live owners and let dead ones expire. */
+const REFRESH_MS = 2000;
+/** An interval's table is taken this long after its end: packets reach us up to libpcap's read timeout (20 ms) late. */
+const GRACE_MS = 120;
+/** On stop, wait this long for libpcap's last block before closing. */
+const DRAIN_MS = 60;
+
+type Counts = { frames: number; scans: number; scanMs: number; malformed: number };
+
+export const nettopSource: ProbeSource<NettopOptions, NettopRow> = async (options, sink) => {
+  const filter = ifindexFilter(options.ifaces);
+  const counts: Counts = { frames: 0, scans: 0, scanMs: 0, malformed: 0 };
+  const names = new InterfaceNames();
+  let stopped = false;
+
+  let lastScanMs = 0;
+  let scanTimer: NodeJS.Timeout | null = null;
+  const scan = () => {
+    if (scanTimer) clearTimeout(scanTimer);
+    scanTimer = null;
+    let r;
+    try {
+      r = scanSockets();
+    } catch (e) {
+      stopped = true;
+      sink.fail(new ProbeError('feature', `cannot read /proc for socket owners: ${e instanceof Error ? e.message : String(e)}`));
+      return;
+    }
+    counts.scans++;
+    counts.scanMs += r.tookMs;
+    lastScanMs = r.startedMs;
+    engine.setSnapshot(r.index, r.startedMs);
+  };
+  const requestScan = () => {
+    if (scanTimer || stopped) return;
+    // Never 0 ms: the rest of the current libpcap batch is handled first, and its misses share this scan.
+    scanTimer = setTimeout(scan, Math.max(1, lastScanMs + MIN_SCAN_GAP_MS - Date.now()));
+  };
+
+  const intervalMs = options.interval * 1000;
+  const startMs = Date.now();
+  const engine = new NettopEngine({ startUs: startMs * 1000, intervalUs: intervalMs * 1000, now: Date.now, requestScan });
+  scan();
+
+  // The hot path: one call per captured frame.
+  let lastIfindex = -1;
+  let lastDev = '';
+  const onPacket = (p: CapturedPacket) => {
+    counts.frames++;
+    const buf = p.data;
+    const off = p.offset;
+    if (p.caplen < SLL2_HEADER) {
+      counts.malformed++;
+      return;
+    }
+    const ifindex = buf.readUInt32BE(off + 4);
+    const hatype = buf.readUInt16BE(off + 8);
+    const pktType = buf[off + 10]!;
+    if (ifindex !== lastIfindex) {
+      lastIfindex = ifindex;
+      lastDev = names.name(ifindex);
+    }
+    const dev = lastDev;
+    const bytes = p.wireLen - SLL2_HEADER + linkHeaderLength(hatype);
+    const loop = hatype === ARPHRD_LOOPBACK;
+    const dir: Direction = pktType === PacketType.OUTGOING ? XMIT : RECV;
+    const d = decodeFrame(LinkType.LINUX_SLL2, buf, off, p.caplen, p.wireLen);
+    if (typeof d === 'string') {
+      if (d === 'malformed') counts.malformed++;
+      // TCP/UDP cut by the snap length had an owner we cannot name; everything else is the kernel's.
+      const f = d === 'truncated' ? engine.unknown : engine.kernel;
+      if (loop) {
+        f.call(engine, p.time, dev, XMIT, bytes);
+        f.call(engine, p.time, dev, RECV, bytes);
+      } else f.call(engine, p.time, dev, dir, bytes);
+      return;
+    }
+    if (loop) {
+      engine.side(p.time, dev, XMIT, d.proto, d.src, d.sport, d.dst, d.dport, d.tcpFlags, bytes);
+      engine.side(p.time, dev, RECV, d.proto, d.dst, d.dport, d.src, d.sport, d.tcpFlags, bytes);
+    } else if (pktType === PacketType.OTHERHOST) {
+      engine.kernel(p.time, dev, RECV, bytes); // for another host (promiscuous bridge members)
+    } else if (dir === XMIT) {
+      engine.side(p.time, dev, XMIT, d.proto, d.src, d.sport, d.dst, d.dport, d.tcpFlags, bytes);
+    } else {
+      engine.side(p.time, dev, RECV, d.proto, d.dst, d.dport, d.src, d.sport, d.tcpFlags, bytes);
+    }
+  };
+
+  let capture: PcapCapture;
+  try {
+    capture = new PcapCapture({ device: 'any', filter, direction: 'inout' }, onPacket);
+  } catch (e) {
+    if (scanTimer) clearTimeout(scanTimer);
+    throw e;
+  }
+  if (capture.linkType !== LinkType.LINUX_SLL2) {
+    capture.close();
+    if (scanTimer) clearTimeout(scanTimer);
+    throw new ProbeError('feature', `libpcap gave link type ${capture.linkType} on "any", not LINUX_SLL2 (276): nettop needs libpcap 1.10 or later`);
+  }
+
+  // One table per interval, each taken GRACE_MS after its end so late packets still make it.
+  let k = 0;
+  let tickTimer: NodeJS.Timeout | null = null;
+  const schedule = () => {
+    const due = engine.intervalEnd(k) / 1000 + GRACE_MS;
+    tickTimer = setTimeout(tick, Math.max(0, due - Date.now()));
+  };
+  const tick = () => {
+    if (stopped) return;
+    if (scanTimer && engine.heldCount) scan(); // settle held packets before their table goes out
+    sink.rows(engine.takeInterval(k));
+    k++;
+    schedule();
+  };
+  schedule();
+  const refresh = setInterval(() => {
+    if (!stopped && engine.active && !scanTimer) scan();
+  }, REFRESH_MS);
+
+  return {
+    description: `libpcap on any (LINUX_SLL2)${options.ifaces.length ? ` for ${options.ifaces.join(', ')}` : ''}, socket owners from /proc, every ${options.interval} s`,
+    counters: () => ({
+      ...engine.counts,
+      frames: counts.frames,
+      scans: counts.scans,
+      scanMs: Math.round(counts.scanMs),
+      malformed: counts.malformed,
+      kernelDrops: capture.kernelDrops(),
+    }),
+    stop: async () => {
+      if (stopped) return;
+      await new Promise((r) => setTimeout(r, DRAIN_MS));
+      stopped = true;
+      if (tickTimer) clearTimeout(tickTimer);
+      clearInterval(refresh);
+      capture.close();
+      if (engine.heldCount) scan(); // settle the held packets for the last table
+      if (scanTimer) clearTimeout(scanTimer);
+      scanTimer = null;
+      // As nettop.stp's `probe end`: the interval in progress is printed too, its TIME being the stop.
+      const rows = engine.takeInterval(k);
+      const nowUs = Date.now() * 1000;
+      for (const r of rows) r.time = Math.min(r.time, nowUs);
+      sink.rows(rows);
+    },
+  };
+};
+
+/** An in-kernel filter for the named interfaces on "any"; '' for all. */
+function ifindexFilter(ifaces: readonly string[]): string {
+  if (!ifaces.length) return '';
+  const known = new Map(listInterfaces().map((i) => [i.name, i.ifindex]));
+  const indexes = [...new Set(ifaces)].map((name) => {
+    const ifindex = known.get(name);
+    if (ifindex === undefined) {
+      throw new ProbeError('input', `no interface named ${name} (have: ${[...known.keys()].join(', ')})`);
+    }
+    return ifindex;
+  });
+  return indexes.map((i) => `ifindex ${i}`).join(' or ');
+}
