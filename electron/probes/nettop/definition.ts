@@ -79,9 +79,10 @@ export const nettop = defineProbe<NettopRow, NettopOptions>({
   counters: [
     { key: 'attributed', label: 'attributed', description: 'packets credited to a process (XMIT_PK + RECV_PK of process rows; on lo a packet counts once sent and once received)', loss: false },
     { key: 'kernel', label: 'kernel', description: 'packets no local socket owns (ARP, ICMP, closed ports, forwarded): PID 0 rows', loss: false },
-    { key: 'unknown', label: 'unknown', description: 'packets whose owner existed but could not be found (socket closed or process gone before the /proc scan): PID -1 rows', loss: true },
+    { key: 'unknown', label: 'unknown', description: 'packets whose owner existed but could not be found (socket closed or process gone before the /proc scan): PID -1 rows', loss: false },
     { key: 'frames', label: 'frames', description: 'frames libpcap delivered', loss: false },
     { key: 'held', label: 'held', description: 'packets that waited for a /proc rescan because their socket was new', loss: false },
+    { key: 'scanMs', label: '/proc ms', description: 'milliseconds spent scanning /proc, in total', loss: false },
     { key: 'scans', label: '/proc scans', description: 'scans of /proc for socket owners (on a new socket, rate-limited, and every 2 s while traffic flows)', loss: false },
     { key: 'malformed', label: 'malformed', description: 'frames with impossible headers (counted in the kernel rows)', loss: false },
     { key: 'kernelDrops', label: 'kernel drops', description: 'packets the kernel dropped because the capture buffer was full (pcap_stats): not in any row', loss: true },

@@ -26,7 +26,7 @@ import { NettopEngine, RECV, XMIT, type Direction } from './engine.ts';
 import { linkHeaderLength, ARPHRD_LOOPBACK, SLL2_HEADER } from './link.ts';
 
 /** Rescans of /proc on demand are at least this far apart. */
-const MIN_SCAN_GAP_MS = 50;
+const MIN_SCAN_GAP_MS = 100;
 /** While traffic flows, /proc is rescanned this often to confirm live owners and let dead ones expire. */
 const REFRESH_MS = 2000;
 /** An interval's table is taken this long after its end: packets reach us up to libpcap's read timeout (20 ms) late. */
