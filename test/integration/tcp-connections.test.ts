@@ -9,7 +9,7 @@ import net from 'node:net';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { need } from '../helpers/env.ts';
 import { globalTracingState, netprobesInstances, sleep, startSource, until } from '../helpers/tracefs.ts';
-import { makeTestHost, type TestHost } from '../helpers/netns.ts';
+import { makeTestHost, type TestHost } from '../helpers/tracefs-netns.ts';
 import { tcpConnectionsSource } from '../../electron/probes/tcp-connections/source.node.ts';
 import { tcpConnections } from '../../electron/probes/tcp-connections/definition.ts';
 
