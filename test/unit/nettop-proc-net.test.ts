@@ -129,6 +129,16 @@ test('socket index: bound UDP, connected UDP6, absent, foreign and orphan endpoi
   assert.equal(idx.has(1), false);
 });
 
+test('socket index: a connection its server already closed (TIME_WAIT on the listening port) goes to the listener', () => {
+  const tw = fixtureSockets().find((s) => s.state === TcpState.TIME_WAIT)!;
+  const accepted = { ...tw, localPort: 45001, remotePort: 51000 }; // server side of an accept-and-close
+  const idx = new SocketIndex([...fixtureSockets(), accepted], new Map([[10742, owner(5150, 'server')]]));
+  const r = idx.resolve('TCP', '127.0.0.1', 45001, '127.0.0.1', 51000, false);
+  assert.deepEqual(r.kind === 'process' && [r.owner.pid, r.via], [5150, 'listener']);
+  // The client end of a closed connection has no listener to fall back on.
+  assert.equal(idx.resolve('TCP', '127.0.0.1', 56998, '127.0.0.1', 45007, false).kind, 'orphan');
+});
+
 test('socket index: a socket held by several processes (fork, SO_REUSEPORT) goes to the lowest pid', () => {
   const base = fixtureSockets().find((s) => s.inode === 10748)!;
   const sockets = [

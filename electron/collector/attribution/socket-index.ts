@@ -103,25 +103,27 @@ export class SocketIndex {
     const lip = unmapIpv4(localIp);
     const rip = unmapIpv4(remoteIp);
     const e = this.exact.get(`${proto}|${lip}|${localPort}|${rip}|${remotePort}`);
-    let synRecv = false;
+    let orphan: Resolution | null = null;
     if (e) {
       if (e.owner) return { kind: 'process', owner: e.owner, inode: e.inode, via: 'exact' };
-      // A request socket (handshake in progress): the listener's process will accept it.
-      synRecv = e.state === TcpState.SYN_RECV || e.state === TcpState.NEW_SYN_RECV;
-      if (!synRecv) return { kind: 'orphan', uid: e.uid, state: e.state };
+      orphan = { kind: 'orphan', uid: e.uid, state: e.state };
+      // UDP: a connected socket nobody holds. TCP: a request socket (handshake in progress), or a
+      // connection closed by its process (TIME_WAIT, FIN_WAIT, LAST_ACK): if a listener owns the local
+      // port, the connection was accepted from it, so the listener's process is the owner.
+      if (proto === 'UDP') return orphan;
     }
     const b = this.bound.get(`${proto}|${lip}|${localPort}`);
-    if (b) return this.fromBound(b, proto, synRecv, 'bound');
-    if (!this.isLocal(lip, incoming)) return { kind: 'foreign' };
+    if (b) return this.fromBound(b, proto, 'bound', orphan);
+    if (!orphan && !this.isLocal(lip, incoming)) return { kind: 'foreign' };
     const v4 = lip.includes('.');
     const w = (v4 ? this.bound.get(`${proto}|${WILDCARD_4}|${localPort}`) : undefined) ?? this.bound.get(`${proto}|${WILDCARD_6}|${localPort}`);
-    if (w) return this.fromBound(w, proto, synRecv, 'wildcard');
-    return { kind: 'absent' };
+    if (w) return this.fromBound(w, proto, 'wildcard', orphan);
+    return orphan ?? { kind: 'absent' };
   }
 
-  private fromBound(b: Entry, proto: L4Proto, synRecv: boolean, via: 'bound' | 'wildcard'): Resolution {
-    if (b.owner) return { kind: 'process', owner: b.owner, inode: b.inode, via: proto === 'TCP' || synRecv ? 'listener' : via };
-    return { kind: 'orphan', uid: b.uid, state: b.state };
+  private fromBound(b: Entry, proto: L4Proto, via: 'bound' | 'wildcard', orphan: Resolution | null): Resolution {
+    if (b.owner) return { kind: 'process', owner: b.owner, inode: b.inode, via: proto === 'TCP' ? 'listener' : via };
+    return orphan ?? { kind: 'orphan', uid: b.uid, state: b.state };
   }
 
   private isLocal(ip: string, incoming: boolean): boolean {
