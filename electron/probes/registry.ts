@@ -5,6 +5,7 @@ import type { ProbeDefinition, ProbeId } from '../shared/probe.ts';
 import { tcpdump } from './tcpdump/definition.ts';
 import { dropwatch } from './dropwatch/definition.ts';
 import { tcpConnections } from './tcp-connections/definition.ts';
+import { socketTrace } from './socket-trace/definition.ts';
 import { nettop } from './nettop/definition.ts';
 import { dropwatchPlanned, socketTracePlanned, tcpConnectionsPlanned } from './planned.ts';
 
@@ -13,7 +14,7 @@ export type AnyProbe = ProbeDefinition<any, any>;
 
 export const PROBES = {
   nettop,
-  'socket-trace': socketTracePlanned,
+  'socket-trace': socketTrace,
   'tcp-connections': tcpConnections,
   tcpdump,
   dropwatch,

@@ -7,11 +7,12 @@ import { tcpdumpSource } from './tcpdump/source.node.ts';
 import { nettopSource } from './nettop/source.node.ts';
 import { dropwatchSource } from './dropwatch/source.node.ts';
 import { tcpConnectionsSource } from './tcp-connections/source.node.ts';
+import { socketTraceSource } from './socket-trace/source.node.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each probe has its own row and option types
 export const SOURCES: Record<ProbeId, ProbeSource<any, any> | null> = {
   nettop: nettopSource,
-  'socket-trace': null,
+  'socket-trace': socketTraceSource,
   'tcp-connections': tcpConnectionsSource,
   tcpdump: tcpdumpSource,
   dropwatch: dropwatchSource,

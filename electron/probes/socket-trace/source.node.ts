@@ -1,0 +1,150 @@
+// socket-trace's source. The seed's view needs the function tracer limited to
+// net/socket.c; it is tried first and, where the kernel refuses it (EPERM here),
+// the source is the syscall tracepoints of the socket syscalls (all defined in
+// net/socket.c) with sock:sock_send_length / sock_recv_length nested inside.
+// Filters go into the kernel: set_event_pid (with event-fork) for --pid/--tid,
+// event filters for --comm; the collector's own threads are filtered out.
+
+import { readdirSync, existsSync } from 'node:fs';
+import type { ProbeSource } from '../../collector/source.ts';
+import { TracefsInstance } from '../../collector/tracefs/instance.node.ts';
+import { field, readInt } from '../../collector/tracefs/format.ts';
+import { RawReader, epochMicrosConverter } from '../../collector/tracefs/raw-reader.node.ts';
+import { TaskCache } from '../../collector/tracefs/tasks.node.ts';
+import { ProbeError } from '../../shared/probe-error.ts';
+import { Indenter, type TraceEvent } from './indent.ts';
+import type { SockRow, SocketTraceOptions } from './definition.ts';
+
+const POLL_MS = 50;
+
+/** The socket syscalls, all defined in net/socket.c. */
+export const SOCKET_SYSCALLS = [
+  'socket', 'bind', 'connect', 'listen', 'accept', 'accept4', 'sendto', 'recvfrom', 'sendmsg', 'recvmsg',
+  'sendmmsg', 'recvmmsg', 'shutdown', 'setsockopt', 'getsockopt', 'getsockname', 'getpeername', 'socketpair',
+] as const;
+
+/** Whether this kernel lets the instance use the function tracer, in words for the source line. */
+function functionTracer(inst: TracefsInstance): string {
+  let available = '';
+  try {
+    available = inst.read('available_tracers');
+  } catch {
+    return 'function tracer not available';
+  }
+  if (!/\bfunction\b/.test(available)) return 'function tracer not available';
+  try {
+    inst.write('set_ftrace_filter', 'sock_sendmsg');
+    inst.write('current_tracer', 'function');
+  } catch (e) {
+    return `function tracer not permitted (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+  }
+  try {
+    inst.write('current_tracer', 'nop');
+  } catch {
+    /* removed with the instance */
+  }
+  return 'function tracer permitted, but its source is not built yet';
+}
+
+function threadsOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).map(Number).filter((n) => n > 0);
+  } catch {
+    return [];
+  }
+}
+
+export const socketTraceSource: ProbeSource<SocketTraceOptions, SockRow> = async (options, sink) => {
+  const inst = TracefsInstance.create();
+  try {
+    const why = functionTracer(inst);
+    const events = new Map<number, (tsNs: number, tid: number) => TraceEvent>();
+    const enabled: [string, string][] = [];
+    let pidField: ReturnType<typeof field> | null = null;
+    let typeField: ReturnType<typeof field> | null = null;
+    for (const name of SOCKET_SYSCALLS) {
+      if (!inst.hasEvent('syscalls', `sys_enter_${name}`)) continue; // e.g. no accept on some architectures
+      const func = `sys_${name}`;
+      for (const kind of ['enter', 'exit'] as const) {
+        const fmt = inst.eventFormat('syscalls', `sys_${kind}_${name}`);
+        pidField ??= field(fmt, 'common_pid');
+        typeField ??= field(fmt, 'common_type');
+        events.set(fmt.id, (tsNs, tid) => ({ kind, tsNs, tid, func }));
+        enabled.push(['syscalls', `sys_${kind}_${name}`]);
+      }
+    }
+    if (!enabled.length) inst.eventFormat('syscalls', 'sys_enter_socket'); // throws the ProbeError naming it
+    for (const [event, func] of [['sock_send_length', 'sock_sendmsg'], ['sock_recv_length', 'sock_recvmsg']] as const) {
+      const fmt = inst.eventFormat('sock', event);
+      events.set(fmt.id, (tsNs, tid) => ({ kind: 'inner', tsNs, tid, func }));
+      enabled.push(['sock', event]);
+    }
+    const pidF = pidField!;
+    const typeF = typeField!;
+
+    // Filters, in the kernel.
+    const filters: string[] = [];
+    const described: string[] = [];
+    if (options.tid || options.pid) {
+      const tids = options.tid ? [options.tid] : threadsOf(options.pid);
+      if (options.tid && !existsSync(`/proc/${options.tid}`)) throw new ProbeError('input', `no thread ${options.tid}`);
+      if (!tids.length) throw new ProbeError('input', `no process ${options.pid}`);
+      inst.write('set_event_pid', tids.join(' '));
+      if (!options.tid) inst.write('options/event-fork', '1');
+      described.push(options.tid ? `tid ${options.tid}` : `pid ${options.pid}`);
+    } else {
+      for (const t of threadsOf(process.pid)) filters.push(`common_pid != ${t}`);
+    }
+    if (options.comm) {
+      filters.push(`comm == "${options.comm}"`);
+      described.push(`comm ${options.comm}`);
+    }
+    if (filters.length) for (const [sys, ev] of enabled) inst.setFilter(sys, ev, filters.join(' && '));
+
+    const tasks = new TaskCache(inst.root);
+    const toEpoch = epochMicrosConverter();
+    const indenter = new Indenter((tid) => tasks.get(tid), toEpoch, options.rate);
+
+    inst.write('trace_clock', 'mono');
+    inst.write('options/record-tgid', '1');
+    inst.write('buffer_size_kb', '2048');
+    for (const [sys, ev] of enabled) inst.enable(sys, ev);
+    const reader = new RawReader<TraceEvent>(
+      inst,
+      (buf, off, _len, ts) => events.get(buf.readUInt16LE(off + typeF.offset))?.(ts, readInt(buf, off, pidF)),
+      { ordered: true },
+    );
+
+    let failed = false;
+    const poll = () => {
+      if (failed) return;
+      try {
+        const rows = indenter.process(reader.poll());
+        if (rows.length) sink.rows(rows);
+      } catch (e) {
+        failed = true;
+        sink.fail(e as Error);
+      }
+    };
+    const timer = setInterval(poll, POLL_MS);
+    return {
+      description:
+        `tracefs syscall tracepoints of net/socket.c's ${enabled.length / 2 - 1} socket syscalls with sock:sock_send_length/sock_recv_length nested (${why})` +
+        (described.length ? `, ${described.join(', ')}` : '') +
+        (options.rate ? `, at most ${options.rate} calls/s` : ''),
+      counters: () => ({ ...indenter.counts, overruns: reader.overruns(), heldShed: reader.shed }),
+      stop: async () => {
+        clearInterval(timer);
+        poll();
+        const rows = indenter.process(reader.drain());
+        reader.overruns();
+        reader.close();
+        inst.close();
+        if (rows.length) sink.rows(rows);
+      },
+    };
+  } catch (e) {
+    inst.close();
+    throw e;
+  }
+};
