@@ -8,10 +8,22 @@ export const TRACEFS = '/sys/kernel/tracing';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Names of NetProbes instances present now. */
-export function netprobesInstances(): string[] {
+/**
+ * Names of this process's NetProbes instances present now (other processes —
+ * concurrent test files, a running collector — may have their own).
+ */
+export function netprobesInstances(pid = process.pid): string[] {
   if (!existsSync(`${TRACEFS}/instances`)) return [];
-  return readdirSync(`${TRACEFS}/instances`).filter((n) => n.startsWith('netprobes-'));
+  return readdirSync(`${TRACEFS}/instances`).filter((n) => n.startsWith(`netprobes-${pid}-`));
+}
+
+/** NetProbes instances whose owner process is gone: what a start must have removed. */
+export function staleInstances(): string[] {
+  if (!existsSync(`${TRACEFS}/instances`)) return [];
+  return readdirSync(`${TRACEFS}/instances`).filter((n) => {
+    const m = /^netprobes-(\d+)-/.exec(n);
+    return m !== null && !existsSync(`/proc/${m[1]}`);
+  });
 }
 
 /** The global tracing switches a probe must not touch. */

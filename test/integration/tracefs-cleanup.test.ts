@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { need } from '../helpers/env.ts';
-import { globalTracingState, netprobesInstances, TRACEFS, until } from '../helpers/tracefs.ts';
+import { globalTracingState, netprobesInstances, staleInstances, TRACEFS, until } from '../helpers/tracefs.ts';
 import { TracefsInstance, removeStaleInstances } from '../../electron/collector/tracefs/instance.node.ts';
 
 const CHILD = join(__dirname, '..', 'helpers', 'tracefs-child.ts');
@@ -25,25 +25,34 @@ async function child(probe: string, mode: 'wait' | 'throw') {
   return { p, names, exited, stderr: () => err };
 }
 
-test('SIGKILL leaves an instance; the next start removes it and its enabled event', { timeout: 60_000 }, async (t) => {
-  if (!need(t, 'root')) return;
-  const before = globalTracingState();
-  const c = await child('dropwatch', 'wait');
-  assert.equal(c.names.length, 1);
-  const dir = `${TRACEFS}/instances/${c.names[0]}`;
-  assert.equal(readFileSync(`${dir}/events/skb/kfree_skb/enable`, 'utf8').trim(), '1');
-  c.p.kill('SIGKILL');
-  assert.equal((await c.exited).signal, 'SIGKILL');
-  assert.ok(existsSync(dir), 'a killed process cannot clean up: its instance is still there');
-  assert.equal(readFileSync(`${dir}/events/skb/kfree_skb/enable`, 'utf8').trim(), '1', 'and its event is still enabled');
+const EVENT: Record<string, string> = {
+  dropwatch: 'events/skb/kfree_skb/enable',
+  'tcp-connections': 'events/sock/inet_sock_set_state/enable',
+  'socket-trace': 'events/syscalls/sys_enter_socket/enable',
+};
 
-  const inst = TracefsInstance.create(); // a start
-  assert.ok(!existsSync(dir), 'the start removed the dead owner\'s instance');
-  assert.deepEqual(netprobesInstances(), [inst.name]);
-  inst.close();
-  assert.deepEqual(netprobesInstances(), []);
-  assert.deepEqual(globalTracingState(), before);
-});
+for (const probe of Object.keys(EVENT)) {
+  test(`${probe}: SIGKILL leaves an instance; the next start removes it and its enabled events`, { timeout: 60_000 }, async (t) => {
+    if (!need(t, 'root')) return;
+    const before = globalTracingState();
+    const c = await child(probe, 'wait');
+    assert.equal(c.names.length, 1);
+    const dir = `${TRACEFS}/instances/${c.names[0]}`;
+    assert.equal(readFileSync(`${dir}/${EVENT[probe]}`, 'utf8').trim(), '1');
+    c.p.kill('SIGKILL');
+    assert.equal((await c.exited).signal, 'SIGKILL');
+    assert.ok(existsSync(dir), 'a killed process cannot clean up: its instance is still there');
+    assert.equal(readFileSync(`${dir}/${EVENT[probe]}`, 'utf8').trim(), '1', 'and its event is still enabled');
+
+    const inst = TracefsInstance.create(); // a start
+    assert.ok(!existsSync(dir), "the start removed the dead owner's instance");
+    assert.deepEqual(netprobesInstances(), [inst.name]);
+    assert.deepEqual(staleInstances(), [], 'no instance of a dead owner is left');
+    inst.close();
+    assert.deepEqual(netprobesInstances(), []);
+    assert.deepEqual(globalTracingState(), before);
+  });
+}
 
 for (const how of ['SIGTERM', 'SIGINT', 'SIGHUP', 'throw'] as const) {
   test(`${how}: the process removes its instance on the way out`, { timeout: 60_000 }, async (t) => {
@@ -59,6 +68,7 @@ for (const how of ['SIGTERM', 'SIGINT', 'SIGHUP', 'throw'] as const) {
       assert.match(c.stderr(), /boom \(on purpose\)/);
     } else assert.equal(end.signal, how, 'the process still dies of the signal');
     assert.ok(!existsSync(dir), `${dir} removed`);
+    assert.deepEqual(staleInstances(), []);
     assert.deepEqual(netprobesInstances(), []);
     assert.deepEqual(globalTracingState(), before);
   });
