@@ -103,3 +103,16 @@ test('definition: CSV columns and the seed\'s layout', () => {
     '     0             sshd   3165     22      10.64.0.227',
   ]);
 });
+
+test('a server that exits right after accept() is named as it was when it entered accept()', () => {
+  let alive = true;
+  const tr = new ConnTracker(
+    { ...lookups, owner: (tid) => (alive ? lookups.owner(tid) : { pid: tid, uid: -1, comm: '<...>', live: false }) },
+    { outbound: false },
+  );
+  tr.process([{ kind: 'acceptEnter', tsNs: 1, tid: SERVER, fd: 3 }, st(5, CLIENT, true, 's', 3, 1, 8080, 4000, '10.0.0.2', '10.0.0.1')]);
+  alive = false;
+  const rows = tr.process([{ kind: 'acceptExit', tsNs: 9, tid: SERVER, ret: 4 }]);
+  assert.deepEqual(rows.map((r) => [r.pid, r.uid, r.cmd]), [[SERVER, 65534, 'python3']]);
+  assert.equal(tr.counts.ownerGone, 0);
+});

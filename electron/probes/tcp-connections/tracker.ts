@@ -97,14 +97,14 @@ export class ConnTracker {
   /** local port → passive establishments waiting for accept(), oldest first. */
   private readonly waiting = new Map<number, StateChange[]>();
   private waitingCount = 0;
-  /** tid → listener fd of the accept() it is in. */
-  private readonly inAccept = new Map<number, number>();
+  /** tid → listener fd of the accept() it is in, and who it was then (a process may exit right after accepting). */
+  private readonly inAccept = new Map<number, { fd: number; owner: Owner }>();
   /** sk → a connect() in flight. */
   private readonly connecting = new Map<string, Pending>();
   /** pid → ports it was seen to listen on (CLOSE → LISTEN in its own context). */
   private readonly listens = new Map<number, Set<number>>();
   /** accept exits that found nothing waiting: retried once after the next batch. */
-  private deferred: { ev: AcceptExit; port: number }[] = [];
+  private deferred: { ev: AcceptExit; port: number; atEnter: Owner | undefined }[] = [];
   readonly counts: TrackerCounters = { accepted: 0, outbound: 0, unattributed: 0, noListener: 0, neverAccepted: 0, ownerGone: 0, shed: 0 };
 
   constructor(
@@ -125,11 +125,11 @@ export class ConnTracker {
           this.counts.shed++;
           continue;
         }
-        this.inAccept.set(e.tid, e.fd);
+        this.inAccept.set(e.tid, { fd: e.fd, owner: this.lookups.owner(e.tid) });
       } else if (e.kind === 'acceptExit') this.onAcceptExit(e, rows, true);
       else this.onState(e, rows);
     }
-    for (const d of retry) this.take(d.ev, d.port, rows, false);
+    for (const d of retry) this.take(d.ev, d.port, rows, false, d.atEnter);
     this.expire(lastTs);
     return rows;
   }
@@ -192,14 +192,14 @@ export class ConnTracker {
   }
 
   private onAcceptExit(e: AcceptExit, rows: ConnRow[], mayDefer: boolean): void {
-    const fd = this.inAccept.get(e.tid);
+    const entered = this.inAccept.get(e.tid);
     this.inAccept.delete(e.tid);
     if (e.ret < 0) return; // accept failed (EAGAIN on a non-blocking listener, say)
-    if (fd === undefined) {
+    if (entered === undefined) {
       this.counts.unattributed++; // entered accept before we started
       return;
     }
-    let port = this.lookups.listenerPort(e.tid, fd);
+    let port = this.lookups.listenerPort(e.tid, entered.fd);
     if (port === null) {
       const ports = this.listens.get(this.lookups.owner(e.tid).pid);
       if (ports?.size === 1) port = [...ports][0]!;
@@ -208,21 +208,22 @@ export class ConnTracker {
       this.counts.noListener++;
       return;
     }
-    this.take(e, port, rows, mayDefer);
+    this.take(e, port, rows, mayDefer, entered.owner);
   }
 
-  private take(e: AcceptExit, port: number, rows: ConnRow[], mayDefer: boolean): void {
+  private take(e: AcceptExit, port: number, rows: ConnRow[], mayDefer: boolean, atEnter?: Owner): void {
     const q = this.waiting.get(port);
     const conn = q?.shift();
     if (!conn) {
-      if (mayDefer) this.deferred.push({ ev: e, port });
+      if (mayDefer) this.deferred.push({ ev: e, port, atEnter });
       else this.counts.unattributed++;
       return;
     }
     this.waitingCount--;
     if (q!.length === 0) this.waiting.delete(port);
     this.counts.accepted++;
-    rows.push(this.row({ ...conn, tsNs: e.tsNs }, this.lookups.owner(e.tid), 'accepted'));
+    const now = this.lookups.owner(e.tid);
+    rows.push(this.row({ ...conn, tsNs: e.tsNs }, !now.live && atEnter?.live ? atEnter : now, 'accepted'));
   }
 
   private row(e: StateChange, o: Owner, direction: 'accepted' | 'outbound'): ConnRow {
