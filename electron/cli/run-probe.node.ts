@@ -34,9 +34,6 @@ export async function runProbe(probe: AnyProbe, args: ProbeArgs): Promise<void> 
     return rows.map((r) => jsonLine(probe.columns, r));
   };
 
-  if (args.format === 'table') write(printer.begin());
-  else if (args.format === 'csv') write([csvHeader(probe.columns)]);
-
   let running: RunningProbe;
   try {
     running = await source(args.options, {
@@ -59,6 +56,10 @@ export async function runProbe(probe: AnyProbe, args: ProbeArgs): Promise<void> 
     process.stderr.write(`netprobes ${probe.id}: ${msg}\n`);
     process.exit(e instanceof ProbeError && e.kind === 'input' ? 2 : 1);
   }
+
+  // The header after the source is up: a script that waits for it knows capture has begun.
+  if (args.format === 'table') write(printer.begin());
+  else if (args.format === 'csv') write([csvHeader(probe.columns)]);
 
   const ticker = args.format === 'table' && printer.tick && printer.tickMs ? setInterval(() => write(printer.tick!()), printer.tickMs) : null;
 

@@ -31,6 +31,8 @@ export interface Flag {
   readonly kind: 'string' | 'int' | 'repeat' | 'bool';
   readonly help: string;
   readonly value?: string;
+  /** The GUI's label for the option (default: the flag's name). */
+  readonly label?: string;
 }
 
 export interface Counter {

@@ -163,14 +163,14 @@ function OptionField(props: { flag: Flag; api: NetprobesApi; value: unknown; dis
   if (flag.kind === 'bool') {
     return (
       <label title={flag.help}>
-        <input type="checkbox" disabled={disabled} checked={!!value} onChange={(e) => onChange(e.target.checked)} /> {flag.name}
+        <input type="checkbox" disabled={disabled} checked={!!value} onChange={(e) => onChange(e.target.checked)} /> {flag.label ?? flag.name}
       </label>
     );
   }
   if (flag.kind === 'int') {
     return (
       <label title={flag.help}>
-        {flag.name}{' '}
+        {flag.label ?? flag.name}{' '}
         <input type="number" className="int" min={1} disabled={disabled} value={Number(value)} onChange={(e) => onChange(Number(e.target.value))} />
       </label>
     );
@@ -179,7 +179,7 @@ function OptionField(props: { flag: Flag; api: NetprobesApi; value: unknown; dis
     <input
       type="text"
       className="option-text"
-      aria-label={flag.name}
+      aria-label={flag.label ?? flag.name}
       title={flag.help}
       placeholder={flag.help.split(/[(,]/)[0]}
       disabled={disabled}

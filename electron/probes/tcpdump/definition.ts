@@ -37,7 +37,7 @@ const columns = defineColumns<PacketRow>()([
   { key: 'rst', csv: 'R', title: 'R', type: 'flag', width: 28, description: 'TCP RST flag' },
   { key: 'syn', csv: 'S', title: 'S', type: 'flag', width: 28, description: 'TCP SYN flag' },
   { key: 'fin', csv: 'F', title: 'F', type: 'flag', width: 28, description: 'TCP FIN flag' },
-  { key: 'length', csv: 'LENGTH', title: 'Length', type: 'int', width: 70, description: 'IP packet length in bytes (IP header and payload; the same on every link type)' },
+  { key: 'length', csv: 'LENGTH', title: 'Length', type: 'int', width: 80, description: 'IP packet length in bytes (IP header and payload; the same on every link type)' },
 ]);
 
 const options = obj({
@@ -62,8 +62,8 @@ export const tcpdump = defineProbe<PacketRow, TcpdumpOptions>({
   defaults: { ifaces: [], filter: '', bothDirections: false },
   flags: [
     { name: 'iface', option: 'ifaces', kind: 'repeat', value: 'NAME', help: 'capture on this interface (repeatable; default: every interface, through the "any" device)' },
-    { name: 'filter', option: 'filter', kind: 'string', value: 'EXPR', help: "a libpcap filter expression, as tcpdump takes (e.g. 'tcp port 80')" },
-    { name: 'both', option: 'bothDirections', kind: 'bool', help: 'show sent packets too (default: received only, as the seed)' },
+    { name: 'filter', option: 'filter', kind: 'string', value: 'EXPR', label: 'Filter', help: "a libpcap filter expression, as tcpdump takes (e.g. 'tcp port 80')" },
+    { name: 'both', option: 'bothDirections', kind: 'bool', label: 'Both directions', help: 'show sent packets too (default: received only, as the seed)' },
   ],
   counters: [
     { key: 'seen', label: 'seen', description: 'frames libpcap delivered (after the filter)', loss: false },

@@ -1,0 +1,65 @@
+// A traffic peer with a known behaviour, run as its own process (also inside a
+// test namespace through `ip netns exec`). Prints "ready" once listening.
+//   udp-send HOST PORT COUNT SIZE        sends COUNT datagrams of SIZE bytes
+//   udp-recv HOST PORT COUNT             receives COUNT datagrams, then exits
+//   tcp-server HOST PORT                 accepts one connection, echoes, closes on EOF
+//   tcp-client HOST PORT MESSAGES SIZE   connects, sends MESSAGES writes of SIZE bytes (waiting for each echo), closes
+import dgram from 'node:dgram';
+import net from 'node:net';
+
+const [mode, host, portText, a, b] = process.argv.slice(2);
+const port = Number(portText);
+const family = host.includes(':') ? 'udp6' : 'udp4';
+
+if (mode === 'udp-send') {
+  const s = dgram.createSocket(family);
+  const count = Number(a);
+  const payload = Buffer.alloc(Number(b), 0x61);
+  let sent = 0;
+  const next = () => {
+    if (sent === count) return s.close();
+    sent++;
+    s.send(payload, port, host, (err) => {
+      if (err) throw err;
+      setImmediate(next);
+    });
+  };
+  next();
+} else if (mode === 'udp-recv') {
+  const s = dgram.createSocket(family);
+  let got = 0;
+  s.on('message', () => {
+    if (++got === Number(a)) s.close();
+  });
+  s.bind(port, host, () => console.log('ready'));
+} else if (mode === 'tcp-server') {
+  const server = net.createServer((c) => {
+    c.on('data', (d) => c.write(d));
+    c.on('end', () => {
+      c.end();
+      server.close();
+    });
+  });
+  server.listen(port, host, () => console.log('ready'));
+} else if (mode === 'tcp-client') {
+  const c = net.createConnection(port, host);
+  const messages = Number(a);
+  const size = Number(b);
+  let done = 0;
+  let pending = 0;
+  c.setNoDelay(true);
+  c.on('connect', () => {
+    pending = size;
+    c.write(Buffer.alloc(size, 0x62));
+  });
+  c.on('data', (d) => {
+    pending -= d.length;
+    if (pending > 0) return;
+    if (++done === messages) return c.end();
+    pending = size;
+    c.write(Buffer.alloc(size, 0x62));
+  });
+} else {
+  console.error(`unknown mode ${mode}`);
+  process.exit(2);
+}

@@ -1,0 +1,250 @@
+// The tcpdump probe against real traffic: the CLI's rows must be the packets
+// that were sent (exact counts, ports, flags), and the same packets, ports and
+// flags that tcpdump itself captures on the same conversation.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { need } from '../helpers/env.ts';
+import { createTestHost, type TestHost } from '../helpers/netns.ts';
+import { collect, netprobes, ROOT, sh, sleep, waitForOutput } from '../helpers/run.ts';
+
+const PEER = path.join(ROOT, 'test', 'helpers', 'peer.mjs');
+const HEADER = 'TIME,DEV,SOURCE_IP,DEST_IP,SPORT,DPORT,PROTO,U,A,P,R,S,F,LENGTH';
+
+interface CsvRow {
+  TIME: string;
+  DEV: string;
+  SOURCE_IP: string;
+  DEST_IP: string;
+  SPORT: string;
+  DPORT: string;
+  PROTO: string;
+  flags: string;
+  LENGTH: string;
+}
+
+function parseCsv(text: string): CsvRow[] {
+  const [header, ...lines] = text.trim().split('\n');
+  assert.equal(header, HEADER);
+  return lines.map((l) => {
+    const c = l.split(',');
+    assert.equal(c.length, 14, `row has 14 fields: ${l}`);
+    return { TIME: c[0]!, DEV: c[1]!, SOURCE_IP: c[2]!, DEST_IP: c[3]!, SPORT: c[4]!, DPORT: c[5]!, PROTO: c[6]!, flags: c.slice(7, 13).join(''), LENGTH: c[13]! };
+  });
+}
+
+/** Runs a peer process (in a namespace when `ns` is given) to completion. */
+async function peer(args: string[], ns?: string): Promise<void> {
+  const [cmd, argv] = ns ? ['ip', ['netns', 'exec', ns, process.execPath, PEER, ...args]] : [process.execPath, [PEER, ...args]];
+  const r = await collect(spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] }));
+  assert.equal(r.code, 0, `peer ${args.join(' ')}: ${r.stderr}`);
+}
+
+/** Starts a server peer and waits until it listens. */
+async function server(args: string[], ns?: string) {
+  const [cmd, argv] = ns ? ['ip', ['netns', 'exec', ns, process.execPath, PEER, ...args]] : [process.execPath, [PEER, ...args]];
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const done = collect(child);
+  await waitForOutput(child, /ready/);
+  return { child, done };
+}
+
+/** Starts the CLI and waits until capture is on (the CSV header is printed after the source starts). */
+async function capture(args: string[]) {
+  const run = netprobes(['tcpdump', '--format', 'csv', ...args]);
+  await waitForOutput(run.child, /TIME,DEV/);
+  return run;
+}
+
+async function stop(run: ReturnType<typeof netprobes>) {
+  await sleep(300); // the last libpcap block is handed over within the 20 ms read timeout
+  run.child.kill('SIGINT');
+  const r = await run.done;
+  assert.equal(r.code, 0, `netprobes exited cleanly: ${r.stderr}`);
+  return r;
+}
+
+let port = 20000 + Math.floor(Math.random() * 20000);
+const nextPort = () => port++;
+
+describe('tcpdump probe on loopback', () => {
+  test('a TCP conversation: the same packets, ports and flags as tcpdump itself captures', async (t) => {
+    if (!need(t, 'root')) return;
+    const P = nextPort();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'np-test-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const pcap = path.join(dir, 'ref.pcap');
+    const ref = spawn('tcpdump', ['-i', 'lo', '-nn', '-U', '-Z', 'root', '-w', pcap, `tcp port ${P}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const refDone = collect(ref);
+    await waitForOutput(ref, /listening on/);
+    const ours = await capture(['--iface', 'lo', '--filter', `tcp port ${P}`]);
+
+    const srv = await server(['tcp-server', '127.0.0.1', String(P)]);
+    await peer(['tcp-client', '127.0.0.1', String(P), '3', '100']);
+    await srv.done;
+
+    const r = await stop(ours);
+    await sleep(200);
+    ref.kill('SIGINT');
+    await refDone;
+    const text = await sh('tcpdump', ['-r', pcap, '-nn', '-tt']);
+    const expected = text
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const m = /IP6? (\S+)\.(\d+) > (\S+)\.(\d+): Flags \[([^\]]*)\]/.exec(line);
+        assert.ok(m, `tcpdump line: ${line}`);
+        const f = m[5]!;
+        const flags = ['U', '.', 'P', 'R', 'S', 'F'].map((c) => (f.includes(c) ? '1' : '0')).join('');
+        return `${m[1]} ${m[3]} ${m[2]} ${m[4]} ${flags}`;
+      });
+    const rows = parseCsv(r.stdout);
+    const got = rows.map((x) => `${x.SOURCE_IP} ${x.DEST_IP} ${x.SPORT} ${x.DPORT} ${x.flags}`);
+    // 3 handshake + 3 requests + 3 echoes (+ acks) + 4 teardown: at least 10 packets.
+    assert.ok(expected.length >= 10, `tcpdump saw the conversation (${expected.length} packets)`);
+    assert.deepEqual(got, expected);
+    assert.ok(rows.every((x) => x.DEV === 'lo' && x.PROTO === 'TCP'));
+    assert.equal(rows[0]!.flags, '000010', 'first packet is the SYN');
+    assert.equal(rows[1]!.flags, '010010', 'then SYN+ACK');
+    assert.match(r.stderr, new RegExp(`seen ${rows.length}, shown ${rows.length}, lost 0`));
+  });
+
+  test('UDP over IPv4 and IPv6: exact counts, ports and lengths', async (t) => {
+    if (!need(t, 'root')) return;
+    const P4 = nextPort();
+    const P6 = nextPort();
+    const ours = await capture(['--iface', 'lo', '--filter', `udp and (port ${P4} or port ${P6})`]);
+    await peer(['udp-send', '127.0.0.1', String(P4), '57', '1000']);
+    await peer(['udp-send', '::1', String(P6), '23', '100']);
+    const r = await stop(ours);
+    const rows = parseCsv(r.stdout);
+    const v4 = rows.filter((x) => x.DPORT === String(P4));
+    const v6 = rows.filter((x) => x.DPORT === String(P6));
+    assert.equal(v4.length, 57);
+    assert.equal(v6.length, 23);
+    assert.ok(v4.every((x) => x.SOURCE_IP === '127.0.0.1' && x.DEST_IP === '127.0.0.1' && x.PROTO === 'UDP' && x.LENGTH === '1028' && x.flags === '000000'));
+    assert.ok(v6.every((x) => x.SOURCE_IP === '::1' && x.DEST_IP === '::1' && x.LENGTH === '148'));
+    assert.equal(rows.length, 80, 'ICMP port-unreachable replies are not UDP rows');
+    assert.match(r.stderr, /seen 80, shown 80, lost 0/);
+  });
+
+  test('every interface (the "any" device) names the interface of each packet', async (t) => {
+    if (!need(t, 'root')) return;
+    const P = nextPort();
+    const ours = await capture(['--filter', `udp port ${P}`]);
+    await peer(['udp-send', '127.0.0.1', String(P), '5', '10']);
+    const rows = parseCsv((await stop(ours)).stdout);
+    assert.equal(rows.length, 5, 'each loopback packet once, as tcpdump shows it');
+    assert.ok(rows.every((x) => x.DEV === 'lo'));
+    assert.ok(rows.every((x) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(x.TIME)), 'ISO 8601 with microseconds');
+  });
+
+  test('table format prints tcpdumplike.stp\'s header block and rows', async (t) => {
+    if (!need(t, 'root')) return;
+    const P = nextPort();
+    const run = netprobes(['tcpdump', '--iface', 'lo', '--filter', `udp port ${P}`, '--duration', '2']);
+    await waitForOutput(run.child, /Source IP/);
+    await peer(['udp-send', '127.0.0.1', String(P), '2', '10']);
+    const r = await run.done;
+    assert.equal(r.code, 0);
+    const lines = r.stdout.split('\n');
+    assert.equal(lines[0], '-----------------------------------------------------------------');
+    assert.equal(lines[1], '       Source IP         Dest IP  SPort  DPort  U  A  P  R  S  F ');
+    const rows = lines.filter((l) => l.endsWith('UDP'));
+    assert.equal(rows.length, 2);
+    assert.match(rows[0]!, new RegExp(`^       127\\.0\\.0\\.1       127\\.0\\.0\\.1  \\s*\\d+  ${P}  UDP$`));
+    assert.ok(lines.filter((l) => l.includes('Source IP')).length >= 2, 'header repeated every second');
+    assert.match(r.stderr, /seen 2, shown 2, lost 0/);
+  });
+});
+
+describe('tcpdump probe across a veth into a test namespace', () => {
+  let host: TestHost;
+  before(async () => {
+    if (process.getuid?.() === 0) host = await createTestHost(41);
+  });
+  after(async () => host?.remove());
+
+  test('TCP and UDP from the namespace, v4 and v6; received only by default, both with --both', async (t) => {
+    if (!need(t, 'root')) return;
+    const P = nextPort();
+    const U = nextPort();
+    const received = await capture(['--iface', host.hostIf, '--filter', `port ${P} or port ${U}`]);
+    const both = await capture(['--iface', host.hostIf, '--filter', `port ${P} or port ${U}`, '--both']);
+
+    const srv = await server(['tcp-server', host.hostV4, String(P)]);
+    await peer(['tcp-client', host.hostV4, String(P), '2', '500'], host.ns);
+    await srv.done;
+    const usrv = await server(['udp-recv', host.hostV6, String(U), '9']);
+    await peer(['udp-send', host.hostV6, String(U), '9', '300'], host.ns);
+    await usrv.done;
+
+    const inRows = parseCsv((await stop(received)).stdout);
+    const allRows = parseCsv((await stop(both)).stdout);
+    const fromNs = (x: CsvRow) => x.SOURCE_IP === host.nsV4 || x.SOURCE_IP === host.nsV6;
+    assert.ok(inRows.length > 0 && inRows.every(fromNs), 'default: only packets received by this host');
+    assert.ok(inRows.every((x) => x.DEV === host.hostIf));
+    assert.equal(inRows.filter((x) => x.PROTO === 'UDP').length, 9);
+    assert.ok(inRows.filter((x) => x.PROTO === 'UDP').every((x) => x.DEST_IP === host.hostV6 && x.DPORT === String(U) && x.LENGTH === '348'));
+    const tcpIn = inRows.filter((x) => x.PROTO === 'TCP');
+    assert.equal(tcpIn[0]!.flags, '000010', 'the SYN from the namespace');
+    assert.ok(tcpIn.some((x) => x.flags.endsWith('1')), 'its FIN');
+    assert.equal(allRows.filter(fromNs).length, inRows.length, '--both shows the same received packets');
+    const sent = allRows.filter((x) => !fromNs(x));
+    assert.ok(sent.some((x) => x.SOURCE_IP === host.hostV4 && x.flags === '010010'), '--both also shows the SYN+ACK we sent');
+  });
+
+  test('malformed and truncated frames are counted and skipped, never a crash', async (t) => {
+    if (!need(t, 'root')) return;
+    const run = await capture(['--iface', host.hostIf, '--filter', 'ether src 02:02:02:02:02:02']);
+    // Raw frames from inside the namespace: a bad IHL, a TCP header cut short, a bad IPv6 version, one good UDP packet.
+    const script = `
+import socket, struct
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(('${host.nsIf}', 0))
+eth = b'\\xff'*6 + b'\\x02'*6
+def ip4(proto, payload, ihl=5):
+    return bytes([0x40 | ihl, 0]) + struct.pack('!HHHBBH', 20 + len(payload), 0, 0, 64, proto, 0) + socket.inet_aton('10.231.41.2') + socket.inet_aton('10.231.41.1') + payload
+s.send(eth + b'\\x08\\x00' + ip4(17, b'\\x00'*8, ihl=3))
+s.send(eth + b'\\x08\\x00' + ip4(6, b'\\x00'*10))
+s.send(eth + b'\\x86\\xdd' + b'\\x45' + b'\\x00'*47)
+s.send(eth + b'\\x08\\x00' + ip4(17, struct.pack('!HHHH', 1111, 2222, 8, 0)))
+`;
+    await sh('ip', ['netns', 'exec', host.ns, 'python3', '-c', script]);
+    const r = await stop(run);
+    const rows = parseCsv(r.stdout);
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!.SPORT, '1111');
+    assert.equal(rows[0]!.DPORT, '2222');
+    assert.match(r.stderr, /seen 4, shown 1, lost 3 .*malformed 3/);
+  });
+});
+
+describe('the CLI without privileges and on bad input', () => {
+  test('as an unprivileged user it exits non-zero with one clear line', async (t) => {
+    if (!need(t, 'root')) return; // root is needed to become another user
+    const r = await netprobes(['tcpdump', '--duration', '1'], { uid: 65534, gid: 65534 }).done;
+    assert.notEqual(r.code, 0);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, /needs root or CAP_NET_RAW.*sudo/);
+  });
+
+  test('a filter that does not compile is named', async (t) => {
+    if (!need(t, 'root')) return;
+    const r = await netprobes(['tcpdump', '--iface', 'lo', '--filter', 'tcp port banana', '--duration', '1']).done;
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /bad filter expression 'tcp port banana'/);
+  });
+
+  test('an unknown interface is named', async (t) => {
+    if (!need(t, 'root')) return;
+    const r = await netprobes(['tcpdump', '--iface', 'nosuch0', '--duration', '1']).done;
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /no interface named nosuch0/);
+  });
+});

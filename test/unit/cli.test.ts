@@ -1,0 +1,71 @@
+// CLI argument parsing, the CSV/JSON formats and the seed-format printer of the tcpdump probe.
+
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { parseProbeArgs, probeHelp, UsageError } from '../../electron/cli/args.ts';
+import { PROBES } from '../../electron/probes/registry.ts';
+import type { PacketRow } from '../../electron/probes/tcpdump/definition.ts';
+import { csvField, csvHeader, csvLine, isoMicros, jsonLine, toCsv } from '../../electron/shared/format.ts';
+
+const tcpdump = PROBES.tcpdump;
+const row: PacketRow = { time: 1795595516866889, dev: 'lo', src: '127.0.0.1', dst: '10.0.0.1', sport: 80, dport: 20373, proto: 'TCP', urg: false, ack: true, psh: true, rst: false, syn: false, fin: false, length: 52 };
+
+describe('netprobes tcpdump arguments', () => {
+  test('shared and probe flags, repeated --iface, = and space forms', () => {
+    const a = parseProbeArgs(tcpdump, ['--iface', 'lo', '--iface=eth0', '--filter', 'tcp port 80', '--both', '--format=csv', '--duration', '3']);
+    assert.deepEqual(a, { help: false, format: 'csv', duration: 3, options: { ifaces: ['lo', 'eth0'], filter: 'tcp port 80', bothDirections: true } });
+    assert.deepEqual(parseProbeArgs(tcpdump, []).options, tcpdump.defaults);
+  });
+  test('bad input gets a clear error', () => {
+    const cases: [string[], RegExp][] = [
+      [['--format', 'xml'], /--format must be table, csv or json/],
+      [['--duration', '0'], /--duration must be a positive whole number/],
+      [['--nosuch'], /unknown option --nosuch for tcpdump/],
+      [['--iface', 'a/b'], /invalid --iface/],
+      [['--iface'], /--iface needs a value/],
+      [['stray'], /unexpected argument 'stray'/],
+    ];
+    for (const [argv, msg] of cases) assert.throws(() => parseProbeArgs(tcpdump, argv), (e: unknown) => e instanceof UsageError && msg.test(e.message), argv.join(' '));
+  });
+  test('--help documents every flag and column', () => {
+    const help = probeHelp(tcpdump);
+    for (const f of tcpdump.flags) assert.ok(help.includes(`--${f.name}`));
+    for (const c of tcpdump.columns) assert.ok(help.includes(c.csv));
+  });
+});
+
+describe('formats', () => {
+  test('CSV has exactly the issue\'s columns, flags as 0/1, ISO 8601 time with microseconds', () => {
+    assert.equal(csvHeader(tcpdump.columns), 'TIME,DEV,SOURCE_IP,DEST_IP,SPORT,DPORT,PROTO,U,A,P,R,S,F,LENGTH');
+    assert.equal(csvLine(tcpdump.columns, row), '2026-11-25T08:31:56.866889Z,lo,127.0.0.1,10.0.0.1,80,20373,TCP,0,1,1,0,0,0,52');
+  });
+  test('RFC 4180 quoting and CRLF line ends', () => {
+    assert.equal(csvField('a,b'), '"a,b"');
+    assert.equal(csvField('say "hi"'), '"say ""hi"""');
+    assert.equal(csvField('two\nlines'), '"two\nlines"');
+    assert.equal(toCsv(tcpdump.columns, [row]).split('\r\n').length, 3);
+  });
+  test('microseconds are kept exactly', () => {
+    assert.equal(isoMicros(0), '1970-01-01T00:00:00.000000Z');
+    assert.equal(isoMicros(1_000_001), '1970-01-01T00:00:01.000001Z');
+    assert.equal(isoMicros(1795595516999999), '2026-11-25T08:31:56.999999Z');
+  });
+  test('JSON lines use the CSV names', () => {
+    assert.deepEqual(JSON.parse(jsonLine(tcpdump.columns, row)), { TIME: '2026-11-25T08:31:56.866889Z', DEV: 'lo', SOURCE_IP: '127.0.0.1', DEST_IP: '10.0.0.1', SPORT: 80, DPORT: 20373, PROTO: 'TCP', U: 0, A: 1, P: 1, R: 0, S: 0, F: 0, LENGTH: 52 });
+  });
+});
+
+describe("tcpdumplike.stp's layout", () => {
+  test('header block and rows as the seed prints them', () => {
+    const p = tcpdump.printer();
+    assert.deepEqual(p.begin(), [
+      '-----------------------------------------------------------------',
+      '       Source IP         Dest IP  SPort  DPort  U  A  P  R  S  F ',
+      '-----------------------------------------------------------------',
+    ]);
+    // The seed's own sample row: "  209.85.229.147       10.0.2.15     80  20373  0  1  1  0  0  0"
+    assert.deepEqual(p.rows([{ ...row, src: '209.85.229.147', dst: '10.0.2.15' }]), ['  209.85.229.147       10.0.2.15     80  20373  0  1  1  0  0  0']);
+    assert.deepEqual(p.rows([{ ...row, proto: 'UDP' }]), ['       127.0.0.1        10.0.0.1     80  20373  UDP']);
+    assert.equal(p.tickMs, 1000);
+  });
+});
