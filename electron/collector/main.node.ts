@@ -27,9 +27,10 @@ function parseArgs(argv: string[]): { socket: string; ownerUid: number } {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
-    if (a === '--socket' && v) (socket = v), i++;
-    else if (a === '--owner-uid' && v && /^\d{1,10}$/.test(v)) (ownerUid = Number(v)), i++;
+    if (a === '--socket' && v) socket = v;
+    else if (a === '--owner-uid' && v && /^\d{1,10}$/.test(v)) ownerUid = Number(v);
     else fail(`unknown argument ${a}`);
+    i++;
   }
   if (!path.isAbsolute(socket)) fail('--socket must be an absolute path');
   // Who asked: pkexec and sudo say so in the environment; otherwise an explicit argument, or ourselves.

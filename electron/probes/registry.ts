@@ -7,7 +7,6 @@ import { dropwatch } from './dropwatch/definition.ts';
 import { tcpConnections } from './tcp-connections/definition.ts';
 import { socketTrace } from './socket-trace/definition.ts';
 import { nettop } from './nettop/definition.ts';
-import { dropwatchPlanned, socketTracePlanned, tcpConnectionsPlanned } from './planned.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each probe has its own row and option types
 export type AnyProbe = ProbeDefinition<any, any>;
@@ -19,7 +18,3 @@ export const PROBES = {
   tcpdump,
   dropwatch,
 } as const satisfies Record<ProbeId, AnyProbe>;
-
-export function probe(id: ProbeId): AnyProbe {
-  return PROBES[id];
-}

@@ -2,9 +2,6 @@
 // IPv4 10.200.N.0/24 and IPv6 fd00:200:N::/64 assigned only to these two ends.
 // Call remove() in an after hook.
 //
-// NOTE (tracefs-probes engineer): a reconstruction. The original of this file was
-// overwritten by mistake by a helper of the same name; this restores the API that
-// test/integration/tcpdump.test.ts uses (createTestHost, TestHost fields, remove).
 
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';

@@ -208,7 +208,7 @@ s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
 s.bind(('${host.nsIf}', 0))
 eth = b'\\xff'*6 + b'\\x02'*6
 def ip4(proto, payload, ihl=5):
-    return bytes([0x40 | ihl, 0]) + struct.pack('!HHHBBH', 20 + len(payload), 0, 0, 64, proto, 0) + socket.inet_aton('10.231.41.2') + socket.inet_aton('10.231.41.1') + payload
+    return bytes([0x40 | ihl, 0]) + struct.pack('!HHHBBH', 20 + len(payload), 0, 0, 64, proto, 0) + socket.inet_aton('${host.nsV4}') + socket.inet_aton('${host.hostV4}') + payload
 s.send(eth + b'\\x08\\x00' + ip4(17, b'\\x00'*8, ihl=3))
 s.send(eth + b'\\x08\\x00' + ip4(6, b'\\x00'*10))
 s.send(eth + b'\\x86\\xdd' + b'\\x45' + b'\\x00'*47)
