@@ -33,10 +33,25 @@ function parseArgs(argv: string[]): { socket: string; ownerUid: number } {
     i++;
   }
   if (!path.isAbsolute(socket)) fail('--socket must be an absolute path');
-  // Who asked: pkexec and sudo say so in the environment; otherwise an explicit argument, or ourselves.
-  const fromEnv = process.env.PKEXEC_UID ?? process.env.SUDO_UID;
-  const uid = ownerUid ?? (fromEnv && /^\d+$/.test(fromEnv) ? Number(fromEnv) : process.getuid!());
-  return { socket, ownerUid: uid };
+  return { socket, ownerUid: askingUser(ownerUid, process.env) };
+}
+
+/**
+ * Who asked for this collector. pkexec and sudo say so in the environment
+ * (PKEXEC_UID, SUDO_UID), which the caller cannot forge: that is authoritative,
+ * and --owner-uid (what the host believes it is) must agree with it. Without
+ * either variable (the host is root and started us itself), --owner-uid, or
+ * ourselves.
+ */
+function askingUser(argUid: number | null, env: NodeJS.ProcessEnv): number {
+  const name = env.PKEXEC_UID !== undefined ? 'PKEXEC_UID' : env.SUDO_UID !== undefined ? 'SUDO_UID' : null;
+  if (name) {
+    const v = env[name]!;
+    if (!/^\d{1,10}$/.test(v)) fail(`${name} is not a uid: ${JSON.stringify(v)}`);
+    if (argUid !== null && argUid !== Number(v)) fail(`--owner-uid ${argUid} is not the user who asked for administrator rights (${name} ${v})`);
+    return Number(v);
+  }
+  return argUid ?? process.getuid!();
 }
 
 /** The socket and its directory must belong to the asking user and the directory be private. */

@@ -20,14 +20,33 @@ export interface LaunchPlan {
   ownerUid: number;
 }
 
-/** Starts the collector; resolves when it has exited (its code, or an error saying why it could not start). */
-export type Launcher = (plan: LaunchPlan, log: (line: string) => void) => { exited: Promise<string | null>; kill(): void };
+/**
+ * Starts the collector; `exited` resolves when it has exited (null for a clean
+ * exit, else a user-facing reason: why it could not start, or why it stopped).
+ * `connected` is told once the collector said hello, so later reasons can say
+ * "stopped" rather than "failed to start".
+ */
+export type Launcher = (
+  plan: LaunchPlan,
+  log: (line: string) => void,
+) => { exited: Promise<string | null>; kill(): void; connected?(): void };
+
+/**
+ * The environment of a collector we start ourselves: ours, as Node (for
+ * Electron's binary), without what would name another user as the asker — as
+ * root under `sudo`, SUDO_UID is the user's, but the socket is ours (root's).
+ */
+export function directEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { ...env, ELECTRON_RUN_AS_NODE: '1' };
+  for (const k of ['SUDO_UID', 'SUDO_GID', 'SUDO_USER', 'PKEXEC_UID', 'NODE_OPTIONS']) delete out[k];
+  return out;
+}
 
 /** As root already: a plain child process. */
 export const directLauncher: Launcher = (plan, log) => {
   const child: ChildProcess = spawn(plan.node, [plan.collectorScript, '--socket', plan.socket, '--owner-uid', String(plan.ownerUid)], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+    env: directEnv(process.env),
   });
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => {
@@ -93,6 +112,7 @@ export class CollectorLink extends EventEmitter<{
       if (hello.protocol !== PROTOCOL_VERSION) throw new Error(`collector speaks protocol ${hello.protocol}, expected ${PROTOCOL_VERSION}`);
       this.pid = hello.pid;
       this.uid = hello.uid;
+      this.handle.connected?.();
     } catch (e) {
       this.close();
       throw e;

@@ -1,28 +1,40 @@
 // Electron main: the window, the app:// protocol that serves the renderer,
 // validated IPC, save dialogs, and the collector's lifetime (through the
-// shared Session). Runs as the user; only the collector runs as root.
+// shared Session). Runs as the user; only the collector runs as root, started
+// through the administrator dialog (electron/host/elevation.node.ts). Every
+// security decision is in ./security.ts, where a unit test checks it.
 
-import { app, BrowserWindow, dialog, ipcMain, protocol, session as electronSession, shell, type IpcMainInvokeEvent } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, protocol, session as electronSession, type IpcMainInvokeEvent } from 'electron';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { requestSchema, type HostEvent } from '../shared/api.ts';
 import { Session } from '../host/session.node.ts';
-import { sudoPromptLauncher } from './elevate.ts';
+import { elevatedLauncher } from '../host/elevation.node.ts';
+import {
+  allowNavigation,
+  allowPermission,
+  collectorScriptPath,
+  CSP,
+  isOurPage,
+  MIME,
+  resolveAppRequest,
+  SCHEME,
+  SCHEME_PRIVILEGES,
+  START_URL,
+  webPreferences,
+  windowOpenAction,
+} from './security.ts';
 
-const SCHEME = 'app';
-const ORIGIN = `${SCHEME}://netprobes`;
 const RENDERER_DIR = path.join(__dirname, 'renderer');
-const MIME: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.map': 'application/json' };
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
-protocol.registerSchemesAsPrivileged([{ scheme: SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
+protocol.registerSchemesAsPrivileged([{ scheme: SCHEME, privileges: SCHEME_PRIVILEGES }]);
 app.enableSandbox();
 if (!app.requestSingleInstanceLock()) app.quit();
 
 const hostSession = new Session({
-  collectorScript: path.join(__dirname, 'collector.js'),
+  collectorScript: collectorScriptPath(__dirname),
   frontEnd: 'electron',
-  elevatedLauncher: sudoPromptLauncher,
+  elevatedLauncher: elevatedLauncher({ name: 'NetProbes' }),
   saveFile: async (suggestedName, content) => {
     const win = BrowserWindow.getFocusedWindow() ?? BrowserWindow.getAllWindows()[0];
     const opts = { defaultPath: path.join(app.getPath('downloads'), suggestedName) };
@@ -34,11 +46,18 @@ const hostSession = new Session({
   log: (line) => console.error(`collector: ${line}`),
 });
 
-/** Only our own page, loaded from app://netprobes, may call the API. */
 function fromOurPage(event: IpcMainInvokeEvent): boolean {
-  const url = event.senderFrame?.url ?? '';
-  return url === `${ORIGIN}/` || url.startsWith(`${ORIGIN}/index.html`);
+  const frame = event.senderFrame;
+  return !!frame && isOurPage(frame.url, frame === event.sender.mainFrame);
 }
+
+// Every web contents, whatever created it: no navigation, no new windows, no <webview>.
+app.on('web-contents-created', (_e, contents) => {
+  contents.on('will-navigate', (e, url) => allowNavigation(url) || e.preventDefault());
+  contents.on('will-redirect', (e, url) => allowNavigation(url) || e.preventDefault());
+  contents.on('will-attach-webview', (e) => e.preventDefault());
+  contents.setWindowOpenHandler(({ url }) => windowOpenAction(url));
+});
 
 function createWindow(): BrowserWindow {
   const win = new BrowserWindow({
@@ -48,44 +67,28 @@ function createWindow(): BrowserWindow {
     minHeight: 560,
     title: 'NetProbes',
     backgroundColor: '#111827',
-    webPreferences: {
-      preload: path.join(__dirname, 'preload.js'),
-      contextIsolation: true,
-      sandbox: true,
-      nodeIntegration: false,
-      nodeIntegrationInWorker: false,
-      webSecurity: true,
-      allowRunningInsecureContent: false,
-      experimentalFeatures: false,
-      spellcheck: false,
-    },
-  });
-  win.webContents.on('will-navigate', (e) => e.preventDefault());
-  win.webContents.on('will-redirect', (e) => e.preventDefault());
-  win.webContents.on('will-attach-webview', (e) => e.preventDefault());
-  win.webContents.setWindowOpenHandler(({ url }) => {
-    if (url.startsWith('https://')) void shell.openExternal(url);
-    return { action: 'deny' };
+    webPreferences: webPreferences(path.join(__dirname, 'preload.js')),
   });
   const unsubscribe = hostSession.subscribe((event: HostEvent) => {
     if (!win.isDestroyed()) win.webContents.send('netprobes:event', event);
   });
   win.on('closed', unsubscribe);
-  void win.loadURL(`${ORIGIN}/index.html`);
+  void win.loadURL(START_URL);
   return win;
 }
 
 void app.whenReady().then(() => {
-  electronSession.defaultSession.setPermissionRequestHandler((_wc, _perm, callback) => callback(false));
-  electronSession.defaultSession.setPermissionCheckHandler(() => false);
+  const ses = electronSession.defaultSession;
+  ses.setPermissionRequestHandler((_wc, permission, callback) => callback(allowPermission(permission)));
+  ses.setPermissionCheckHandler((_wc, permission) => allowPermission(permission));
   protocol.handle(SCHEME, async (request) => {
-    const url = new URL(request.url);
-    const rel = path.normalize(decodeURIComponent(url.pathname)).replace(/^([/\\])+/, '') || 'index.html';
-    const file = path.join(RENDERER_DIR, rel);
-    if (url.host !== 'netprobes' || !file.startsWith(RENDERER_DIR + path.sep)) return new Response('not found', { status: 404 });
+    const file = resolveAppRequest(request.url, request.method, RENDERER_DIR);
+    if (!file) return new Response('not found', { status: 404 });
     try {
       const body = await readFile(file);
-      return new Response(body, { headers: { 'content-type': MIME[path.extname(file)] ?? 'application/octet-stream', 'content-security-policy': CSP } });
+      return new Response(body, {
+        headers: { 'content-type': MIME[path.extname(file)]!, 'content-security-policy': CSP, 'x-content-type-options': 'nosniff' },
+      });
     } catch {
       return new Response('not found', { status: 404 });
     }
@@ -99,5 +102,7 @@ void app.whenReady().then(() => {
 
 app.on('second-instance', () => BrowserWindow.getAllWindows()[0]?.focus());
 app.on('window-all-closed', () => app.quit());
-// Closing the socket ends the collector, however we got here.
+// Closing the socket ends the collector, however we got here: a quit, a
+// signal, a crash of main (the kernel closes the socket), even SIGKILL.
 app.on('will-quit', () => hostSession.shutdown());
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => app.quit());
