@@ -33,6 +33,7 @@ export class Session {
   constructor(private readonly opts: SessionOptions) {
     this.state = {
       collector: { status: 'not-running', elevated: false, pid: null, problem: null },
+      elevation: process.getuid?.() === 0 ? 'direct' : opts.elevatedLauncher ? 'prompt' : 'none',
       frontEnd: opts.frontEnd,
       probes: Object.fromEntries(PROBE_IDS.map((id) => [id, { running: false, source: null, problem: null }])) as HostState['probes'],
     };

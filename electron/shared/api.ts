@@ -23,6 +23,13 @@ export interface HostState {
     pid: number | null;
     problem: string | null;
   };
+  /**
+   * How the collector gets root: 'direct' (the host is root: no prompt),
+   * 'prompt' (the administrator dialog asks first: label Start "Start as
+   * administrator" while the collector is not running), 'none' (it cannot:
+   * `serve` run as a user).
+   */
+  elevation: 'direct' | 'prompt' | 'none';
   /** Where the renderer runs: the Electron app, or a browser through `serve`. */
   frontEnd: 'electron' | 'browser';
   probes: Record<ProbeId, ProbeState>;
