@@ -1,0 +1,83 @@
+// A traffic peer for the nettop tests: its own process (known PID, a command
+// name set through process.title, optionally another uid), which does one
+// known exchange, reports on stdout as JSON lines, and then STAYS ALIVE until
+// its stdin closes — so its sockets can be looked up while the test runs.
+//   NAME udp-recv HOST                        binds port 0, counts datagrams
+//   NAME udp-send HOST PORT COUNT SIZE         sends COUNT datagrams of SIZE bytes, one at a time
+//   NAME tcp-server HOST                       accepts connections, echoes, ends each on EOF
+//   NAME tcp-client HOST PORT MESSAGES SIZE HOLD_MS
+//                                              connects, sends MESSAGES writes of SIZE bytes (each
+//                                              waits for its echo), waits HOLD_MS, closes, reports
+import dgram from 'node:dgram';
+import net from 'node:net';
+
+const [name, mode, host, ...rest] = process.argv.slice(2);
+process.title = name; // the main thread's comm: what /proc/<pid>/status shows as Name
+const say = (o) => process.stdout.write(JSON.stringify({ pid: process.pid, ...o }) + '\n');
+const family = host.includes(':') ? 'udp6' : 'udp4';
+const keep = [];
+process.stdin.resume();
+process.stdin.on('end', () => {
+  for (const k of keep) k.close?.() ?? k.destroy?.();
+  process.exit(0);
+});
+
+if (mode === 'udp-recv') {
+  const s = dgram.createSocket(family);
+  keep.push(s);
+  let got = 0;
+  s.on('message', () => got++);
+  s.bind(0, host, () => say({ ready: true, port: s.address().port }));
+  setInterval(() => say({ received: got }), 200).unref();
+} else if (mode === 'udp-send') {
+  const [port, count, size] = rest.map(Number);
+  const s = dgram.createSocket(family);
+  keep.push(s);
+  const payload = Buffer.alloc(size, 0x61);
+  s.bind(0, () => {
+    let sent = 0;
+    const next = () => {
+      if (sent === count) return say({ done: true, sent, port: s.address().port });
+      sent++;
+      s.send(payload, port, host, (err) => {
+        if (err) throw err;
+        setTimeout(next, 0); // paced: the receiver's buffer never overflows
+      });
+    };
+    next();
+  });
+} else if (mode === 'tcp-server') {
+  const server = net.createServer((c) => {
+    c.setNoDelay(true);
+    c.on('data', (d) => c.write(d));
+    c.on('end', () => c.end());
+    c.on('error', () => {});
+  });
+  keep.push(server);
+  server.listen(0, host, () => say({ ready: true, port: server.address().port }));
+} else if (mode === 'tcp-client') {
+  const [port, messages, size, holdMs] = rest.map(Number);
+  const c = net.connect({ host, port }, () => {
+    c.setNoDelay(true);
+    const localPort = c.localPort;
+    let sent = 0;
+    let echoed = 0;
+    const send = () => {
+      sent++;
+      c.write(Buffer.alloc(size, 0x62));
+    };
+    c.on('data', (d) => {
+      echoed += d.length;
+      if (echoed >= sent * size) {
+        if (sent < messages) send();
+        else setTimeout(() => c.end(), holdMs);
+      }
+    });
+    c.on('close', () => say({ done: true, localPort }));
+    if (messages > 0) send();
+    else setTimeout(() => c.end(), holdMs);
+  });
+  c.on('error', (e) => say({ error: e.message }));
+} else {
+  throw new Error(`unknown mode ${mode}`);
+}
