@@ -1,0 +1,97 @@
+// The real elevation path as a user sees it, minus the dialog itself: an
+// unprivileged user's host (test/helpers/polkit-host.ts) asks through
+// sudo-prompt and real pkexec/polkitd — a polkit rule answers in place of the
+// person (test/helpers/polkit.ts) — for the real collector (dist/collector.js),
+// which checks the socket is the asking user's, connects back and serves. Each
+// refusal comes back within a second with its own message and leaves nothing
+// running.
+
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { need } from '../helpers/env.ts';
+import { processesWith, setUpPolkit, type Polkit } from '../helpers/polkit.ts';
+import { ROOT, sleep } from '../helpers/run.ts';
+import { alive, startHost, until } from '../helpers/polkit-run.ts';
+
+const COLLECTOR = path.join(ROOT, 'dist', 'collector.js');
+
+/**
+ * A collector that refuses to start has to boot first (a Node process as
+ * root): 0.3–0.6 s here, but over 1 s on a loaded 2-vCPU machine, so its bound
+ * is looser than a refused dialog's (30–70 ms).
+ */
+const FAILED_START_MS = 2500;
+
+async function nothingLeft(pk: Polkit) {
+  await until(() => pk.userProcesses().length === 0, 2000, `no process of ${pk.user} left (${pk.userProcesses().join(' ')})`);
+  assert.deepEqual(processesWith(COLLECTOR, `--owner-uid ${pk.uid} `), [], 'no collector of this user left');
+}
+
+test('elevation through sudo-prompt with real pkexec and polkit', async (t) => {
+  if (!need(t, 'root')) return;
+  const pk = await setUpPolkit(t);
+  if (!pk) return;
+  t.after(() => pk.cleanup());
+
+  await t.test('granted: the root collector connects back, serves real rows, and is gone within 2 s of the host closing', async () => {
+    await pk.answer('YES');
+    const port = 44000 + Math.floor(Math.random() * 1000);
+    const host = startHost(pk, COLLECTOR, port);
+    const started = (await host.next('started', 15_000)) as { ms: number; pid: number; elevated: boolean; elevation: string };
+    assert.equal(started.elevation, 'prompt', 'a user\'s host asks');
+    assert.equal(started.elevated, true);
+    const status = readFileSync(`/proc/${started.pid}/status`, 'utf8');
+    assert.match(status, /^Uid:\s+0\s/m, 'the collector runs as root');
+    assert.ok(processesWith(COLLECTOR, '--owner-uid', String(pk.uid)).includes(started.pid), 'started with the user\'s uid as its owner');
+    t.diagnostic(`elevated start took ${started.ms} ms`);
+
+    await sleep(300); // the probe opening its capture
+    const sock = dgram.createSocket('udp4');
+    for (let i = 0; i < 20; i++) await new Promise((r) => sock.send(Buffer.alloc(32), port, '127.0.0.1', r));
+    sock.close();
+    await until(() => host.events.some((e) => (e as { rows?: number }).rows === 20), 5000, '20 rows through the elevated collector');
+
+    host.child.stdin!.write('close\n');
+    const t0 = Date.now();
+    await until(() => !alive(started.pid), 2000, 'collector gone after the host closed its socket');
+    t.diagnostic(`collector gone ${Date.now() - t0} ms after the host closed`);
+    await host.exited;
+    await nothingLeft(pk);
+  });
+
+  const refusals = [
+    { name: 'refused (the dialog cancelled or the password wrong)', answer: 'NO', mode: 'plain', within: 1000, message: /^User did not grant permission\./ },
+    { name: 'no polkit agent to ask for the password', answer: 'AUTH_ADMIN', mode: 'plain', within: 1000, message: /^No polkit authentication agent is running/ },
+    {
+      name: 'collector failed to start: --owner-uid is not the user pkexec says asked',
+      answer: 'YES',
+      mode: 'wrong-owner',
+      within: FAILED_START_MS,
+      message: /^The collector failed to start as administrator: .*--owner-uid \d+ is not the user who asked for administrator rights \(PKEXEC_UID \d+\)/,
+    },
+    {
+      name: 'collector failed to start: a socket not in the asking user\'s private directory',
+      answer: 'YES',
+      mode: 'foreign-socket',
+      within: FAILED_START_MS,
+      message: /^The collector failed to start as administrator: .*refusing \/run\/dbus: not a private \(0700\) directory of uid \d+/,
+    },
+  ] as const;
+  for (const r of refusals) {
+    await t.test(`${r.name}: its own message within ${r.within / 1000} s, nothing left running`, async () => {
+      await pk.answer(r.answer);
+      const host = startHost(pk, COLLECTOR, 9, r.mode);
+      const failed = (await host.next('failed', 5000)) as { ms: number; message: string; problem: string };
+      assert.match(failed.message, r.message);
+      assert.equal(failed.problem, failed.message, 'the session shows the same message');
+      assert.ok(failed.ms < r.within, `answered in ${failed.ms} ms`);
+      t.diagnostic(`${r.answer}/${r.mode}: ${failed.ms} ms: ${failed.message}`);
+      host.child.stdin!.end();
+      await host.exited;
+      await nothingLeft(pk);
+    });
+  }
+});
