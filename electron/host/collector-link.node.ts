@@ -56,7 +56,11 @@ export const directLauncher: Launcher = (plan, log) => {
   const exited = new Promise<string | null>((resolve) => {
     child.on('error', (e) => resolve(`could not start the collector: ${e.message}`));
     child.on('exit', (code, signal) =>
-      resolve(code === 0 || signal === 'SIGTERM' ? null : `collector exited (${signal ?? `code ${code}`})${stderr ? `: ${stderr.trim().split('\n').pop()}` : ''}`),
+      resolve(
+        code === 0 || signal === 'SIGTERM'
+          ? null
+          : `the collector ${signal ? `was killed (${signal})` : `exited with code ${code}`}${stderr ? `: ${stderr.trim().split('\n').pop()}` : ''}`,
+      ),
     );
   });
   return { exited, kill: () => child.kill('SIGTERM') };
@@ -71,6 +75,7 @@ export class CollectorLink extends EventEmitter<{
   private dir: string | null = null;
   private handle: ReturnType<Launcher> | null = null;
   private closed = false;
+  private losing = false;
   pid: number | null = null;
   uid: number | null = null;
 
@@ -117,10 +122,23 @@ export class CollectorLink extends EventEmitter<{
       this.close();
       throw e;
     }
-    void this.handle.exited.then((why) => {
+    void this.handle.exited.then((why) => this.lost(why ?? 'the collector exited'));
+  }
+
+  /**
+   * The collector is gone: say why once. The socket usually closes a moment
+   * before the process is reaped, so wait briefly for the launcher's reason
+   * (an exit code, a signal), which says more than "closed".
+   */
+  private lost(fallback: string): void {
+    if (this.closed || this.losing) return;
+    this.losing = true;
+    const exited = this.handle?.exited ?? Promise.resolve(null);
+    const patience = new Promise<null>((r) => setTimeout(() => r(null), 1000).unref());
+    void Promise.race([exited, patience]).then((why) => {
       if (this.closed) return;
       this.close();
-      this.emit('exit', why ?? 'the collector exited');
+      this.emit('exit', why ?? fallback);
     });
   }
 
@@ -166,10 +184,7 @@ export class CollectorLink extends EventEmitter<{
       });
       conn.on('close', () => {
         reject(new Error('the collector closed its connection'));
-        if (!this.closed) {
-          this.close();
-          this.emit('exit', 'the collector closed its connection');
-        }
+        if (greeted) this.lost('the collector closed its connection');
       });
       conn.on('error', () => conn.destroy());
     });
