@@ -96,7 +96,8 @@ export function isOurPage(frameUrl: string | undefined, isMainFrame: boolean): b
   } catch {
     return false;
   }
-  return url.origin === ORIGIN && (url.pathname === '/' || url.pathname === '/index.html');
+  // Not url.origin: for a non-special scheme, WHATWG URL (in Node) says "null".
+  return url.protocol === `${SCHEME}:` && url.host === HOST && !url.username && !url.password && (url.pathname === '/' || url.pathname === '/index.html');
 }
 
 /** #12: the window never navigates away from the page it loaded (the renderer is a single page). */
