@@ -42,6 +42,8 @@ export class PcapCapture {
   private readonly cap = new Cap();
   private readonly buffer = Buffer.alloc(BATCH_BUFFER);
   private closed = false;
+  /** Drops as last read: kept past close, so an end-of-run summary still reports them. */
+  private drops = 0;
 
   constructor(
     readonly options: CaptureOptions,
@@ -80,13 +82,19 @@ export class PcapCapture {
 
   /** Packets the kernel dropped because the ring was full, since open. */
   kernelDrops(): number {
-    if (this.closed) return 0;
+    if (this.closed) return this.drops;
     const s = this.cap.stats();
-    return s.dropped + s.ifdropped;
+    this.drops = s.dropped + s.ifdropped;
+    return this.drops;
   }
 
   close(): void {
     if (this.closed) return;
+    try {
+      this.kernelDrops();
+    } catch {
+      /* keep the last count */
+    }
     this.closed = true;
     this.cap.close();
   }

@@ -1,0 +1,221 @@
+// docs/BENCHMARKS.md from the figures: every figure the median of the runs with its min–max.
+
+import type { MemorySample } from './browser.ts';
+import type { CaptureRun } from './capture.ts';
+import { stat } from './lib.ts';
+import type { Results } from './run.ts';
+
+const pct = (x: number, d = 1) => (Number.isFinite(x) ? `${(x * 100).toFixed(d)} %` : '–');
+const num = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–');
+
+/** "median (min–max)" of f over runs, formatted by fmt. */
+function mm<T>(runs: T[], f: (r: T) => number, fmt: (x: number) => string): string {
+  const s = stat(runs.map(f));
+  if (!s.n) return '–';
+  return s.n === 1 || s.min === s.max ? fmt(s.median) : `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})`;
+}
+
+function groupBy<T, K>(xs: T[], key: (x: T) => K): Map<K, T[]> {
+  const m = new Map<K, T[]>();
+  for (const x of xs) m.set(key(x), [...(m.get(key(x)) ?? []), x]);
+  return m;
+}
+
+const rateName = (r: number) => (r < 0 ? 'TCP bulk' : r === 0 ? 'ceiling' : `${num(r)}/s`);
+
+/** Highest median sending rate at which the tool lost nothing (median run). */
+function zeroLossRate(runs: CaptureRun[], lossless: (r: CaptureRun) => boolean): number {
+  let best = 0;
+  for (const [rate, rs] of groupBy(
+    runs.filter((r) => r.rate >= 0),
+    (r) => r.rate,
+  )) {
+    void rate;
+    const ok = rs.filter(lossless).length * 2 > rs.length;
+    if (ok) best = Math.max(best, stat(rs.map((r) => r.sentRate)).median);
+  }
+  return best;
+}
+
+export const probeLossless = (r: CaptureRun) => r.probeSeen >= r.sent && r.probeLost === 0;
+export const refLossless = (r: CaptureRun) => r.refCaptured >= r.sent && r.refDropped === 0;
+
+function plot(samples: MemorySample[], pick: (s: MemorySample) => number, label: string): string {
+  const W = 72;
+  const H = 12;
+  const xs = samples.map((s) => s.t);
+  const ys = samples.map(pick).map((kb) => kb / 1024);
+  if (!ys.length) return '';
+  const t1 = Math.max(...xs, 1);
+  const hi = Math.max(...ys) * 1.05;
+  const lo = 0;
+  const grid = Array.from({ length: H }, () => Array.from({ length: W }, () => ' '));
+  samples.forEach((_, i) => {
+    const x = Math.min(W - 1, Math.round((xs[i]! / t1) * (W - 1)));
+    const y = Math.min(H - 1, Math.round(((ys[i]! - lo) / (hi - lo || 1)) * (H - 1)));
+    grid[H - 1 - y]![x] = '*';
+  });
+  const lines = grid.map((row, i) => {
+    const v = hi - ((hi - lo) * i) / (H - 1);
+    return `${v.toFixed(1).padStart(7)} |${row.join('')}`;
+  });
+  lines.push(`${''.padStart(7)} +${'-'.repeat(W)}`);
+  lines.push(`${''.padStart(8)}0 s${`${Math.round(t1)} s`.padStart(W - 2)}`);
+  return `${label} (MiB)\n\n\`\`\`\n${lines.join('\n')}\n\`\`\``;
+}
+
+/** Growth after warm-up: mean of the last quarter against the mean of the first quarter after the first 20 %. */
+export function growth(samples: MemorySample[], pick: (s: MemorySample) => number): { warm: number; end: number; growth: number } {
+  const v = samples.map(pick).filter(Number.isFinite);
+  const start = Math.floor(v.length * 0.2);
+  const rest = v.slice(start);
+  const q = Math.max(1, Math.floor(rest.length / 4));
+  const mean = (a: number[]) => a.reduce((s, x) => s + x, 0) / (a.length || 1);
+  const warm = mean(rest.slice(0, q));
+  const end = mean(rest.slice(-q));
+  return { warm, end, growth: warm ? end / warm - 1 : NaN };
+}
+
+export function renderMarkdown(r: Results): string {
+  const m = r.machine;
+  const out: string[] = [];
+  const p = (s = '') => out.push(s);
+  p('# NetProbes benchmarks');
+  p();
+  p(`Written by \`npm run bench${r.config.quick ? ' -- --quick' : ''}\` on ${r.date} (commit ${r.commit}, ${r.durationS} s). Rerun it as root; figures are in \`bench-results.json\`.`);
+  p();
+  p(`**Machine**: ${m.cpu}, ${m.cores} cores, kernel ${m.kernel}, ${m.memGb} GiB, Node ${m.node}.`);
+  p();
+  p(
+    r.config.quick
+      ? `**Quick mode**: ${r.config.runs} run per figure (so no min–max), ${r.config.seconds} s per load, a ${r.config.memoryMinutes}-minute memory stream. Use \`npm run bench\` for the real figures.`
+      : `Each figure is the **median of ${r.config.runs} runs (min–max)**, ${r.config.seconds} s per load. CPU is the share of one core from \`/proc/PID/task/*/schedstat\` (ns on CPU) over the load; on lo the receive softirq is charged to the sender, not to the capturing process.`,
+  );
+  p();
+  p('Absolute rates drift on these shared VMs; the targets are ratios taken in the same run, with the reference tool on the same load.');
+  for (const n of r.notes) p(`\n> ${n}`);
+  p();
+  p('## Commands');
+  p();
+  for (const [k, v] of Object.entries(r.commands)) p(`- ${k}: \`${v}\``);
+  p();
+
+  if (r.capture.length) {
+    p('## Capture: tcpdump and nettop probes beside tcpdump, same flood, same run');
+    p();
+    p('64-byte UDP datagrams to a drained receiver on 127.0.0.1 (and one TCP bulk connection). *seen* is rows written by the tcpdump probe, or packets nettop credits to the sender\'s PID; *reported lost* is the probe\'s own loss counters (libpcap kernel drops count both copies lo queues, so they exceed the missing packets); tcpdump is `tcpdump -i lo -w /dev/null -B 4096` on the same packets. For TCP bulk the yardstick is tcpdump\'s count.');
+    p();
+    for (const [probe, runs] of groupBy(r.capture, (x) => x.probe)) {
+      p(`### ${probe} probe`);
+      p();
+      p('| load | sent/s | probe seen / sent | missing | reported lost | probe CPU | tcpdump captured / sent | tcpdump drops | tcpdump CPU |');
+      p('|---|---|---|---|---|---|---|---|---|');
+      for (const [rate, rs] of groupBy(runs, (x) => x.rate)) {
+        p(
+          `| ${rateName(rate)} | ${rate < 0 ? mm(rs, (x) => x.sentRate, (v) => `${v.toFixed(0)} MB/s`) : mm(rs, (x) => x.sentRate, num)} | ${mm(rs, (x) => x.probeSeen / x.sent, (v) => pct(v, 2))} | ${mm(rs, (x) => Math.max(0, x.sent - x.probeSeen), num)} | ${mm(rs, (x) => x.probeLost, num)} | ${mm(rs, (x) => x.probeCpu, (v) => pct(v, 0))} | ${mm(rs, (x) => x.refCaptured / x.sent, (v) => pct(v, 2))} | ${mm(rs, (x) => x.refDropped, num)} | ${mm(rs, (x) => x.refCpu, (v) => pct(v, 1))} |`,
+        );
+      }
+      const zp = zeroLossRate(runs, probeLossless);
+      const zr = zeroLossRate(runs, refLossless);
+      p();
+      p(`**Zero-loss rate**: ${probe} probe ${num(zp)}/s, tcpdump ${num(zr)}/s → **ratio ${zr ? (zp / zr).toFixed(2) : '–'}** (target 1.0, below 0.5 a defect). Unreported loss: ${runs.some((x) => x.sent - x.probeSeen > x.probeLost) ? '**yes, in some runs**' : 'none (every missing packet was counted)'}.`);
+      p();
+    }
+  }
+
+  if (r.churn.length) {
+    p('## Attribution under churn (nettop)');
+    p();
+    p('Short-lived processes (`npgen churn`), each making 10 short connections (TCP: connect, 64-byte request, the server closes; UDP: a new socket, 4 datagrams) and exiting, against `npgen echo`. *Right PID* is the share of packets in nettop\'s rows credited to the child that made them or to the server (every packet on lo counts sent and received).');
+    p();
+    p('| proto | connections/s | processes | packets in rows | right PID | kernel (PID 0) | unknown (PID -1) | other PID | nettop CPU | kernel drops |');
+    p('|---|---|---|---|---|---|---|---|---|---|');
+    for (const [proto, rs] of groupBy(r.churn, (x) => x.proto)) {
+      p(`| ${proto} | ${mm(rs, (x) => x.connPerSec, num)} | ${mm(rs, (x) => x.processes, num)} | ${mm(rs, (x) => x.packetsInRows, num)} | ${mm(rs, (x) => x.share, (v) => pct(v, 2))} | ${mm(rs, (x) => x.kernel, num)} | ${mm(rs, (x) => x.unknown, num)} | ${mm(rs, (x) => x.otherPid, num)} | ${mm(rs, (x) => x.probeCpu, (v) => pct(v, 0))} | ${mm(rs, (x) => x.kernelDrops, num)} |`);
+    }
+    p();
+    p('Target: ≥ 99.9 % to the right process.');
+    p();
+  }
+
+  if (r.drops.length) {
+    p('## dropwatch under a closed-port drop storm');
+    p();
+    p('64-byte datagrams to a port nobody listens on: each is a `NO_SOCKET` drop (`/proc/net/snmp` Udp NoPorts counts them too). bpftrace counts `skb:kfree_skb` in the kernel in the same run.');
+    p();
+    p('| load | drops/s | kernel NoPorts | dropwatch NO_SOCKET / kernel | bpftrace NO_SOCKET / kernel | dropwatch all / bpftrace all | ring overruns | reported lost | dropwatch CPU | bpftrace CPU |');
+    p('|---|---|---|---|---|---|---|---|---|---|');
+    for (const [rate, rs] of groupBy(r.drops, (x) => x.rate)) {
+      p(
+        `| ${rateName(rate)} | ${mm(rs, (x) => x.sentRate, num)} | ${mm(rs, (x) => x.kernelNoPorts, num)} | ${mm(rs, (x) => x.probeNoSocket / x.kernelNoPorts, (v) => pct(v, 2))} | ${mm(rs, (x) => x.bpftraceNoSocket / x.kernelNoPorts, (v) => pct(v, 2))} | ${mm(rs, (x) => x.probeTotal / x.bpftraceTotal, (v) => pct(v, 2))} | ${mm(rs, (x) => x.overruns, num)} | ${mm(rs, (x) => x.probeLost, num)} | ${mm(rs, (x) => x.probeCpu, (v) => pct(v, 1))} | ${mm(rs, (x) => x.bpftraceCpu, (v) => pct(v, 2))} |`,
+      );
+    }
+    p();
+    p('The two tools start and stop at slightly different moments, so *all / all* also carries the few unrelated drops around the edges.');
+    p();
+  }
+
+  if (r.accepts.length) {
+    p('## tcp-connections under a connect/accept storm');
+    p();
+    p('`npgen connect` (paced connect(), closed with RST) against `npgen accept` (accept4 and close). *reported* counts rows with the server\'s PID and port.');
+    p();
+    p('| load | connections/s | accepted | reported / accepted | reported lost | CPU |');
+    p('|---|---|---|---|---|---|');
+    for (const [rate, rs] of groupBy(r.accepts, (x) => x.rate)) {
+      p(`| ${rateName(rate)} | ${mm(rs, (x) => x.connRate, num)} | ${mm(rs, (x) => x.accepted, num)} | ${mm(rs, (x) => x.reported / x.accepted, (v) => pct(v, 2))} | ${mm(rs, (x) => x.probeLost, num)} | ${mm(rs, (x) => x.probeCpu, (v) => pct(v, 1))} |`);
+    }
+    p();
+  }
+
+  if (r.calls.length) {
+    p('## socket-trace under paced sendto() calls');
+    p();
+    p('`npgen sendto` makes one sendto() per datagram; *reported* counts `call sys_sendto` rows with its PID (`--comm npgen --rate 1000000`).');
+    p();
+    p('| load | calls/s | calls made | reported / made | reported lost | CPU |');
+    p('|---|---|---|---|---|---|');
+    for (const [rate, rs] of groupBy(r.calls, (x) => x.rate)) {
+      p(`| ${rateName(rate)} | ${mm(rs, (x) => x.callRate, num)} | ${mm(rs, (x) => x.made, num)} | ${mm(rs, (x) => x.reported / x.made, (v) => pct(v, 2))} | ${mm(rs, (x) => x.probeLost, num)} | ${mm(rs, (x) => x.probeCpu, (v) => pct(v, 1))} |`);
+    }
+    p();
+  }
+
+  if (r.ui) {
+    const u = r.ui;
+    p('## UI: Chromium against `netprobes serve`');
+    p();
+    p(`The Packets tab on lo receiving ${num(u.rowsPerSec)} rows/s. Frame times from requestAnimationFrame; input latency from a key press in *Find in rows* to the frame after it; first row from the click on Start to the frame after the first row is in the table (${u.firstRowMs.n} tries).`);
+    p();
+    p('| figure | value | target |');
+    p('|---|---|---|');
+    p(`| frame time p50 / p95 / max | ${u.frames.p50.toFixed(1)} / ${u.frames.p95.toFixed(1)} / ${u.frames.max.toFixed(0)} ms (${u.frames.count} frames, ${pct(u.frames.over16, 0)} over 16.7 ms) | p95 < 16 ms |`);
+    p(`| input latency p50 / p95 / max | ${u.inputLatency.p50.toFixed(0)} / ${u.inputLatency.p95.toFixed(0)} / ${u.inputLatency.max.toFixed(0)} ms (${u.inputLatency.count} key presses) | |`);
+    p(`| Start → first row on screen | ${u.firstRowMs.median.toFixed(0)} ms (${u.firstRowMs.min.toFixed(0)}–${u.firstRowMs.max.toFixed(0)}) | < 1000 ms |`);
+    p();
+  }
+
+  if (r.memory) {
+    const mem = r.memory;
+    p('## Memory over a long stream');
+    p();
+    p(`\`netprobes serve\` with the Packets tab running in Chromium while ${num(mem.rate)} packets/s arrive for ${(mem.seconds / 60).toFixed(1)} min (${num(mem.sent)} sent), sampled ${mem.samples.length} times. Growth: mean of the last quarter against the first quarter after a 20 % warm-up.`);
+    p();
+    const gc = growth(mem.samples, (s) => s.collectorRssKb);
+    const gh = growth(mem.samples, (s) => s.rendererHeapKb);
+    const gs = growth(mem.samples, (s) => s.serveRssKb);
+    p('| series | after warm-up | at the end | growth |');
+    p('|---|---|---|---|');
+    p(`| collector RSS | ${(gc.warm / 1024).toFixed(1)} MiB | ${(gc.end / 1024).toFixed(1)} MiB | ${pct(gc.growth)} |`);
+    p(`| serve (host) RSS | ${(gs.warm / 1024).toFixed(1)} MiB | ${(gs.end / 1024).toFixed(1)} MiB | ${pct(gs.growth)} |`);
+    p(`| renderer JS heap | ${(gh.warm / 1024).toFixed(1)} MiB | ${(gh.end / 1024).toFixed(1)} MiB | ${pct(gh.growth)} |`);
+    p();
+    p('Target: flat within 10 % after warm-up.');
+    p();
+    p(plot(mem.samples, (s) => s.collectorRssKb, 'Collector RSS'));
+    p();
+    p(plot(mem.samples, (s) => s.rendererHeapKb, 'Renderer JS heap'));
+    p();
+  }
+  return out.join('\n') + '\n';
+}

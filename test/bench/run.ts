@@ -1,0 +1,193 @@
+// `npm run bench [-- --quick] [--runs N] [--seconds S] [--memory-minutes M] [--only a,b] [--json FILE] [--md FILE]`
+// As root. Loopback only, every load bounded in time, every process started is stopped on any exit path.
+// Writes a JSON file of figures (bench-results.json) and docs/BENCHMARKS.md.
+
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { memoryRun, uiRun, type MemoryResult, type UiResult } from './browser.ts';
+import { captureRun, churnRun, type CaptureRun, type ChurnRun } from './capture.ts';
+import { buildGenerator, cleanupAll, have, machine, ROOT } from './lib.ts';
+import { renderMarkdown } from './report.ts';
+import { acceptRun, callsRun, dropRun, type AcceptRun, type CallsRun, type DropRun } from './tracing.ts';
+
+export interface Config {
+  quick: boolean;
+  runs: number;
+  seconds: number;
+  memoryMinutes: number;
+  only: string[] | null;
+  captureRates: number[];
+  dropRates: number[];
+  acceptRates: number[];
+  callRates: number[];
+}
+
+export interface Results {
+  date: string;
+  machine: ReturnType<typeof machine>;
+  commit: string;
+  config: Config;
+  commands: Record<string, string>;
+  capture: CaptureRun[];
+  churn: ChurnRun[];
+  drops: DropRun[];
+  accepts: AcceptRun[];
+  calls: CallsRun[];
+  ui: UiResult | null;
+  memory: MemoryResult | null;
+  durationS: number;
+  notes: string[];
+}
+
+function parseArgs(argv: string[]): Config {
+  const quick = argv.includes('--quick');
+  const val = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const cfg: Config = {
+    quick,
+    runs: Number(val('runs') ?? (quick ? 1 : 3)),
+    seconds: Number(val('seconds') ?? (quick ? 2 : 5)),
+    memoryMinutes: Number(val('memory-minutes') ?? (quick ? 0.25 : 10)),
+    only: val('only')?.split(',') ?? null,
+    // 0 = the generator's ceiling (as fast as it can send).
+    captureRates: quick ? [50_000, 0] : [25_000, 50_000, 100_000, 0],
+    dropRates: quick ? [100_000, 0] : [50_000, 100_000, 0],
+    acceptRates: quick ? [5_000] : [2_000, 5_000, 10_000, 0],
+    callRates: quick ? [20_000] : [5_000, 20_000, 50_000, 0],
+  };
+  return cfg;
+}
+
+const log = (s: string) => process.stderr.write(s + '\n');
+
+async function repeat<T>(n: number, what: string, f: () => Promise<T>, show: (r: T) => string): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await f();
+    log(`  ${what} run ${i + 1}/${n}: ${show(r)}`);
+    out.push(r);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    log('bench: run as root (libpcap and tracefs need it)');
+    process.exit(2);
+  }
+  const cfg = parseArgs(process.argv.slice(2));
+  const want = (s: string) => !cfg.only || cfg.only.includes(s);
+  const t0 = Date.now();
+  log(`bench: ${cfg.quick ? 'quick, ' : ''}${cfg.runs} run(s) per figure, ${cfg.seconds} s per load`);
+  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const genCmd = buildGenerator();
+  const res: Results = {
+    date: new Date().toISOString(),
+    machine: machine(),
+    commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim(),
+    config: cfg,
+    commands: {
+      generator: genCmd,
+      flood: `npgen udp PORT RATE ${cfg.seconds}   (64-byte datagrams, sendmmsg, paced; RATE 0 = ceiling) + npgen recv PORT (drained receiver)`,
+      tcpdumpReference: `tcpdump -i lo -w /dev/null -B 4096 -n 'udp dst port PORT'`,
+      tcpdumpProbe: `node bin/netprobes.js tcpdump --format csv --iface lo --filter 'udp dst port PORT' > FILE`,
+      nettopProbe: `node bin/netprobes.js nettop --format csv --interval 1 --iface lo > FILE`,
+      dropwatch: `node bin/netprobes.js dropwatch --format csv --interval 1 > FILE, with npgen udp CLOSED_PORT RATE ${cfg.seconds}`,
+      bpftrace: `bpftrace -e 'tracepoint:skb:kfree_skb { @all = count(); if (args->reason == NO_SOCKET) { @nosock = count(); } }'`,
+      tcpConnections: `node bin/netprobes.js tcp-connections --format csv, with npgen accept PORT + npgen connect PORT RATE ${cfg.seconds}`,
+      socketTrace: `node bin/netprobes.js socket-trace --format csv --comm npgen --rate 1000000, with npgen sendto PORT RATE ${cfg.seconds}`,
+      churn: `node bin/netprobes.js nettop --format csv --interval 1 --iface lo, with npgen echo tcp|udp PORT + npgen churn tcp|udp PORT PROCS/s CONNS/proc S`,
+      ui: 'netprobes serve + Chromium (playwright-core), Packets tab on lo, npgen udp PORT 5000',
+      memory: `netprobes serve + Chromium, Packets tab on lo, npgen udp PORT 100000 for ${cfg.memoryMinutes} min`,
+    },
+    capture: [],
+    churn: [],
+    drops: [],
+    accepts: [],
+    calls: [],
+    ui: null,
+    memory: null,
+    durationS: 0,
+    notes: [],
+  };
+  const jsonFile = path.resolve(process.argv.includes('--json') ? process.argv[process.argv.indexOf('--json') + 1]! : path.join(ROOT, 'bench-results.json'));
+  const mdFile = path.resolve(process.argv.includes('--md') ? process.argv[process.argv.indexOf('--md') + 1]! : path.join(ROOT, 'docs', 'BENCHMARKS.md'));
+  const save = () => {
+    res.durationS = Math.round((Date.now() - t0) / 1000);
+    writeFileSync(jsonFile, JSON.stringify(res, null, 2) + '\n');
+    writeFileSync(mdFile, renderMarkdown(res));
+  };
+
+  const capShow = (r: CaptureRun) =>
+    `sent ${r.sent} (${Math.round(r.sentRate)}/s), probe saw ${r.probeSeen} lost ${r.probeLost} cpu ${(r.probeCpu * 100).toFixed(0)}%; tcpdump ${r.refCaptured} dropped ${r.refDropped} cpu ${(r.refCpu * 100).toFixed(1)}%`;
+  if (want('capture')) {
+    for (const probe of ['tcpdump', 'nettop'] as const) {
+      for (const rate of [...cfg.captureRates, -1]) {
+        log(`capture: ${probe} probe, ${rate < 0 ? 'TCP bulk' : rate ? `${rate} pkt/s` : 'ceiling'}`);
+        res.capture.push(...(await repeat(cfg.runs, probe, () => captureRun(probe, rate, cfg.seconds), capShow)));
+      }
+      save();
+    }
+  }
+  if (want('churn')) {
+    for (const [proto, procs, conns] of [
+      ['tcp', 200, 10],
+      ['udp', 200, 10],
+    ] as const) {
+      log(`churn: ${proto}, ${procs} processes/s x ${conns} connections`);
+      res.churn.push(
+        ...(await repeat(cfg.runs, 'churn', () => churnRun(proto, procs, conns, cfg.seconds), (r) => `${r.connections} connections, right PID ${(r.share * 100).toFixed(2)}% (kernel ${r.kernel}, unknown ${r.unknown}, other ${r.otherPid})`)),
+      );
+    }
+    save();
+  }
+  if (want('drops')) {
+    const bt = have('bpftrace');
+    if (!bt) res.notes.push('bpftrace not installed (apt-get install bpftrace): dropwatch compared with the kernel count only.');
+    for (const rate of cfg.dropRates) {
+      log(`drops: ${rate || 'ceiling'}`);
+      res.drops.push(
+        ...(await repeat(cfg.runs, 'dropwatch', () => dropRun(rate, cfg.seconds, bt), (r) => `kernel NoPorts ${r.kernelNoPorts}, dropwatch NO_SOCKET ${r.probeNoSocket}, bpftrace ${r.bpftraceNoSocket}; overruns ${r.overruns}, cpu ${(r.probeCpu * 100).toFixed(1)}%`)),
+      );
+    }
+    save();
+  }
+  if (want('accepts')) {
+    for (const rate of cfg.acceptRates) {
+      log(`accepts: ${rate || 'ceiling'}`);
+      res.accepts.push(...(await repeat(cfg.runs, 'tcp-connections', () => acceptRun(rate, cfg.seconds), (r) => `accepted ${r.accepted}, reported ${r.reported}, lost ${r.probeLost}, cpu ${(r.probeCpu * 100).toFixed(1)}%`)));
+    }
+    save();
+  }
+  if (want('calls')) {
+    for (const rate of cfg.callRates) {
+      log(`calls: ${rate || 'ceiling'}`);
+      res.calls.push(...(await repeat(cfg.runs, 'socket-trace', () => callsRun(rate, cfg.seconds), (r) => `made ${r.made}, reported ${r.reported}, lost ${r.probeLost}, cpu ${(r.probeCpu * 100).toFixed(1)}%`)));
+    }
+    save();
+  }
+  if (want('ui')) {
+    log('ui: serve + Chromium, 5000 rows/s');
+    res.ui = await uiRun(5000, cfg.quick ? 5 : 15, cfg.quick ? 2 : 5);
+    log(`  first row ${res.ui.firstRowMs.median.toFixed(0)} ms, frames p50 ${res.ui.frames.p50.toFixed(1)} p95 ${res.ui.frames.p95.toFixed(1)} max ${res.ui.frames.max.toFixed(0)} ms, input p95 ${res.ui.inputLatency.p95.toFixed(0)} ms`);
+    save();
+  }
+  if (want('memory')) {
+    const seconds = Math.round(cfg.memoryMinutes * 60);
+    log(`memory: ${seconds} s at 100000 pkt/s`);
+    res.memory = await memoryRun(100_000, seconds, Math.max(1, Math.round(seconds / 120)), log);
+    save();
+  }
+  save();
+  log(`bench: done in ${res.durationS} s; wrote ${path.relative(ROOT, jsonFile)} and ${path.relative(ROOT, mdFile)}`);
+}
+
+main()
+  .catch((e: unknown) => {
+    log(`bench: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    process.exitCode = 1;
+  })
+  .finally(() => cleanupAll());
