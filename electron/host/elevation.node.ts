@@ -39,16 +39,50 @@ const ENV = '/usr/bin/env';
 /** Characters a word of the command may hold: it goes through sh and bash (see above). */
 const SAFE_WORD = /^[A-Za-z0-9_./+,:@%=-]+$/;
 
+/**
+ * Inside an AppImage, Electron's binary and the collector live in a FUSE mount
+ * that only the user can read — root cannot. So root runs the AppImage file
+ * itself (its runtime mounts it again, for root, and sets APPDIR), as Node,
+ * and this constant loader finds the collector in that mount. (Node's `-e`
+ * leaves no script in argv: the loader puts a placeholder where it would be.)
+ */
+export interface AppImage {
+  /** The .AppImage file ($APPIMAGE). */
+  file: string;
+  /** Where the user's own mount of it is ($APPDIR). */
+  dir: string;
+}
+const appImageLoader = (rel: string) => `process.argv.splice(1,0,"collector");require(require("path").join(process.env.APPDIR,"${rel}"))`;
+
 /** The command run as root: absolute paths and arguments only. Throws on a plan that could not be passed safely. */
-export function elevationCommand(plan: LaunchPlan): string {
-  for (const [what, p] of [['runtime', plan.node], ['collector', plan.collectorScript], ['socket', plan.socket]] as const) {
+export function elevationCommand(plan: LaunchPlan, appImage: AppImage | null = null): string {
+  const paths: [string, string][] = [['runtime', plan.node], ['collector', plan.collectorScript], ['socket', plan.socket]];
+  if (appImage) paths.push(['AppImage', appImage.file], ['AppImage mount', appImage.dir]);
+  for (const [what, p] of paths) {
     if (!path.isAbsolute(p)) throw new Error(`the collector's ${what} path must be absolute: ${p}`);
     if (!SAFE_WORD.test(p)) throw new Error(`the collector's ${what} path has characters that cannot be passed to pkexec: ${JSON.stringify(p)}`);
   }
   if (!Number.isInteger(plan.ownerUid) || plan.ownerUid < 0) throw new Error(`bad owner uid ${plan.ownerUid}`);
   // The uid is an argument, not "$PKEXEC_UID": the outer shell would expand that, to nothing.
-  const words = [ENV, 'ELECTRON_RUN_AS_NODE=1', plan.node, plan.collectorScript, '--socket', plan.socket, '--owner-uid', String(plan.ownerUid)];
+  const args = ['--socket', plan.socket, '--owner-uid', String(plan.ownerUid)];
+  let words: string[];
+  if (appImage) {
+    const rel = path.relative(appImage.dir, plan.collectorScript);
+    if (rel.startsWith('..') || path.isAbsolute(rel)) throw new Error(`the collector ${plan.collectorScript} is not inside the AppImage's ${appImage.dir}`);
+    // The loader is ours and constant but for `rel`, checked above; it holds `"`, which sudo-prompt escapes for its outer shell.
+    words = [ENV, 'ELECTRON_RUN_AS_NODE=1', appImage.file, '-e', appImageLoader(rel), '--', ...args];
+  } else {
+    words = [ENV, 'ELECTRON_RUN_AS_NODE=1', plan.node, plan.collectorScript, ...args];
+  }
   return words.map((w) => `'${w}'`).join(' ');
+}
+
+/** This process's AppImage, if it runs from one and the collector is inside it. */
+export function runningAppImage(env: NodeJS.ProcessEnv, collectorScript: string): AppImage | null {
+  const file = env.APPIMAGE;
+  const dir = env.APPDIR;
+  if (!file || !dir || !collectorScript.startsWith(dir + path.sep)) return null;
+  return { file, dir };
 }
 
 /** The signal of a shell's exit status above 128, as its name. */
@@ -83,6 +117,8 @@ export interface ElevatedLauncherOptions {
   name?: string;
   /** Called with the classified failure (also the launcher's exit reason). */
   onFailure?: (kind: ElevationFailure, message: string) => void;
+  /** Where to look for $APPIMAGE and $APPDIR (default: this process's environment). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** A Launcher that asks for administrator rights through sudo-prompt. */
@@ -99,7 +135,7 @@ export function elevatedLauncher(opts: ElevatedLauncherOptions = {}): Launcher {
       if (!PROMPTERS.some((p) => existsSync(p))) return fail('no-pkexec', ELEVATION_MESSAGES['no-pkexec']);
       let command: string;
       try {
-        command = elevationCommand(plan);
+        command = elevationCommand(plan, runningAppImage(opts.env ?? process.env, plan.collectorScript));
       } catch (e) {
         return fail('failed', `${FAILED_TO_START}${(e as Error).message}`);
       }

@@ -6,15 +6,16 @@
 //   {"started":{"ms","pid","elevated"}} | {"failed":{"ms","message"}} | {"rows":N} | {"closed":true}
 // It closes its session when stdin says "close" (or ends), then exits.
 //
-//   polkit-host.ts COLLECTOR PORT [plain|wrong-owner|foreign-socket]
+//   polkit-host.ts COLLECTOR PORT [plain|wrong-owner|foreign-socket|appimage APPIMAGE APPDIR]
 
 import { createInterface } from 'node:readline';
 import { elevatedLauncher } from '../../electron/host/elevation.node.ts';
 import type { Launcher } from '../../electron/host/collector-link.node.ts';
 import { Session } from '../../electron/host/session.node.ts';
 
-const [collector, portArg, mode = 'plain'] = process.argv.slice(2);
-const real = elevatedLauncher();
+const [collector, portArg, mode = 'plain', appImage, appDir] = process.argv.slice(2);
+// appimage: as if run from an AppImage ($APPIMAGE, $APPDIR); the test makes a stand-in of one.
+const real = elevatedLauncher(mode === 'appimage' ? { env: { APPIMAGE: appImage, APPDIR: appDir } } : {});
 /** Deliberately wrong plans, to see the root collector refuse them. */
 const launcher: Launcher =
   mode === 'wrong-owner'

@@ -21,8 +21,8 @@ export interface Host {
 }
 
 /** As `user` (uid/gid), or as ourselves when it is null. */
-export function startHost(user: { uid: number; gid: number } | null, collector: string, port: number, mode = 'plain'): Host {
-  const child = spawn(process.execPath, ['--import', TSX, HOST, collector, String(port), mode], {
+export function startHost(user: { uid: number; gid: number } | null, collector: string, port: number, mode = 'plain', ...extra: string[]): Host {
+  const child = spawn(process.execPath, ['--import', TSX, HOST, collector, String(port), mode, ...extra], {
     ...(user ? { uid: user.uid, gid: user.gid } : {}),
     cwd: '/tmp',
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/tmp' },

@@ -8,7 +8,7 @@
 
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { need } from '../helpers/env.ts';
@@ -35,6 +35,16 @@ test('elevation through sudo-prompt with real pkexec and polkit', async (t) => {
   const pk = await setUpPolkit(t);
   if (!pk) return;
   t.after(() => pk.cleanup());
+  // A subtest that fails leaves its host running: end it before the next one counts processes.
+  t.afterEach(() => {
+    for (const pid of pk.userProcesses()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  });
 
   await t.test('granted: the root collector connects back, serves real rows, and is gone within 2 s of the host closing', async () => {
     await pk.answer('YES');
@@ -58,6 +68,29 @@ test('elevation through sudo-prompt with real pkexec and polkit', async (t) => {
     const t0 = Date.now();
     await until(() => !alive(started.pid), 2000, 'collector gone after the host closed its socket');
     t.diagnostic(`collector gone ${Date.now() - t0} ms after the host closed`);
+    await host.exited;
+    await nothingLeft(pk);
+  });
+
+  await t.test('from an AppImage: root runs the AppImage file itself, whose own mount has the collector', async () => {
+    // A stand-in AppImage: like the real runtime, it sets APPDIR to its mount and runs the app's binary (here Node).
+    const base = mkdtempSync('/tmp/np-appimage-');
+    t.after(() => rmSync(base, { recursive: true, force: true }));
+    const appDir = path.join(base, 'mount');
+    mkdirSync(path.join(appDir, 'resources', 'app.asar.unpacked'), { recursive: true });
+    symlinkSync(path.join(ROOT, 'dist'), path.join(appDir, 'resources', 'app.asar.unpacked', 'dist'));
+    const file = path.join(base, 'NetProbes.AppImage');
+    writeFileSync(file, `#!/bin/sh\nAPPDIR=${appDir} exec ${process.execPath} "$@"\n`, { mode: 0o755 });
+    chmodSync(base, 0o755);
+    await pk.answer('YES');
+    const host = startHost(pk, path.join(appDir, 'resources', 'app.asar.unpacked', 'dist', 'collector.js'), 9, 'appimage', file, appDir);
+    const started = (await host.next('started', 15_000)) as { pid: number; elevated: boolean };
+    assert.equal(started.elevated, true);
+    const cmdline = readFileSync(`/proc/${started.pid}/cmdline`, 'utf8').split('\0');
+    assert.deepEqual(cmdline.slice(1, 3), ['-e', 'process.argv.splice(1,0,"collector");require(require("path").join(process.env.APPDIR,"resources/app.asar.unpacked/dist/collector.js"))']);
+    assert.deepEqual(cmdline.slice(3, 8), ['--', '--socket', cmdline[5], '--owner-uid', String(pk.uid)]);
+    host.child.stdin!.write('close\n');
+    await until(() => !alive(started.pid), 2000, 'collector gone after the host closed its socket');
     await host.exited;
     await nothingLeft(pk);
   });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { build } from 'esbuild';
 import { directEnv } from '../../electron/host/collector-link.node.ts';
-import { classifyElevation, ELEVATION_MESSAGES, elevationCommand } from '../../electron/host/elevation.node.ts';
+import { classifyElevation, ELEVATION_MESSAGES, elevationCommand, runningAppImage } from '../../electron/host/elevation.node.ts';
 import {
   allowNavigation,
   allowPermission,
@@ -174,6 +174,19 @@ describe('the elevation command (it crosses sh and bash into root)', () => {
       assert.throws(() => elevationCommand({ ...plan, socket: bad }), /cannot be passed to pkexec/, bad);
     }
     assert.throws(() => elevationCommand({ ...plan, ownerUid: -1 }), /owner uid/);
+  });
+
+  test('from an AppImage: root runs the AppImage file, and a constant loader finds the collector in its own mount', () => {
+    const appImage = { file: '/home/u/Apps/NetProbes-0.1.0-x86_64.AppImage', dir: '/tmp/.mount_NetProAbC123' };
+    const p = { ...plan, node: `${appImage.dir}/netprobes`, collectorScript: `${appImage.dir}/resources/app.asar.unpacked/dist/collector.js` };
+    assert.equal(
+      elevationCommand(p, appImage),
+      `'/usr/bin/env' 'ELECTRON_RUN_AS_NODE=1' '${appImage.file}' '-e' 'process.argv.splice(1,0,"collector");require(require("path").join(process.env.APPDIR,"resources/app.asar.unpacked/dist/collector.js"))' '--' '--socket' '/tmp/netprobes-Ab1_x/collector.sock' '--owner-uid' '1000'`,
+    );
+    assert.throws(() => elevationCommand({ ...p, collectorScript: '/opt/elsewhere/collector.js' }, appImage), /not inside the AppImage/);
+    assert.deepEqual(runningAppImage({ APPIMAGE: appImage.file, APPDIR: appImage.dir }, p.collectorScript), appImage);
+    assert.equal(runningAppImage({}, p.collectorScript), null);
+    assert.equal(runningAppImage({ APPIMAGE: appImage.file, APPDIR: appImage.dir }, plan.collectorScript), null, 'a collector outside the mount');
   });
 
   test("sudo-prompt's answers become distinct messages", () => {
