@@ -106,7 +106,8 @@ interface Held {
   counts: { bucket: number; dev: string; pk: number; bytes: number }[];
 }
 
-interface Acc {
+/** One row being counted. Exported for the fast path (fastpath.ts), which bumps it directly. */
+export interface Acc {
   pid: number;
   uid: number;
   command: string;
@@ -132,6 +133,14 @@ export class NettopEngine {
   private taken = -1;
   /** True when packets arrived since the last snapshot: the periodic refresh is only worth it then. */
   private busy = false;
+  /**
+   * Bumped whenever what a flow resolves to, or where it is counted, may have changed (a new snapshot,
+   * a flow forgotten, an interval taken): the fast path's memo is valid only within one generation.
+   */
+  generation = 0;
+  /** After side(): the row it counted in, or null if the packet was held; and until when that holds. */
+  lastAcc: Acc | null = null;
+  lastValidUntilMs = 0;
 
   constructor(private readonly opts: EngineOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
@@ -176,6 +185,7 @@ export class NettopEngine {
     this.snapshot = snapshot;
     this.snapshotUs = startedMs * 1000;
     this.busy = false;
+    this.generation++;
     const now = this.opts.now();
     for (const [key, f] of this.flows) {
       if (f.inode && snapshot.has(f.inode)) {
@@ -192,6 +202,7 @@ export class NettopEngine {
       }
       if (f.validUntilMs < now) this.flows.delete(key);
     }
+    this.lastAcc = null;
     let again = false;
     for (const [key, h] of this.held) {
       const r = snapshot.resolve(h.proto, h.lip, h.lport, h.rip, h.rport, h.dir === RECV);
@@ -226,15 +237,18 @@ export class NettopEngine {
     bytes: number,
   ): void {
     this.busy = true;
+    this.lastAcc = null;
     const key = `${dir}${proto}${localIp}|${localPort}|${remoteIp}|${remotePort}`;
     const f = this.flows.get(key);
     const now = this.opts.now();
     if (f) {
       if (f.validUntilMs >= now) {
         this.add(this.bucketOf(timeUs), f.target, dev, dir, 1, bytes);
+        this.lastValidUntilMs = f.validUntilMs;
         return;
       }
       this.flows.delete(key);
+      this.generation++;
     }
     const incoming = dir === RECV;
     const r: Resolution = this.snapshot ? this.snapshot.resolve(proto, localIp, localPort, remoteIp, remotePort, incoming) : { kind: 'absent' };
@@ -242,12 +256,14 @@ export class NettopEngine {
     if (r.kind === 'process') {
       this.remember(key, flow, incoming, r.owner, r.inode, now + this.limits.positiveTtlMs);
       this.add(this.bucketOf(timeUs), r.owner, dev, dir, 1, bytes);
+      this.lastValidUntilMs = now + this.limits.positiveTtlMs;
       return;
     }
     if (this.snapshotUs > timeUs) {
       const target = verdict(r, proto, tcpFlags, incoming);
       this.remember(key, flow, incoming, target, 0, now + this.limits.negativeTtlMs);
       this.add(this.bucketOf(timeUs), target, dev, dir, 1, bytes);
+      this.lastValidUntilMs = now + this.limits.negativeTtlMs;
       return;
     }
     this.hold(key, dev, dir, flow, tcpFlags, timeUs, bytes);
@@ -293,6 +309,7 @@ export class NettopEngine {
       }
     }
     this.taken = Math.max(this.taken, k);
+    this.generation++;
     return rows.sort(byActivity);
   }
 
@@ -301,6 +318,7 @@ export class NettopEngine {
       // Evict the oldest entry (Map keeps insertion order): it is re-resolved if its flow comes back.
       const oldest = this.flows.keys().next();
       if (!oldest.done) this.flows.delete(oldest.value);
+      this.generation++;
     }
     this.flows.set(key, { proto: flow.proto, lip: flow.lip, lport: flow.lport, rip: flow.rip, rport: flow.rport, incoming, target, inode, validUntilMs });
   }
@@ -320,6 +338,7 @@ export class NettopEngine {
       if (this.held.size >= this.limits.maxPending) {
         this.counts.holdOverflow++;
         this.add(bucket, UNKNOWN, dev, dir, 1, bytes);
+        this.lastAcc = null; // not a verdict on the flow: not to be memoised
         return;
       }
       h = { ...flow, dir, tcpFlags, firstUs: timeUs, counts: [] };
@@ -355,6 +374,22 @@ export class NettopEngine {
       a.xmitBytes += bytes;
     } else {
       a.recvPk += pk;
+      a.recvBytes += bytes;
+    }
+    this.lastAcc = a;
+  }
+
+  /** The fast path: one more packet in a row side() resolved earlier in this generation. */
+  bump(a: Acc, dir: Direction, bytes: number): void {
+    this.busy = true;
+    if (a.pid > 0) this.counts.attributed++;
+    else if (a.pid === KERNEL_PID) this.counts.kernel++;
+    else this.counts.unknown++;
+    if (dir === XMIT) {
+      a.xmitPk++;
+      a.xmitBytes += bytes;
+    } else {
+      a.recvPk++;
       a.recvBytes += bytes;
     }
   }
