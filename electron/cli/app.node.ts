@@ -3,21 +3,32 @@
 // plainly, the same GUI served to a browser.
 
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { DIST_DIR, parseServeArgs, serve } from './serve.node.ts';
 
-/** The Electron binary's path, or why there is none. */
+/**
+ * The Electron binary's path, or why there is none. Read from the electron
+ * package's path.txt rather than by requiring the package: since Electron 3x
+ * its index.js tries to download a missing binary on require, which here would
+ * hit the network (and fail) on every `npm start` and test run.
+ */
 export function electronBinary(): { path: string } | { missing: string } {
+  const missing = {
+    missing: "Electron's binary is not installed (installs here set ELECTRON_SKIP_BINARY_DOWNLOAD=1; on a machine with internet access, `npm install electron` fetches it)",
+  };
+  let pkgDir: string;
   try {
-    const req = createRequire(path.join(DIST_DIR, '..', 'package.json'));
-    const bin = req('electron') as unknown;
-    if (typeof bin === 'string' && existsSync(bin)) return { path: bin };
+    pkgDir = path.dirname(createRequire(path.join(DIST_DIR, '..', 'package.json')).resolve('electron/package.json'));
   } catch {
-    // The package throws when its binary was never downloaded.
+    return missing;
   }
-  return { missing: "Electron's binary is not installed (installs here set ELECTRON_SKIP_BINARY_DOWNLOAD=1; on a machine with internet access, `npm install electron` fetches it)" };
+  const pathFile = path.join(pkgDir, 'path.txt');
+  if (!existsSync(pathFile)) return missing;
+  const rel = readFileSync(pathFile, 'utf8').trim();
+  const bin = process.env.ELECTRON_OVERRIDE_DIST_PATH ? path.join(process.env.ELECTRON_OVERRIDE_DIST_PATH, rel || 'electron') : path.join(pkgDir, 'dist', rel);
+  return rel && existsSync(bin) ? { path: bin } : missing;
 }
 
 export async function startApp(argv: string[]): Promise<void> {
