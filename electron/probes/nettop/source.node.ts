@@ -1,30 +1,21 @@
 // nettop's source: libpcap on the "any" device (every interface, including
 // ones that come up later), in cooked v2 framing, whose header gives each
 // packet's interface, the interface's ARPHRD type and the direction; --iface
-// narrows it with an in-kernel "ifindex N" filter. Socket owners come from
-// /proc (attribution/socket-table.node.ts), scanned at start, when a packet's
-// socket is not in the last snapshot (at most every MIN_SCAN_GAP_MS), and
-// every REFRESH_MS while traffic flows — never per packet.
-//
-// Directions: libpcap keeps one copy of each packet on lo (the incoming one),
-// so a lo packet is counted twice, XMIT at its source endpoint and RECV at its
-// destination; elsewhere the cooked header's packet type tells (OUTGOING =
-// sent by this host).
-//
-// Bytes: the device's frame length, as nettop.stp's skb length at the device:
-// the cooked header is replaced by the device's own link header (14 bytes on
-// Ethernet and loopback, none on tun/tunnels/PPP).
+// narrows it with an in-kernel "ifindex N" filter. Frames are counted by
+// frames.ts (directions, byte lengths) into engine.ts (attribution, intervals).
+// Socket owners come from /proc (attribution/socket-table.node.ts), scanned at
+// start, when a packet's socket is not in the last snapshot (at most every
+// MIN_SCAN_GAP_MS), and every REFRESH_MS while traffic flows — never per packet.
 
 import { PcapCapture, type CapturedPacket } from '../../collector/capture/pcap.node.ts';
 import type { ProbeSource } from '../../collector/source.ts';
 import { scanSockets } from '../../collector/attribution/socket-table.node.ts';
 import { InterfaceNames, listInterfaces } from '../../node/interfaces.node.ts';
-import { decodeFrame, LinkType, PacketType } from '../../shared/packet.ts';
+import { LinkType } from '../../shared/packet.ts';
 import { ProbeError } from '../../shared/probe-error.ts';
 import type { NettopOptions, NettopRow } from './definition.ts';
-import { NettopEngine, RECV, XMIT, type Direction } from './engine.ts';
-import { linkHeaderLength, ARPHRD_LOOPBACK, SLL2_HEADER } from './link.ts';
-import { FlowMemo } from './fastpath.ts';
+import { NettopEngine } from './engine.ts';
+import { FrameCounter } from './frames.ts';
 
 /** Rescans of /proc on demand are at least this far apart. */
 const MIN_SCAN_GAP_MS = 100;
@@ -35,11 +26,11 @@ const GRACE_MS = 120;
 /** On stop, wait this long for libpcap's last block before closing. */
 const DRAIN_MS = 60;
 
-type Counts = { frames: number; scans: number; scanMs: number; malformed: number };
+type Counts = { scans: number; scanMs: number };
 
 export const nettopSource: ProbeSource<NettopOptions, NettopRow> = async (options, sink) => {
   const filter = ifindexFilter(options.ifaces);
-  const counts: Counts = { frames: 0, scans: 0, scanMs: 0, malformed: 0 };
+  const counts: Counts = { scans: 0, scanMs: 0 };
   const names = new InterfaceNames();
   let stopped = false;
 
@@ -72,70 +63,9 @@ export const nettopSource: ProbeSource<NettopOptions, NettopRow> = async (option
   const engine = new NettopEngine({ startUs: startMs * 1000, intervalUs: intervalMs * 1000, now: Date.now, requestScan });
   scan();
 
-  // The hot path: one call per captured frame. A frame whose header repeats one counted earlier in
-  // this generation is counted through the memo; the rest are decoded and resolved in full.
-  const memo = new FlowMemo();
-  let lastIfindex = -1;
-  let lastDev = '';
-  const onPacket = (p: CapturedPacket) => {
-    counts.frames++;
-    const buf = p.data;
-    const off = p.offset;
-    if (p.caplen < SLL2_HEADER) {
-      counts.malformed++;
-      return;
-    }
-    const ifindex = buf.readUInt32BE(off + 4);
-    const hatype = buf.readUInt16BE(off + 8);
-    const pktType = buf[off + 10]!;
-    if (ifindex !== lastIfindex) {
-      lastIfindex = ifindex;
-      lastDev = names.name(ifindex);
-    }
-    const dev = lastDev;
-    const bytes = p.wireLen - SLL2_HEADER + linkHeaderLength(hatype);
-    const loop = hatype === ARPHRD_LOOPBACK;
-    const dir: Direction = pktType === PacketType.OUTGOING ? XMIT : RECV;
-    const memoable = pktType !== PacketType.OTHERHOST && memo.prepare(buf, off, p.caplen);
-    let bucket = 0;
-    if (memoable) {
-      bucket = engine.bucketOf(p.time);
-      if (memo.hit(engine.generation, bucket, p.time)) {
-        if (loop) {
-          engine.bump(memo.first, XMIT, bytes);
-          engine.bump(memo.second!, RECV, bytes);
-        } else engine.bump(memo.first, dir, bytes);
-        return;
-      }
-    }
-    const d = decodeFrame(LinkType.LINUX_SLL2, buf, off, p.caplen, p.wireLen);
-    if (typeof d === 'string') {
-      if (d === 'malformed') counts.malformed++;
-      // TCP/UDP cut by the snap length had an owner we cannot name; everything else is the kernel's.
-      const f = d === 'truncated' ? engine.unknown : engine.kernel;
-      if (loop) {
-        f.call(engine, p.time, dev, XMIT, bytes);
-        f.call(engine, p.time, dev, RECV, bytes);
-      } else f.call(engine, p.time, dev, dir, bytes);
-      return;
-    }
-    if (loop) {
-      engine.side(p.time, dev, XMIT, d.proto, d.src, d.sport, d.dst, d.dport, d.tcpFlags, bytes);
-      const a = engine.lastAcc;
-      const until = engine.lastValidUntilMs;
-      engine.side(p.time, dev, RECV, d.proto, d.dst, d.dport, d.src, d.sport, d.tcpFlags, bytes);
-      const b = engine.lastAcc;
-      if (memoable && a && b) memo.store(engine.generation, bucket, Math.min(until, engine.lastValidUntilMs) * 1000, a, b);
-      return;
-    }
-    if (pktType === PacketType.OTHERHOST) {
-      engine.kernel(p.time, dev, RECV, bytes); // for another host (promiscuous bridge members)
-      return;
-    }
-    if (dir === XMIT) engine.side(p.time, dev, XMIT, d.proto, d.src, d.sport, d.dst, d.dport, d.tcpFlags, bytes);
-    else engine.side(p.time, dev, RECV, d.proto, d.dst, d.dport, d.src, d.sport, d.tcpFlags, bytes);
-    if (memoable && engine.lastAcc) memo.store(engine.generation, bucket, engine.lastValidUntilMs * 1000, engine.lastAcc, null);
-  };
+  // The hot path: one call per captured frame (frames.ts).
+  const frames = new FrameCounter(engine, (ifindex) => names.name(ifindex));
+  const onPacket = (p: CapturedPacket) => frames.frame(p.data, p.offset, p.caplen, p.wireLen, p.time);
 
   let capture: PcapCapture;
   try {
@@ -173,10 +103,10 @@ export const nettopSource: ProbeSource<NettopOptions, NettopRow> = async (option
     description: `libpcap on any (LINUX_SLL2)${options.ifaces.length ? ` for ${options.ifaces.join(', ')}` : ''}, socket owners from /proc, every ${options.interval} s`,
     counters: () => ({
       ...engine.counts,
-      frames: counts.frames,
+      frames: frames.frames,
       scans: counts.scans,
       scanMs: Math.round(counts.scanMs),
-      malformed: counts.malformed,
+      malformed: frames.malformed,
       kernelDrops: capture.kernelDrops(),
     }),
     stop: async () => {
