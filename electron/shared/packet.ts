@@ -268,15 +268,20 @@ function decodeL4(
     if (s) return s;
     const dataOffset = (buf[q + 12]! >> 4) * 4;
     if (dataOffset < 20 || dataOffset > l4Len) return 'malformed';
-    return { ...ip, proto: 'TCP', sport: u16(buf, q), dport: u16(buf, q + 2), tcpFlags: buf[q + 13]! & 0x3f };
+    return decoded(ip, 'TCP', u16(buf, q), u16(buf, q + 2), buf[q + 13]! & 0x3f);
   }
   if (proto === 17) {
     if (l4Len < 8) return 'malformed';
     const s = short(q, 8);
     if (s) return s;
-    return { ...ip, proto: 'UDP', sport: u16(buf, q), dport: u16(buf, q + 2), tcpFlags: 0 };
+    return decoded(ip, 'UDP', u16(buf, q), u16(buf, q + 2), 0);
   }
   return 'other-protocol';
+}
+
+/** One object literal in the interface's field order: one hidden class, no spread (measured: the spread was the decoder's largest cost). */
+function decoded(ip: Pick<Decoded, 'linkLen' | 'ifindex' | 'pktType' | 'family' | 'src' | 'dst' | 'ipLen'>, proto: 'TCP' | 'UDP', sport: number, dport: number, tcpFlags: number): Decoded {
+  return { linkLen: ip.linkLen, ifindex: ip.ifindex, pktType: ip.pktType, family: ip.family, src: ip.src, dst: ip.dst, proto, sport, dport, tcpFlags, ipLen: ip.ipLen };
 }
 
 const u16 = (b: Uint8Array, i: number): number => (b[i]! << 8) | b[i + 1]!;

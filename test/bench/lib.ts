@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
-export const CLI = path.join(ROOT, 'bin', 'netprobes.js');
+/** BENCH_CLI: another build's bin/netprobes.js (e.g. a worktree of an earlier commit), for before/after figures. */
+export const CLI = process.env.BENCH_CLI ?? path.join(ROOT, 'bin', 'netprobes.js');
 export const WORK = mkdtempSync(path.join(os.tmpdir(), 'netprobes-bench-'));
 export const GEN = path.join(WORK, 'npgen');
 

@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--runs N] [--seconds S] [--memory-minutes M] [--only a,b] [--json FILE] [--md FILE]`
+// `npm run bench [-- --quick] [--runs N] [--seconds S] [--memory-minutes M] [--only a,b] [--json FILE] [--md FILE] [--no-build]`
 // As root. Loopback only, every load bounded in time, every process started is stopped on any exit path.
 // Writes a JSON file of figures (bench-results.json) and docs/BENCHMARKS.md.
 
@@ -82,7 +82,10 @@ async function main(): Promise<void> {
   const want = (s: string) => !cfg.only || cfg.only.includes(s);
   const t0 = Date.now();
   log(`bench: ${cfg.quick ? 'quick, ' : ''}${cfg.runs} run(s) per figure, ${cfg.seconds} s per load`);
-  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // BENCH_CLI names another build (a worktree of another commit, for before/after figures): then nothing is built here.
+  if (!process.env.BENCH_CLI && !process.argv.includes('--no-build')) {
+    execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
   const genCmd = buildGenerator();
   const res: Results = {
     date: new Date().toISOString(),
