@@ -1,22 +1,51 @@
-// The window: one tab per probe, and a status bar that says what the collector
-// is doing (not running, starting, running as root, crashed) and offers a
-// restart when it died.
+// The window: an Overview tab and one tab per probe (each with a live badge),
+// keyboard shortcuts and their help panel, the names toggle, and a status bar
+// that says what the collector is doing, what each running probe uses, and
+// what was lost.
 
-import { useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { PROBES } from '../electron/probes/registry.ts';
 import type { HostState, NetprobesApi } from '../electron/shared/api.ts';
 import { PROBE_IDS, type ProbeId } from '../electron/shared/probe.ts';
-import { ProbeStore } from './store.dom.ts';
+import { ProbeStore, useTick } from './store.dom.ts';
 import type { Link } from './api.dom.ts';
-import { ProbeTab } from './views/ProbeTab.dom.tsx';
+import { Names } from './names.dom.ts';
+import { ProbeTab, type Incoming, type TabActions } from './views/ProbeTab.dom.tsx';
+import { Overview } from './views/Overview.dom.tsx';
+import { VIEWS } from './views/registry.dom.ts';
+import type { CrossLink } from './views/view.dom.ts';
+
+type Tab = 'overview' | ProbeId;
+const TABS: Tab[] = ['overview', ...PROBE_IDS];
+
+export const SHORTCUTS: [string, string][] = [
+  ['1 … 6', 'switch tabs (Overview, then each probe)'],
+  ['s', 'start or stop the probe of this tab'],
+  ['p', 'pause or resume the view (rows keep arriving)'],
+  ['x', 'clear the rows'],
+  ['e', 'export the rows shown as CSV'],
+  ['/', 'find in rows (words, or COLUMN=value)'],
+  ['n', 'names for addresses and ports on or off'],
+  ['Ctrl+C', 'copy the selected rows as CSV'],
+  ['Ctrl+A', 'select every row shown'],
+  ['Esc', 'close the details pane or this help'],
+  ['?', 'this help'],
+];
 
 export function App(props: { api: NetprobesApi; link: () => Link; onLink: (l: (x: Link) => void) => void }) {
   const { api } = props;
   const stores = useMemo(() => Object.fromEntries(PROBE_IDS.map((id) => [id, new ProbeStore(PROBES[id])])) as Record<ProbeId, ProbeStore>, []);
+  const names = useMemo(() => new Names(api), [api]);
   const [state, setState] = useState<HostState | null>(null);
   const [link, setLink] = useState<Link>(props.link());
-  const [tab, setTab] = useState<ProbeId>('tcpdump');
+  const [tab, setTab] = useState<Tab>('overview');
+  const [incoming, setIncoming] = useState<Partial<Record<ProbeId, Incoming>>>({});
+  const [help, setHelp] = useState(false);
+  const [namesOn, setNamesOn] = useState(false);
   const [restartError, setRestartError] = useState<string | null>(null);
+  const actions = useRef<TabActions | null>(null);
+  const register = useCallback((a: TabActions) => (actions.current = a), []);
+  useTick(1000);
 
   useEffect(() => {
     props.onLink(setLink);
@@ -35,6 +64,47 @@ export function App(props: { api: NetprobesApi; link: () => Link; onLink: (l: (x
     if (link === 'open') void api.request({ type: 'getState' }).then(setState, () => {});
   }, [link, api]);
 
+  const follow = useCallback(
+    (l: CrossLink) => {
+      setTab(l.probe);
+      setIncoming((prev) => ({ ...prev, [l.probe]: { link: l, nonce: (prev[l.probe]?.nonce ?? 0) + 1 } }));
+      // Without options of its own the target keeps its options, and starts if it is not running.
+      if (!l.options && state && !state.probes[l.probe].running) void api.request({ type: 'start', probe: l.probe, options: PROBES[l.probe].defaults }).catch(() => {});
+    },
+    [api, state],
+  );
+
+  const toggleNames = useCallback(() => {
+    names.setEnabled(!names.enabled);
+    setNamesOn(names.enabled);
+  }, [names]);
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const target = e.target as HTMLElement;
+      if (e.key === 'Escape') {
+        setHelp(false);
+        actions.current?.closeDetails();
+        return;
+      }
+      if (e.ctrlKey || e.metaKey || e.altKey || /^(INPUT|SELECT|TEXTAREA)$/.test(target.tagName)) return;
+      const n = Number(e.key);
+      if (n >= 1 && n <= TABS.length) setTab(TABS[n - 1]!);
+      else if (e.key === '?') setHelp((h) => !h);
+      else if (e.key === 'n') toggleNames();
+      else if (tab !== 'overview' && actions.current) {
+        const a = actions.current;
+        const map: Record<string, () => void> = { s: a.toggleRun, p: a.togglePause, x: a.clear, e: a.exportCsv, '/': a.focusFind };
+        const act = map[e.key];
+        if (!act) return;
+        e.preventDefault();
+        act();
+      }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [tab, toggleNames]);
+
   const restart = async () => {
     setRestartError(null);
     try {
@@ -45,35 +115,75 @@ export function App(props: { api: NetprobesApi; link: () => Link; onLink: (l: (x
   };
 
   const c = state?.collector;
+  const startLabel = state?.elevation === 'prompt' && c?.status !== 'running' ? 'Start as administrator' : 'Start';
+  const running = PROBE_IDS.filter((id) => state?.probes[id].running);
+  const lost = PROBE_IDS.reduce((n, id) => n + lossOf(stores[id]), 0);
   return (
     <div className="app">
       <header>
         <img src="icon.svg" alt="" width={22} height={22} />
         <h1>NetProbes</h1>
         <nav role="tablist" aria-label="Probes">
-          {PROBE_IDS.map((id) => (
-            <button
-              key={id}
-              role="tab"
-              id={`tab-${id}`}
-              aria-selected={tab === id}
-              aria-controls={`panel-${id}`}
-              className={state?.probes[id].running ? 'live' : ''}
-              onClick={() => setTab(id)}
-            >
-              {PROBES[id].title}
-              {PROBES[id].built ? '' : ' (soon)'}
+          {TABS.map((id, i) => (
+            <button key={id} role="tab" id={`tab-${id}`} aria-selected={tab === id} aria-controls={`panel-${id}`} title={`${i + 1}`} onClick={() => setTab(id)}>
+              {id === 'overview' ? 'Overview' : PROBES[id].title}
+              {id !== 'overview' ? (
+                // Always there, empty while stopped, so tabs never shift as probes start and stop.
+                <span className="badge" aria-label={`${PROBES[id].title} rate`}>
+                  {state?.probes[id].running ? `${compact(stores[id].perSecond())}/s` : ''}
+                </span>
+              ) : null}
             </button>
           ))}
         </nav>
+        <span className="grow" />
+        <label className="toggle" title="Names for addresses (reverse DNS) and well-known ports (n)">
+          <input type="checkbox" checked={namesOn} onChange={toggleNames} /> Names
+        </label>
+        <button className="help-button" aria-label="Keyboard shortcuts" onClick={() => setHelp(!help)}>
+          ?
+        </button>
       </header>
       <main>
+        <div role="tabpanel" id="panel-overview" aria-labelledby="tab-overview" hidden={tab !== 'overview'} className="panel">
+          {state ? <Overview stores={stores} state={state} onOpen={(id) => setTab(id)} /> : <div className="loading">Connecting…</div>}
+        </div>
         {PROBE_IDS.map((id) => (
           <div key={id} role="tabpanel" id={`panel-${id}`} aria-labelledby={`tab-${id}`} hidden={tab !== id} className="panel">
-            {state ? <ProbeTab api={api} store={stores[id]} state={state.probes[id]} collectorProblem={c?.problem ?? null} /> : null}
+            {state ? (
+              <ProbeTab
+                api={api}
+                store={stores[id]}
+                state={state.probes[id]}
+                collectorProblem={c?.problem ?? null}
+                names={names}
+                view={VIEWS[id]}
+                follow={follow}
+                incoming={incoming[id] ?? null}
+                active={tab === id}
+                register={register}
+                startLabel={startLabel}
+              />
+            ) : null}
           </div>
         ))}
       </main>
+      {help ? (
+        <div className="help" role="dialog" aria-label="Keyboard shortcuts">
+          <h2>Keyboard shortcuts</h2>
+          <dl>
+            {SHORTCUTS.map(([k, what]) => (
+              <div key={k}>
+                <dt>
+                  <kbd>{k}</kbd>
+                </dt>
+                <dd>{what}</dd>
+              </div>
+            ))}
+          </dl>
+          <button onClick={() => setHelp(false)}>Close</button>
+        </div>
+      ) : null}
       <footer className="status" role="status" aria-label="collector status">
         {api.frontEnd === 'browser' && link !== 'open' ? <span className="loss">{link === 'connecting' ? 'connecting to netprobes serve…' : 'disconnected from netprobes serve, retrying…'}</span> : null}
         <span data-collector={c?.status ?? 'unknown'}>
@@ -82,11 +192,37 @@ export function App(props: { api: NetprobesApi; link: () => Link; onLink: (l: (x
         {c?.problem ? <span className="loss">{c.problem}</span> : null}
         {c?.status === 'crashed' ? <button onClick={() => void restart()}>Restart collector</button> : null}
         {restartError ? <span className="loss">{restartError}</span> : null}
-        <span className="spacer" />
+        {running.length ? (
+          <span className="features" title={running.map((id) => `${PROBES[id].title}: ${state!.probes[id].source ?? 'starting'}`).join('\n')}>
+            In use: {running.map((id) => `${PROBES[id].title} (${featureOf(state!.probes[id].source)})`).join(', ')}
+          </span>
+        ) : null}
+        <span className={lost ? 'loss' : ''} title="kernel drops, ring-buffer overruns, shed and undelivered rows, across all probes">
+          lost: <b data-counter="lostTotal">{lost}</b>
+        </span>
+        <span className="grow" />
         <span>{api.frontEnd === 'browser' ? 'browser (netprobes serve)' : 'desktop app'}</span>
       </footer>
     </div>
   );
+}
+
+/** Everything a probe's counters say was lost, plus what this window did not get. */
+export function lossOf(store: ProbeStore): number {
+  const c = store.counters;
+  return store.probe.counters.filter((k) => k.loss).reduce((n, k) => n + (c[k.key] ?? 0), 0) + (c.shed ?? 0) + store.undelivered;
+}
+
+/** The facility named in a source line: "libpcap", "tracefs …" — and, in brackets there, what is missing. */
+function featureOf(source: string | null): string {
+  if (!source) return 'starting';
+  const missing = /\(([^)]*not (?:permitted|available)[^)]*)\)/.exec(source)?.[1];
+  const base = source.startsWith('libpcap') ? 'libpcap' : source.startsWith('tracefs') ? 'tracefs' : source.split(/[ ,]/)[0]!;
+  return missing ? `${base}; ${missing}` : base;
+}
+
+function compact(n: number): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e4 ? `${Math.round(n / 1e3)}k` : String(n);
 }
 
 function describeCollector(c: HostState['collector']): string {

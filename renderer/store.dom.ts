@@ -1,12 +1,15 @@
 // Each probe's rows in the renderer, outside React: bounded (the oldest go
-// first, and how many went is counted and shown), with a version number that
-// views re-render on at most once per animation frame.
+// first, and how many went is counted and shown), a per-second rate series for
+// badges and sparklines, and a version number that views re-render on at most
+// once per animation frame.
 
 import { useSyncExternalStore } from 'react';
 import type { AnyProbe } from '../electron/probes/registry.ts';
 
 /** Rows a stream probe keeps; interval probes keep this many rows of history. */
 export const MAX_ROWS = 100_000;
+/** Seconds of rate history kept for sparklines. */
+export const RATE_SECONDS = 300;
 
 export class ProbeStore {
   /** Stream: every row kept, oldest first. Interval: the latest table. */
@@ -19,8 +22,8 @@ export class ProbeStore {
   /** Rows the host could not deliver to this front end (it was falling behind). */
   undelivered = 0;
   counters: Record<string, number> = {};
-  /** Interval probes: the end of the latest interval, µs. */
-  lastTableAt: number | null = null;
+  /** Rows received per wall-clock second, the last RATE_SECONDS seconds: [second, count]. */
+  readonly rate: { t: number[]; n: number[] } = { t: [], n: [] };
   version = 0;
   private listeners = new Set<() => void>();
   private frame: number | null = null;
@@ -30,11 +33,11 @@ export class ProbeStore {
   addRows(rows: object[]): void {
     this.received += rows.length;
     if (this.probe.kind === 'interval') {
+      this.countTable(rows);
       this.rows = rows;
-      const first = rows[0] as { time?: number } | undefined;
-      this.lastTableAt = first?.time ?? Date.now() * 1000;
       this.history = appendBounded(this.history, rows, (n) => (this.notKept += n));
     } else {
+      this.countRate(rows.length);
       this.rows = appendBounded(this.rows, rows, (n) => (this.notKept += n));
     }
     this.changed();
@@ -56,8 +59,19 @@ export class ProbeStore {
     this.received = 0;
     this.notKept = 0;
     this.undelivered = 0;
-    this.lastTableAt = null;
+    this.rate.t.length = 0;
+    this.rate.n.length = 0;
+    this.lastTableEnd = null;
     this.changed();
+  }
+
+  /** Stream probes: rows per second over the last 5 s. Interval probes: events (packets, drops) per second in the last table. */
+  perSecond(now = Date.now()): number {
+    if (this.probe.kind === 'interval') return Math.round(this.rate.n[this.rate.n.length - 1] ?? 0);
+    const sec = Math.floor(now / 1000);
+    let sum = 0;
+    for (let i = this.rate.t.length - 1; i >= 0 && this.rate.t[i]! > sec - 6; i--) if (this.rate.t[i]! < sec) sum += this.rate.n[i]!;
+    return Math.round(sum / 5);
   }
 
   subscribe = (l: () => void): (() => void) => {
@@ -65,7 +79,8 @@ export class ProbeStore {
     return () => void this.listeners.delete(l);
   };
 
-  private changed(): void {
+  /** Notify views (at most once per frame). */
+  changed(): void {
     if (this.frame !== null) return;
     this.frame = requestAnimationFrame(() => {
       this.frame = null;
@@ -73,6 +88,47 @@ export class ProbeStore {
       for (const l of this.listeners) l();
     });
   }
+
+  /** One point per table: its events per second over the interval it covers. */
+  private countTable(rows: object[]): void {
+    const end = (rows[0] as { time?: number } | undefined)?.time ?? Date.now() * 1000;
+    const prev = this.lastTableEnd;
+    this.lastTableEnd = end;
+    const seconds = prev !== null && end > prev ? (end - prev) / 1e6 : 1;
+    this.rate.t.push(Math.floor(end / 1e6));
+    this.rate.n.push(tableWeight(rows) / seconds);
+    if (this.rate.t.length > RATE_SECONDS) {
+      this.rate.t.shift();
+      this.rate.n.shift();
+    }
+  }
+
+  private lastTableEnd: number | null = null;
+
+  private countRate(n: number): void {
+    const sec = Math.floor(Date.now() / 1000);
+    const { t, n: counts } = this.rate;
+    if (t[t.length - 1] === sec) counts[counts.length - 1]! += n;
+    else {
+      t.push(sec);
+      counts.push(n);
+      if (t.length > RATE_SECONDS) {
+        t.shift();
+        counts.shift();
+      }
+    }
+  }
+}
+
+/** An interval table's events: packets (nettop), drops (dropwatch), else rows. */
+function tableWeight(rows: object[]): number {
+  let n = 0;
+  for (const r of rows as Record<string, unknown>[]) {
+    if (typeof r.count === 'number') n += r.count;
+    else if (typeof r.xmitPk === 'number' && typeof r.recvPk === 'number') n += r.xmitPk + r.recvPk;
+    else n++;
+  }
+  return n;
 }
 
 function appendBounded(into: object[], rows: object[], dropped: (n: number) => void): object[] {
@@ -88,4 +144,15 @@ function appendBounded(into: object[], rows: object[], dropped: (n: number) => v
 
 export function useStore(store: ProbeStore): number {
   return useSyncExternalStore(store.subscribe, () => store.version);
+}
+
+/** Re-render every `ms` (for badges and rates that change with time, not only with rows). */
+export function useTick(ms: number): number {
+  return useSyncExternalStore(
+    (l) => {
+      const t = setInterval(l, ms);
+      return () => clearInterval(t);
+    },
+    () => Math.floor(Date.now() / ms),
+  );
 }

@@ -2,7 +2,7 @@
 // Electron main and preload, and the renderer. esbuild only bundles; `npm run
 // typecheck` is what checks types.
 import { build } from 'esbuild';
-import { cpSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 
 const node = { platform: 'node', target: 'node20', format: 'cjs', bundle: true, sourcemap: true, external: ['cap', 'electron'], logLevel: 'warning' };
 
@@ -27,5 +27,7 @@ await Promise.all([
   }),
 ]);
 mkdirSync('dist/renderer', { recursive: true });
-for (const f of ['index.html', 'app.css']) cpSync(`renderer/${f}`, `dist/renderer/${f}`);
+cpSync('renderer/index.html', 'dist/renderer/index.html');
+// One stylesheet: uPlot's, then ours (the CSP allows only 'self' styles).
+writeFileSync('dist/renderer/app.css', readFileSync('node_modules/uplot/dist/uPlot.min.css', 'utf8') + '\n' + readFileSync('renderer/app.css', 'utf8'));
 cpSync('resources/icon.svg', 'dist/renderer/icon.svg');

@@ -9,6 +9,7 @@ import { PROBE_IDS, type ProbeId } from '../shared/probe.ts';
 import type { CollectorMessage } from '../shared/protocol.ts';
 import { listInterfaces } from '../node/interfaces.node.ts';
 import { CollectorLink, directLauncher, type Launcher } from './collector-link.node.ts';
+import { NameCache } from './names.node.ts';
 
 export interface SessionOptions {
   collectorScript: string;
@@ -28,6 +29,7 @@ export class Session {
   private link: CollectorLink | null = null;
   private starting: Promise<void> | null = null;
   private readonly listeners = new Set<(e: HostEvent) => void>();
+  private readonly names = new NameCache();
   readonly state: HostState;
 
   constructor(private readonly opts: SessionOptions) {
@@ -69,6 +71,8 @@ export class Session {
         this.shutdown();
         await this.ensureCollector();
         return { ok: true };
+      case 'resolveNames':
+        return this.names.resolve(req.ips);
       case 'saveFile':
         if (!this.opts.saveFile) throw new Error('this front end saves files itself');
         return { path: await this.opts.saveFile(req.suggestedName, req.content) };

@@ -4,7 +4,7 @@
 
 import { PROBE_IDS, type ProbeId } from './probe.ts';
 import type { Problem } from './protocol.ts';
-import { bool, int, literal, nullable, obj, str, tagged, type Infer, type Schema } from './schema.ts';
+import { arr, bool, int, literal, nullable, obj, str, tagged, type Infer, type Schema } from './schema.ts';
 
 export type CollectorStatus = 'not-running' | 'starting' | 'running' | 'crashed';
 
@@ -58,6 +58,8 @@ export const requestSchema = tagged({
   start: obj({ probe: probeId, options: json }),
   stop: obj({ probe: probeId }),
   restartCollector: obj({}),
+  /** Reverse names of addresses (the "names" toggle); unknown ones map to null. */
+  resolveNames: obj({ ips: arr(str({ max: 45 }), { max: 256 }) }),
   /** Electron only: a save dialog, then the host writes the file. */
   saveFile: obj({ suggestedName: str({ min: 1, max: 200, pattern: /^[\w.-]+$/ }), content: str({ max: 256 << 20 }) }),
 });
@@ -69,7 +71,9 @@ export type Reply<R extends Request['type']> = R extends 'getState'
     ? InterfaceInfo[]
     : R extends 'saveFile'
       ? { path: string | null }
-      : { ok: true };
+      : R extends 'resolveNames'
+        ? Record<string, string | null>
+        : { ok: true };
 
 /** What both front doors give the renderer. */
 export interface NetprobesApi {

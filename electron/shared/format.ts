@@ -28,12 +28,14 @@ export function csvField(text: string): string {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
+const inCsv = <Row>(columns: readonly Column<Row>[]) => columns.filter((c) => !c.notInCsv);
+
 export function csvHeader<Row>(columns: readonly Column<Row>[]): string {
-  return columns.map((c) => csvField(c.csv)).join(',');
+  return inCsv(columns).map((c) => csvField(c.csv)).join(',');
 }
 
 export function csvLine<Row>(columns: readonly Column<Row>[], row: Row): string {
-  return columns.map((c) => csvField(formatCell(c.type, row[c.key]))).join(',');
+  return inCsv(columns).map((c) => csvField(formatCell(c.type, row[c.key]))).join(',');
 }
 
 /** A whole CSV document, CRLF line ends as RFC 4180 asks. */

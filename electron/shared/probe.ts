@@ -22,6 +22,8 @@ export interface Column<Row> {
   /** Width hint for the GUI table, in px. */
   readonly width: number;
   readonly description: string;
+  /** Beyond the CSV layout the issue fixes: in the GUI table, the details pane and JSON, not in CSV. */
+  readonly notInCsv?: true;
 }
 
 /** A CLI flag that sets one option. `repeat` collects every use into an array. */

@@ -1,13 +1,15 @@
 // A table that renders only the rows in view, so it stays smooth at thousands
-// of rows a second. Columns come from the probe's definition; a click on a
-// header sorts by it (again: descending, a third time: arrival order). At the
-// bottom it follows new rows; scrolled up, it stays put.
+// of rows a second. Columns come from the probe's definition. A click on a
+// header sorts by it (again: descending, a third time: arrival order); a drag
+// on a header's edge resizes it. Rows are selected by click (shift: a range,
+// ctrl: add one) and copied with Ctrl+C as CSV. At the bottom it follows new
+// rows; scrolled up, it stays put.
 
-import { useLayoutEffect, useMemo, useRef, useState } from 'react';
+import { useLayoutEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import type { Column } from '../../electron/shared/probe.ts';
-import { formatCell } from '../../electron/shared/format.ts';
+import { csvHeader, csvLine, formatCell } from '../../electron/shared/format.ts';
 
-const ROW_HEIGHT = 24;
+export const ROW_HEIGHT = 24;
 const OVERSCAN = 10;
 
 export type Sort = { key: string; dir: 1 | -1 } | null;
@@ -22,21 +24,35 @@ export function sortRows<Row extends object>(rows: readonly Row[], sort: Sort): 
   });
 }
 
-export function VirtualTable<Row extends object>(props: {
+export function rowsAsCsv<Row extends object>(columns: readonly Column<Row>[], rows: readonly Row[]): string {
+  return [csvHeader(columns), ...rows.map((r) => csvLine(columns, r))].join('\r\n') + '\r\n';
+}
+
+export interface TableProps<Row extends object> {
   columns: readonly Column<Row>[];
   rows: readonly Row[];
   version: number;
   sort: Sort;
   onSort: (s: Sort) => void;
+  widths: Record<string, number>;
+  onResize: (key: string, width: number) => void;
+  selected: ReadonlySet<Row>;
+  onSelect: (rows: Set<Row>, focus: Row | null) => void;
   label: string;
   emptyText: string;
-}) {
-  const { columns, rows, sort } = props;
+  /** A cell's content other than its formatted value (names for addresses, indentation); undefined: the default. */
+  renderCell?: (column: Column<Row>, row: Row) => ReactNode | undefined;
+  onCopied?: (n: number) => void;
+}
+
+export function VirtualTable<Row extends object>(props: TableProps<Row>) {
+  const { columns, rows, sort, selected } = props;
   const scroller = useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
   const [height, setHeight] = useState(400);
   const follow = useRef(true);
-  const template = useMemo(() => columns.map((c) => `${c.width}px`).join(' ') + ' 1fr', [columns]);
+  const anchor = useRef<number | null>(null);
+  const template = useMemo(() => columns.map((c) => `${props.widths[c.key] ?? c.width}px`).join(' ') + ' 1fr', [columns, props.widths]);
 
   useLayoutEffect(() => {
     const el = scroller.current;
@@ -55,16 +71,50 @@ export function VirtualTable<Row extends object>(props: {
     }
   }, [props.version, rows.length, sort]);
 
+  const clickRow = (i: number, e: React.MouseEvent) => {
+    const row = rows[i]!;
+    let next: Set<Row>;
+    if (e.shiftKey && anchor.current !== null) {
+      next = new Set();
+      const [a, b] = anchor.current < i ? [anchor.current, i] : [i, anchor.current];
+      for (let k = a; k <= b; k++) next.add(rows[k]!);
+    } else if (e.ctrlKey || e.metaKey) {
+      next = new Set(selected);
+      if (next.has(row)) next.delete(row);
+      else next.add(row);
+      anchor.current = i;
+    } else {
+      next = new Set([row]);
+      anchor.current = i;
+    }
+    props.onSelect(next, row);
+  };
+
+  const copy = async () => {
+    const chosen = rows.filter((r) => selected.has(r));
+    if (!chosen.length) return;
+    await navigator.clipboard.writeText(rowsAsCsv(columns, chosen));
+    props.onCopied?.(chosen.length);
+  };
+
   const first = Math.max(0, Math.floor(scrollTop / ROW_HEIGHT) - OVERSCAN);
   const last = Math.min(rows.length, Math.ceil((scrollTop + height) / ROW_HEIGHT) + OVERSCAN);
   const visible = [];
   for (let i = first; i < last; i++) {
     const row = rows[i]!;
     visible.push(
-      <div className="vt-row" role="row" aria-rowindex={i + 2} key={i} style={{ top: i * ROW_HEIGHT, gridTemplateColumns: template }}>
+      <div
+        className={`vt-row${selected.has(row) ? ' selected' : ''}${i % 2 ? ' odd' : ''}`}
+        role="row"
+        aria-rowindex={i + 2}
+        aria-selected={selected.has(row)}
+        key={i}
+        style={{ top: i * ROW_HEIGHT, gridTemplateColumns: template }}
+        onClick={(e) => clickRow(i, e)}
+      >
         {columns.map((c) => (
           <div role="cell" className={`vt-cell ${c.type}`} key={c.key}>
-            {formatCell(c.type, row[c.key])}
+            {props.renderCell?.(c, row) ?? formatCell(c.type, row[c.key])}
           </div>
         ))}
       </div>,
@@ -77,8 +127,37 @@ export function VirtualTable<Row extends object>(props: {
     else props.onSort(null);
   };
 
+  const startResize = (key: string, e: React.PointerEvent) => {
+    e.preventDefault();
+    e.stopPropagation();
+    const start = e.clientX;
+    const width = props.widths[key] ?? columns.find((c) => c.key === key)!.width;
+    const move = (m: PointerEvent) => props.onResize(key, Math.max(32, width + m.clientX - start));
+    const up = () => {
+      window.removeEventListener('pointermove', move);
+      window.removeEventListener('pointerup', up);
+    };
+    window.addEventListener('pointermove', move);
+    window.addEventListener('pointerup', up);
+  };
+
   return (
-    <div className="vt" role="table" aria-label={props.label} aria-rowcount={rows.length + 1}>
+    <div
+      className="vt"
+      role="table"
+      aria-label={props.label}
+      aria-rowcount={rows.length + 1}
+      tabIndex={0}
+      onKeyDown={(e) => {
+        if ((e.ctrlKey || e.metaKey) && e.key === 'c') {
+          e.preventDefault();
+          void copy();
+        } else if ((e.ctrlKey || e.metaKey) && e.key === 'a') {
+          e.preventDefault();
+          props.onSelect(new Set(rows), null);
+        }
+      }}
+    >
       <div className="vt-head" role="row" style={{ gridTemplateColumns: template }}>
         {columns.map((c) => (
           <div
@@ -91,6 +170,7 @@ export function VirtualTable<Row extends object>(props: {
           >
             {c.title}
             {sort?.key === c.key ? (sort.dir === 1 ? ' ▲' : ' ▼') : ''}
+            <span className="vt-resize" aria-hidden onPointerDown={(e) => startResize(c.key, e)} onClick={(e) => e.stopPropagation()} />
           </div>
         ))}
       </div>

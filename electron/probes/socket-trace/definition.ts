@@ -17,6 +17,8 @@ export interface SockRow {
   depth: number;
   direction: string;
   func: string;
+  /** A syscall's return value on its return row (negative: -errno); 0 on calls. */
+  ret: number;
 }
 
 const columns = defineColumns<SockRow>()([
@@ -28,6 +30,7 @@ const columns = defineColumns<SockRow>()([
   { key: 'depth', csv: 'DEPTH', title: 'Depth', type: 'int', width: 56, description: 'nesting level, 1 = outermost' },
   { key: 'direction', csv: 'DIRECTION', title: 'Dir', type: 'text', width: 60, description: 'call or return' },
   { key: 'func', csv: 'FUNCTION', title: 'Function', type: 'text', width: 180, description: 'the net/socket.c function (sys_* for the syscalls; sock_sendmsg/sock_recvmsg from their tracepoints)' },
+  { key: 'ret', csv: 'RET', title: 'Return', type: 'int', width: 70, notInCsv: true, description: "a syscall's return value on its return row (negative: -errno, an error); 0 on calls and on sock_sendmsg/sock_recvmsg" },
 ]);
 
 const options = obj({

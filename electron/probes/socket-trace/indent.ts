@@ -12,7 +12,8 @@
 import type { SockRow } from './definition.ts';
 
 export type TraceEvent =
-  | { readonly kind: 'enter' | 'exit'; readonly tsNs: number; readonly tid: number; readonly func: string }
+  | { readonly kind: 'enter'; readonly tsNs: number; readonly tid: number; readonly func: string }
+  | { readonly kind: 'exit'; readonly tsNs: number; readonly tid: number; readonly func: string; readonly ret?: number }
   | { readonly kind: 'inner'; readonly tsNs: number; readonly tid: number; readonly func: string };
 
 export interface Who {
@@ -62,7 +63,7 @@ export class Indenter {
     const rows: SockRow[] = [];
     for (const e of events) {
       if (e.kind === 'enter') this.enter(e.tid, e.func, e.tsNs, rows);
-      else if (e.kind === 'exit') this.exit(e.tid, e.func, e.tsNs, rows);
+      else if (e.kind === 'exit') this.exit(e.tid, e.func, e.tsNs, rows, e.ret ?? 0);
       else {
         this.enter(e.tid, e.func, e.tsNs, rows);
         this.exit(e.tid, e.func, e.tsNs, rows);
@@ -111,7 +112,7 @@ export class Indenter {
     if (!t.shedding) rows.push(this.row(tid, t, tsNs, t.depth, 'call', func));
   }
 
-  private exit(tid: number, func: string, tsNs: number, rows: SockRow[]): void {
+  private exit(tid: number, func: string, tsNs: number, rows: SockRow[], ret = 0): void {
     const t = this.threads.get(tid);
     if (!t || t.depth === 0 || !t.stack.includes(func)) {
       this.counts.unmatched++;
@@ -126,11 +127,11 @@ export class Indenter {
     const depth = t.depth;
     t.stack.pop();
     t.depth--;
-    if (!t.shedding) rows.push(this.row(tid, t, tsNs, depth, 'return', func));
+    if (!t.shedding) rows.push(this.row(tid, t, tsNs, depth, 'return', func, ret));
     if (t.depth === 0) t.shedding = false;
   }
 
-  private row(tid: number, t: Thread, tsNs: number, depth: number, direction: 'call' | 'return', func: string): SockRow {
+  private row(tid: number, t: Thread, tsNs: number, depth: number, direction: 'call' | 'return', func: string, ret = 0): SockRow {
     this.counts.rows++;
     const w = this.who(tid);
     return {
@@ -142,6 +143,7 @@ export class Indenter {
       depth,
       direction,
       func,
+      ret,
     };
   }
 }

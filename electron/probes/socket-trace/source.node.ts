@@ -58,7 +58,7 @@ export const socketTraceSource: ProbeSource<SocketTraceOptions, SockRow> = async
   const inst = TracefsInstance.create();
   try {
     const why = functionTracer(inst);
-    const events = new Map<number, (tsNs: number, tid: number) => TraceEvent>();
+    const events = new Map<number, (tsNs: number, tid: number, buf: Buffer, off: number) => TraceEvent>();
     const enabled: [string, string][] = [];
     let pidField: ReturnType<typeof field> | null = null;
     let typeField: ReturnType<typeof field> | null = null;
@@ -69,7 +69,10 @@ export const socketTraceSource: ProbeSource<SocketTraceOptions, SockRow> = async
         const fmt = inst.eventFormat('syscalls', `sys_${kind}_${name}`);
         pidField ??= field(fmt, 'common_pid');
         typeField ??= field(fmt, 'common_type');
-        events.set(fmt.id, (tsNs, tid) => ({ kind, tsNs, tid, func }));
+        if (kind === 'exit') {
+          const ret = field(fmt, 'ret');
+          events.set(fmt.id, (tsNs, tid, buf, off) => ({ kind, tsNs, tid, func, ret: readInt(buf, off, ret) }));
+        } else events.set(fmt.id, (tsNs, tid) => ({ kind, tsNs, tid, func }));
         enabled.push(['syscalls', `sys_${kind}_${name}`]);
       }
     }
@@ -111,7 +114,7 @@ export const socketTraceSource: ProbeSource<SocketTraceOptions, SockRow> = async
     for (const [sys, ev] of enabled) inst.enable(sys, ev);
     const reader = new RawReader<TraceEvent>(
       inst,
-      (buf, off, _len, ts) => events.get(buf.readUInt16LE(off + typeF.offset))?.(ts, readInt(buf, off, pidF)),
+      (buf, off, _len, ts) => events.get(buf.readUInt16LE(off + typeF.offset))?.(ts, readInt(buf, off, pidF), buf, off),
       { ordered: true },
     );
 

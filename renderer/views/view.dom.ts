@@ -1,0 +1,38 @@
+// What a probe's tab may add to the generic one: a panel above the table
+// (charts, summaries), cells drawn its own way, details for a selected row, and
+// cross-links to other tabs.
+
+import type { ReactNode } from 'react';
+import type { Column, ProbeId } from '../../electron/shared/probe.ts';
+import type { Names } from '../names.dom.ts';
+import type { ProbeStore } from '../store.dom.ts';
+
+/** One click from a row in one tab to the rows that belong with it in another. */
+export interface CrossLink {
+  label: string;
+  probe: ProbeId;
+  /** Text for the target tab's row filter. */
+  find?: string;
+  /** Options to set in the target tab; it (re)starts with them. Without, the target starts if it is not running. */
+  options?: Record<string, unknown>;
+}
+
+export interface PanelProps {
+  store: ProbeStore;
+  version: number;
+  names: Names;
+  follow: (link: CrossLink) => void;
+  /** Sets this tab's row filter text (e.g. a click on a location shows its rows). */
+  find: (text: string) => void;
+  /** Hides rows the panel rules out (e.g. collapsed threads); null shows all. */
+  filter: (keep: ((row: never) => boolean) | null) => void;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each probe has its own row type
+export interface ProbeView<Row = any> {
+  Panel?: (props: PanelProps) => ReactNode;
+  renderCell?: (column: Column<Row>, row: Row, names: Names) => ReactNode | undefined;
+  /** Fields for the details pane beyond the row's own columns. */
+  details?: (row: Row, store: ProbeStore) => [string, string][];
+  links?: (row: Row) => CrossLink[];
+}
