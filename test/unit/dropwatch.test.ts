@@ -18,9 +18,10 @@ test('aggregate: counts per function, reason and protocol, most first, then rese
   agg.add(0xffffffff, 0x820a7f2c, 3, 0x86dd);
   const rows = agg.snapshot(1_000_000, resolve, reason);
   assert.deepEqual(rows, [
-    { time: 1_000_000, count: 9, location: '__udp4_lib_rcv', reason: 'NO_SOCKET', protocol: 'IPv4' },
-    { time: 1_000_000, count: 4, location: 'udp_queue_rcv_skb', reason: 'SOCKET_RCVBUFF', protocol: 'IPv6' },
-    { time: 1_000_000, count: 1, location: '__udp4_lib_rcv', reason: 'NO_SOCKET', protocol: 'IPv6' },
+    // Each exact site is kept, with its count, for the details view.
+    { time: 1_000_000, count: 9, location: '__udp4_lib_rcv', reason: 'NO_SOCKET', protocol: 'IPv4', sites: '__udp4_lib_rcv+0x4bc/0xb30 ×7, __udp4_lib_rcv+0x4d0/0xb30 ×2' },
+    { time: 1_000_000, count: 4, location: 'udp_queue_rcv_skb', reason: 'SOCKET_RCVBUFF', protocol: 'IPv6', sites: 'udp_queue_rcv_skb+0x10/0x0 ×4' },
+    { time: 1_000_000, count: 1, location: '__udp4_lib_rcv', reason: 'NO_SOCKET', protocol: 'IPv6', sites: '__udp4_lib_rcv+0x4bc/0xb30 ×1' },
   ]);
   assert.equal(agg.total, 14);
   assert.deepEqual(agg.snapshot(2_000_000, resolve, reason), []);
@@ -29,7 +30,7 @@ test('aggregate: counts per function, reason and protocol, most first, then rese
 test('aggregate: no reason field (kernels before 5.17) and bounded keys', () => {
   const agg = new DropAggregator();
   agg.add(0xffffffff, 0x820a7f2c, -1, 0);
-  assert.deepEqual(agg.snapshot(1, resolve, reason), [{ time: 1, count: 1, location: '__udp4_lib_rcv', reason: '', protocol: '' }]);
+  assert.deepEqual(agg.snapshot(1, resolve, reason), [{ time: 1, count: 1, location: '__udp4_lib_rcv', reason: '', protocol: '', sites: '__udp4_lib_rcv+0x4bc/0xb30 ×1' }]);
   for (let i = 0; i < MAX_KEYS + 10; i++) agg.add(0xffffffff, 0x81000000 + i * 8, 3, 0x0800);
   assert.equal(agg.shedKeys, 10);
   assert.equal(agg.snapshot(1, resolve, reason).reduce((n, r) => n + r.count, 0) <= MAX_KEYS, true);
@@ -42,10 +43,10 @@ test('seed printer: dropwatch.stp lines, summed per function', () => {
   assert.deepEqual(p.begin(), ['Monitoring for dropped packets']);
   assert.deepEqual(
     p.rows([
-      { time: 1, count: 1762, location: 'unix_stream_recvmsg', reason: 'NOT_SPECIFIED', protocol: '' },
-      { time: 1, count: 2, location: 'tun_do_read', reason: 'A', protocol: 'IPv4' },
-      { time: 1, count: 2, location: 'tun_do_read', reason: 'B', protocol: 'IPv4' },
-      { time: 1, count: 2, location: 'nf_hook_slow', reason: 'C', protocol: 'IPv4' },
+      { time: 1, count: 1762, location: 'unix_stream_recvmsg', reason: 'NOT_SPECIFIED', protocol: '', sites: '' },
+      { time: 1, count: 2, location: 'tun_do_read', reason: 'A', protocol: 'IPv4', sites: '' },
+      { time: 1, count: 2, location: 'tun_do_read', reason: 'B', protocol: 'IPv4', sites: '' },
+      { time: 1, count: 2, location: 'nf_hook_slow', reason: 'C', protocol: 'IPv4', sites: '' },
     ]),
     ['', '1762 packets dropped at unix_stream_recvmsg', '4 packets dropped at tun_do_read', '2 packets dropped at nf_hook_slow'],
   );

@@ -89,11 +89,14 @@ export class DropAggregator {
           location: sym.name,
           reason: reason < 0 ? '' : reasonName(reason),
           protocol: protocolName(protocol),
+          sites: `${sym.full} ×${count}`,
         };
         const k = `${row.location}\0${row.reason}\0${row.protocol}`;
         const had = merged.get(k);
-        if (had) had.count += count;
-        else merged.set(k, row);
+        if (had) {
+          had.count += count;
+          had.sites += `, ${row.sites}`;
+        } else merged.set(k, row);
       }
     }
     this.sites = new Map();

@@ -13,6 +13,8 @@ export interface DropRow {
   location: string;
   reason: string;
   protocol: string;
+  /** Each exact place in the function, as %pS prints it, with its count: "__udp4_lib_rcv+0x5c7/0xb30 ×180". */
+  sites: string;
 }
 
 const columns = defineColumns<DropRow>()([
@@ -21,6 +23,7 @@ const columns = defineColumns<DropRow>()([
   { key: 'location', csv: 'LOCATION', title: 'Location', type: 'text', width: 220, description: 'kernel function that freed the packet as a drop (kfree_skb location, resolved through /proc/kallsyms; a hex address when it cannot be)' },
   { key: 'reason', csv: 'REASON', title: 'Reason', type: 'text', width: 160, description: 'the kernel drop reason (enum skb_drop_reason, e.g. NO_SOCKET); empty on kernels before 5.17' },
   { key: 'protocol', csv: 'PROTOCOL', title: 'Protocol', type: 'text', width: 80, description: 'the packet\'s EtherType: IPv4, IPv6, ARP, or hex' },
+  { key: 'sites', csv: 'SITES', title: 'Exact locations', type: 'text', width: 320, notInCsv: true, description: 'each place in the function the drops happened, as symbol+offset/length, with its count (GUI and JSON only)' },
 ]);
 
 const options = obj({ interval: INTERVAL_SECONDS });
