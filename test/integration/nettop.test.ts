@@ -175,14 +175,18 @@ interface Frame {
 async function tcpdump(iface: string, filter: string): Promise<{ stop(): Promise<Frame[]> }> {
   const dir = mkdtempSync(join(tmpdir(), 'nettop-test-'));
   const file = join(dir, 'truth.pcap');
-  const child = spawn('tcpdump', ['-i', iface, '-nn', '-U', '--immediate-mode', '-Z', 'root', '-w', file, filter], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Immediate mode (so nothing waits in a ring block at stop), a short snap length and a large buffer
+  // (many ring slots: with the default 256 KiB snap length on lo a 2 MiB ring holds a few dozen packets).
+  const child = spawn('tcpdump', ['-i', iface, '-nn', '-U', '--immediate-mode', '-s', '128', '-B', '16384', '-Z', 'root', '-w', file, filter], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
   cleanups.push(() => {
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   await new Promise<void>((resolve, reject) => {
-    let err = '';
     const t = setTimeout(() => reject(new Error(`tcpdump did not start: ${err}`)), 10_000);
     child.stderr!.on('data', (d: Buffer) => {
       err += d.toString();
@@ -194,6 +198,7 @@ async function tcpdump(iface: string, filter: string): Promise<{ stop(): Promise
       await sleep(200);
       child.kill('SIGINT');
       await exited;
+      assert.match(err, /\b0 packets dropped by kernel/, `the reference capture lost packets: ${err}`);
       const { stdout } = await run('tcpdump', ['-r', file, '-nn', '-e'], { maxBuffer: 64 << 20 });
       return stdout
         .split('\n')
@@ -326,8 +331,9 @@ test('short-lived connections: opened, used and closed between two /proc refresh
   const quickPorts = (await Promise.all(quick.map((q) => done(q)))).map((m) => m.localPort as number);
   const frames = await truth.stop();
   await sleep(300);
-  const counters = nettop.running.counters();
   const all = totals(await nettop.stop());
+  const counters = nettop.running.counters();
+  t.diagnostic(`counters: ${JSON.stringify(counters)}; tcpdump frames ${frames.length}; rows: ${JSON.stringify([...all.entries()].filter(([k]) => k.endsWith('@lo')))}`);
   assert.ok(counters.held! > 0, 'some packets waited for a rescan');
   const c = sides(frames, localPort as number);
   assert.deepEqual(row(all, client.pid, 'lo'), { xmitPk: c.fromPk, recvPk: c.toPk, xmitBytes: c.fromBytes, recvBytes: c.toBytes, uid: 0, command: 'npt-short-cli' });

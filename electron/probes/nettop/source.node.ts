@@ -23,8 +23,9 @@ const MIN_SCAN_GAP_MS = 100;
 const REFRESH_MS = 2000;
 /** An interval's table is taken this long after its end: packets reach us up to libpcap's read timeout (20 ms) late. */
 const GRACE_MS = 120;
-/** On stop, wait this long for libpcap's last block before closing. */
-const DRAIN_MS = 60;
+/** On stop, libpcap's last blocks are read until no frame came for QUIET_MS (at most DRAIN_MAX_MS). */
+const QUIET_MS = 60;
+const DRAIN_MAX_MS = 600;
 
 type Counts = { scans: number; scanMs: number };
 
@@ -111,7 +112,11 @@ export const nettopSource: ProbeSource<NettopOptions, NettopRow> = async (option
     }),
     stop: async () => {
       if (stopped) return;
-      await new Promise((r) => setTimeout(r, DRAIN_MS));
+      for (const until = Date.now() + DRAIN_MAX_MS; Date.now() < until; ) {
+        const before = frames.frames;
+        await new Promise((r) => setTimeout(r, QUIET_MS));
+        if (frames.frames === before) break;
+      }
       stopped = true;
       if (tickTimer) clearTimeout(tickTimer);
       clearInterval(refresh);
