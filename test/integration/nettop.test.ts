@@ -53,7 +53,10 @@ function peer(name: string, args: (string | number)[], opts: { netns?: string; u
   createInterface({ input: child.stdout! }).on('line', (line) => {
     const m = JSON.parse(line) as Record<string, unknown>;
     messages.push(m);
-    for (const w of waiters.splice(0)) (w.pred(m) ? w.resolve(m) : waiters.push(w));
+    for (const w of waiters.splice(0)) {
+      if (w.pred(m)) w.resolve(m);
+      else waiters.push(w);
+    }
   });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const p: Peer = {
@@ -64,7 +67,13 @@ function peer(name: string, args: (string | number)[], opts: { netns?: string; u
         const seen = messages.find(pred);
         if (seen) return resolve(seen);
         const t = setTimeout(() => reject(new Error(`${name}: no such message in ${timeoutMs} ms (got ${JSON.stringify(messages)})`)), timeoutMs);
-        waiters.push({ pred, resolve: (m) => (clearTimeout(t), resolve(m)) });
+        waiters.push({
+          pred,
+          resolve: (m) => {
+            clearTimeout(t);
+            resolve(m);
+          },
+        });
       }),
     close: async () => {
       child.stdin!.end();
@@ -140,7 +149,10 @@ async function cli(args: string[], netns?: string): Promise<{ stop(): Promise<{ 
     const t = setTimeout(() => reject(new Error(`nettop CLI did not start: ${stderr}`)), 20_000);
     createInterface({ input: child.stdout! }).on('line', (line) => {
       lines.push(line);
-      if (lines.length === 1) (clearTimeout(t), resolve());
+      if (lines.length === 1) {
+        clearTimeout(t);
+        resolve();
+      }
     });
     void exited.then((code) => reject(new Error(`nettop CLI exited with ${code}: ${stderr}`)));
   });
@@ -190,7 +202,10 @@ async function tcpdump(iface: string, filter: string): Promise<{ stop(): Promise
     const t = setTimeout(() => reject(new Error(`tcpdump did not start: ${err}`)), 10_000);
     child.stderr!.on('data', (d: Buffer) => {
       err += d.toString();
-      if (err.includes('listening on')) (clearTimeout(t), resolve());
+      if (err.includes('listening on')) {
+        clearTimeout(t);
+        resolve();
+      }
     });
   });
   return {
