@@ -64,8 +64,17 @@ export function App(props: { api: NetprobesApi; link: () => Link; onLink: (l: (x
     if (link === 'open') void api.request({ type: 'getState' }).then(setState, () => {});
   }, [link, api]);
 
+  const [linkError, setLinkError] = useState<string | null>(null);
   const follow = useCallback(
-    (l: CrossLink) => {
+    async (clicked: CrossLink) => {
+      setLinkError(null);
+      let l = clicked;
+      try {
+        if (l.prepare) l = await l.prepare(api);
+      } catch (e) {
+        setLinkError(`${clicked.label}: ${(e as Error).message}`);
+        return;
+      }
       setTab(l.probe);
       setIncoming((prev) => ({ ...prev, [l.probe]: { link: l, nonce: (prev[l.probe]?.nonce ?? 0) + 1 } }));
       // Without options of its own the target keeps its options, and starts if it is not running.
@@ -192,6 +201,7 @@ export function App(props: { api: NetprobesApi; link: () => Link; onLink: (l: (x
         {c?.problem ? <span className="loss">{c.problem}</span> : null}
         {c?.status === 'crashed' ? <button onClick={() => void restart()}>Restart collector</button> : null}
         {restartError ? <span className="loss">{restartError}</span> : null}
+        {linkError ? <span className="loss">{linkError}</span> : null}
         {running.length ? (
           <span className="features" title={running.map((id) => `${PROBES[id].title}: ${state!.probes[id].source ?? 'starting'}`).join('\n')}>
             In use: {running.map((id) => `${PROBES[id].title} (${featureOf(state!.probes[id].source)})`).join(', ')}

@@ -103,7 +103,8 @@ function main(): void {
         return;
       }
       if (cmd.type === 'start') void runner.start(cmd.probe, cmd.options as object);
-      else void runner.stop(cmd.probe);
+      else if (cmd.type === 'stop') void runner.stop(cmd.probe);
+      else runner.answer(cmd.id, cmd.query);
     }
   });
   // Main gone = collector gone.

@@ -7,8 +7,10 @@ import { PROBES } from '../probes/registry.ts';
 import { SOURCES } from '../probes/sources.node.ts';
 import type { ProbeId } from '../shared/probe.ts';
 import { ProbeError } from '../shared/probe-error.ts';
-import { MAX_ROWS_PER_MESSAGE, type CollectorMessage, type Problem } from '../shared/protocol.ts';
+import { MAX_ROWS_PER_MESSAGE, type CollectorMessage, type Problem, type Query } from '../shared/protocol.ts';
+import { writePcapng } from '../shared/pcapng.ts';
 import type { RunningProbe } from './source.ts';
+import { processSockets } from './attribution/process-sockets.node.ts';
 
 export const FLUSH_MS = 250;
 
@@ -27,6 +29,8 @@ export function toProblem(e: unknown): Problem {
 
 export class ProbeRunner {
   private readonly active = new Map<ProbeId, Active>();
+  /** The newest run of each packet probe that keeps frames, still there after it stops: for a pcapng export. */
+  private readonly frames = new Map<ProbeId, NonNullable<RunningProbe['capturedFrames']>>();
 
   /** `send` returns false when the consumer is not keeping up: rows are then shed. */
   constructor(private readonly send: (m: CollectorMessage, droppable: boolean) => boolean) {}
@@ -69,6 +73,7 @@ export class ProbeRunner {
       this.send({ type: 'stopped', probe, problem: toProblem(e) }, false);
       return;
     }
+    if (a.running.capturedFrames) this.frames.set(probe, a.running.capturedFrames);
     if (a.stopping) return; // stopped while starting
     this.send({ type: 'started', probe, source: a.running.description }, false);
   }
@@ -80,6 +85,28 @@ export class ProbeRunner {
 
   async stopAll(): Promise<void> {
     await Promise.all([...this.active.keys()].map((p) => this.stop(p)));
+  }
+
+  /** Answers a host's question; every question gets exactly one answer. */
+  answer(id: number, q: Query): void {
+    let value: unknown = null;
+    let problem: Problem | null = null;
+    try {
+      if (q.type === 'pcapng') {
+        const frames = this.frames.get('tcpdump')?.();
+        if (!frames) throw new ProbeError('input', 'no packets captured yet: start the packet probe first');
+        const bytes = writePcapng(frames.interfaces, frames.packets);
+        value = { base64: Buffer.from(bytes).toString('base64'), packets: frames.packets.length };
+      } else {
+        const seen = new Set<string>();
+        value = processSockets(q.pid)
+          .map((s) => ({ proto: s.proto, port: s.localPort }))
+          .filter((p) => !seen.has(`${p.proto} ${p.port}`) && seen.add(`${p.proto} ${p.port}`));
+      }
+    } catch (e) {
+      problem = toProblem(e);
+    }
+    this.send({ type: 'answer', id, value, problem }, false);
   }
 
   running(): ProbeId[] {

@@ -10,7 +10,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { encodeFrame, FrameDecoder } from '../shared/framing.ts';
-import { parseCollectorMessage, PROTOCOL_VERSION, type CollectorMessage, type Command } from '../shared/protocol.ts';
+import { ANSWERS, parseCollectorMessage, PROTOCOL_VERSION, type Answer, type CollectorMessage, type Command, type Query } from '../shared/protocol.ts';
+
+const MAX_QUESTIONS = 16;
+const QUESTION_TIMEOUT_MS = 10_000;
 
 export interface LaunchPlan {
   /** Absolute paths only: pkexec loses the environment and the working directory. */
@@ -76,6 +79,8 @@ export class CollectorLink extends EventEmitter<{
   private handle: ReturnType<Launcher> | null = null;
   private closed = false;
   private losing = false;
+  private readonly questions = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private nextQuestion = 1;
   pid: number | null = null;
   uid: number | null = null;
 
@@ -147,6 +152,45 @@ export class CollectorLink extends EventEmitter<{
     this.conn.write(encodeFrame(command));
   }
 
+  /** Asks the collector a question; its answer is checked against the question's shape. */
+  query<Q extends Query>(q: Q): Promise<Answer<Q['type']>> {
+    if (this.questions.size >= MAX_QUESTIONS) return Promise.reject(new Error('too many questions waiting for the collector'));
+    const id = this.nextQuestion++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.questions.delete(id);
+        reject(new Error('the collector did not answer within 10 s'));
+      }, QUESTION_TIMEOUT_MS);
+      this.questions.set(id, {
+        resolve: (v) => resolve(ANSWERS[q.type].parse(v, 'answer') as Answer<Q['type']>),
+        reject,
+        timer,
+      });
+      try {
+        this.send({ type: 'query', id, query: q });
+      } catch (e) {
+        clearTimeout(timer);
+        this.questions.delete(id);
+        reject(e as Error);
+      }
+    });
+  }
+
+  private onAnswer(m: Extract<CollectorMessage, { type: 'answer' }>): void {
+    const q = this.questions.get(m.id);
+    if (!q) return; // timed out already
+    this.questions.delete(m.id);
+    clearTimeout(q.timer);
+    if (m.problem) q.reject(new Error(m.problem.message));
+    else {
+      try {
+        q.resolve(m.value);
+      } catch (e) {
+        q.reject(e as Error);
+      }
+    }
+  }
+
   /** Closing the socket is what ends the collector; the kill is for a collector that is wedged. */
   close(): void {
     if (this.closed) return;
@@ -156,6 +200,11 @@ export class CollectorLink extends EventEmitter<{
     const handle = this.handle;
     if (handle) setTimeout(() => handle.kill(), 3000).unref();
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    for (const q of this.questions.values()) {
+      clearTimeout(q.timer);
+      q.reject(new Error('the collector stopped'));
+    }
+    this.questions.clear();
   }
 
   private attach(conn: net.Socket): Promise<Extract<CollectorMessage, { type: 'hello' }>> {
@@ -170,7 +219,8 @@ export class CollectorLink extends EventEmitter<{
               if (m.type !== 'hello') throw new Error(`collector sent ${m.type} before hello`);
               greeted = true;
               resolve(m);
-            } else this.emit('message', m);
+            } else if (m.type === 'answer') this.onAnswer(m);
+            else this.emit('message', m);
           }
         } catch (e) {
           const why = `invalid message from the collector: ${(e as Error).message}`;

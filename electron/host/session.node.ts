@@ -17,7 +17,7 @@ export interface SessionOptions {
   /** How to get a root collector when we are not root (the elevation prompt); null: we cannot. */
   elevatedLauncher: Launcher | null;
   /** Electron: a save dialog that writes the file; null where the renderer saves for itself. */
-  saveFile: ((suggestedName: string, content: string) => Promise<string | null>) | null;
+  saveFile: ((suggestedName: string, content: string, encoding: 'utf8' | 'base64') => Promise<string | null>) | null;
   log?: (line: string) => void;
 }
 
@@ -75,7 +75,13 @@ export class Session {
         return this.names.resolve(req.ips);
       case 'saveFile':
         if (!this.opts.saveFile) throw new Error('this front end saves files itself');
-        return { path: await this.opts.saveFile(req.suggestedName, req.content) };
+        return { path: await this.opts.saveFile(req.suggestedName, req.content, req.encoding ?? 'utf8') };
+      case 'exportPcapng':
+        if (!this.link) throw new Error('no packets captured yet: start the packet probe first');
+        return this.link.query({ type: 'pcapng' });
+      case 'processPorts':
+        await this.ensureCollector();
+        return this.link!.query({ type: 'ports', pid: req.pid });
     }
   }
 

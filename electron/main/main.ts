@@ -35,12 +35,12 @@ const hostSession = new Session({
   collectorScript: collectorScriptPath(__dirname),
   frontEnd: 'electron',
   elevatedLauncher: elevatedLauncher({ name: 'NetProbes' }),
-  saveFile: async (suggestedName, content) => {
+  saveFile: async (suggestedName, content, encoding) => {
     const win = BrowserWindow.getFocusedWindow() ?? BrowserWindow.getAllWindows()[0];
     const opts = { defaultPath: path.join(app.getPath('downloads'), suggestedName) };
     const result = win ? await dialog.showSaveDialog(win, opts) : await dialog.showSaveDialog(opts);
     if (result.canceled || !result.filePath) return null;
-    await writeFile(result.filePath, content, 'utf8');
+    await writeFile(result.filePath, Buffer.from(content, encoding));
     return result.filePath;
   },
   log: (line) => console.error(`collector: ${line}`),

@@ -3,8 +3,8 @@
 // are validated by the host; the renderer never gets Node.
 
 import { PROBE_IDS, type ProbeId } from './probe.ts';
-import type { Problem } from './protocol.ts';
-import { arr, bool, int, literal, nullable, obj, str, tagged, type Infer, type Schema } from './schema.ts';
+import type { Answer, Problem } from './protocol.ts';
+import { arr, bool, int, literal, nullable, obj, optional, str, tagged, type Infer, type Schema } from './schema.ts';
 
 export type CollectorStatus = 'not-running' | 'starting' | 'running' | 'crashed';
 
@@ -61,7 +61,16 @@ export const requestSchema = tagged({
   /** Reverse names of addresses (the "names" toggle); unknown ones map to null. */
   resolveNames: obj({ ips: arr(str({ max: 45 }), { max: 256 }) }),
   /** Electron only: a save dialog, then the host writes the file. */
-  saveFile: obj({ suggestedName: str({ min: 1, max: 200, pattern: /^[\w.-]+$/ }), content: str({ max: 256 << 20 }) }),
+  saveFile: obj({
+    suggestedName: str({ min: 1, max: 200, pattern: /^[\w.-]+$/ }),
+    content: str({ max: 256 << 20 }),
+    /** base64 for binary files (pcapng). */
+    encoding: optional(literal('utf8', 'base64')),
+  }),
+  /** The packet probe's newest frames (up to 10,000, 256 bytes each) as a pcapng file, base64. */
+  exportPcapng: obj({}),
+  /** The local TCP/UDP ports of a process, for the "packets of this process" link. */
+  processPorts: obj({ pid: int({ min: 1, max: 4_194_304 }) }),
 });
 export type Request = Infer<typeof requestSchema>;
 
@@ -73,7 +82,11 @@ export type Reply<R extends Request['type']> = R extends 'getState'
       ? { path: string | null }
       : R extends 'resolveNames'
         ? Record<string, string | null>
-        : { ok: true };
+        : R extends 'exportPcapng'
+          ? Answer<'pcapng'>
+          : R extends 'processPorts'
+            ? Answer<'ports'>
+            : { ok: true };
 
 /** What both front doors give the renderer. */
 export interface NetprobesApi {

@@ -6,6 +6,7 @@
 import { PROBES, type AnyProbe } from '../probes/registry.ts';
 import { PROBE_IDS, rowSchema, type ProbeId } from './probe.ts';
 import { arr, int, literal, nullable, obj, record, str, tagged, type Infer, type Schema } from './schema.ts';
+import { MAX_FRAME_BYTES } from './framing.ts';
 
 export const PROTOCOL_VERSION = 1;
 /** Rows per `rows` message; a stream probe's batch beyond this is shed and counted. */
@@ -16,9 +17,19 @@ const json: Schema<unknown> = { describe: 'any JSON value', parse: (v) => v };
 const problem = obj({ kind: literal('privilege', 'feature', 'input', 'internal'), message: str({ max: 2000 }) });
 export type Problem = Infer<typeof problem>;
 
+/** Questions the host may ask of the collector, each answered once by an `answer` with the same id. */
+const query = tagged({
+  /** The tcpdump probe's newest captured frames (running or last run), as pcapng. */
+  pcapng: obj({}),
+  /** The local ports of one process's TCP and UDP sockets. */
+  ports: obj({ pid: int({ min: 1, max: 4_194_304 }) }),
+});
+export type Query = Infer<typeof query>;
+
 const command = tagged({
   start: obj({ probe: probeId, options: json }),
   stop: obj({ probe: probeId }),
+  query: obj({ id: int({ min: 0 }), query }),
 });
 export type Command = Infer<typeof command>;
 
@@ -28,6 +39,7 @@ const collectorMessage = tagged({
   rows: obj({ probe: probeId, rows: arr(json as Schema<object>, { max: MAX_ROWS_PER_MESSAGE }) }),
   counters: obj({ probe: probeId, counters: record(int({ min: 0 }), { maxKeys: 64 }) }),
   stopped: obj({ probe: probeId, problem: nullable(problem) }),
+  answer: obj({ id: int({ min: 0 }), value: json, problem: nullable(problem) }),
 });
 export type CollectorMessage = Infer<typeof collectorMessage>;
 
@@ -37,6 +49,13 @@ const rowSchemas = Object.fromEntries(
   ProbeId,
   Schema<object[]>
 >;
+
+/** The answers' shapes, checked by the host when an answer arrives. */
+export const ANSWERS = {
+  pcapng: obj({ base64: str({ max: MAX_FRAME_BYTES }), packets: int({ min: 0 }) }),
+  ports: arr(obj({ proto: literal('TCP', 'UDP'), port: int({ min: 0, max: 65535 }) }), { max: 1024 }),
+} satisfies Record<Query['type'], Schema<unknown>>;
+export type Answer<K extends Query['type']> = Infer<(typeof ANSWERS)[K]>;
 
 /** Host side: a message from the collector, rows checked against their probe's columns. */
 export function parseCollectorMessage(value: unknown): CollectorMessage {

@@ -123,6 +123,10 @@ export function ProbeTab(props: {
     });
   });
 
+  const notify = (m: string) => {
+    setNotice(m);
+    setTimeout(() => setNotice(null), 4000);
+  };
   const problem = error ?? state.problem?.message ?? (state.running ? null : collectorProblem);
   const losses = probe.counters.filter((c) => c.loss);
   const Panel = view.Panel;
@@ -177,6 +181,7 @@ export function ProbeTab(props: {
           Export CSV
         </button>
         {probe.kind === 'interval' ? <button onClick={() => void exportCsv(store.history, 'history')}>Export history</button> : null}
+        {view.Tools ? <view.Tools api={api} notify={notify} /> : null}
       </div>
       {problem ? (
         <div className="problem" role="alert">

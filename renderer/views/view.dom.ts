@@ -3,6 +3,7 @@
 // cross-links to other tabs.
 
 import type { ReactNode } from 'react';
+import type { NetprobesApi } from '../../electron/shared/api.ts';
 import type { Column, ProbeId } from '../../electron/shared/probe.ts';
 import type { Names } from '../names.dom.ts';
 import type { ProbeStore } from '../store.dom.ts';
@@ -15,6 +16,8 @@ export interface CrossLink {
   find?: string;
   /** Options to set in the target tab; it (re)starts with them. Without, the target starts if it is not running. */
   options?: Record<string, unknown>;
+  /** Works out the link when clicked (e.g. asks for a process's ports); its error is shown. */
+  prepare?: (api: NetprobesApi) => Promise<CrossLink>;
 }
 
 export interface PanelProps {
@@ -35,4 +38,6 @@ export interface ProbeView<Row = any> {
   /** Fields for the details pane beyond the row's own columns. */
   details?: (row: Row, store: ProbeStore) => [string, string][];
   links?: (row: Row) => CrossLink[];
+  /** Extra toolbar buttons; `notify` shows a short message beside the counters. */
+  Tools?: (props: { api: NetprobesApi; notify: (message: string) => void }) => ReactNode;
 }

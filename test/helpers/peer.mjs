@@ -1,13 +1,13 @@
 // A traffic peer with a known behaviour, run as its own process (also inside a
 // test namespace through `ip netns exec`). Prints "ready" once listening.
-//   udp-send HOST PORT COUNT SIZE        sends COUNT datagrams of SIZE bytes
-//   udp-recv HOST PORT COUNT             receives COUNT datagrams, then exits
+//   udp-send HOST PORT COUNT SIZE [MS]   sends COUNT datagrams of SIZE bytes (then keeps the socket MS ms)
+//   udp-recv HOST PORT COUNT [MS]        receives COUNT datagrams, then exits (after keeping the socket MS ms)
 //   tcp-server HOST PORT                 accepts one connection, echoes, closes on EOF
 //   tcp-client HOST PORT MESSAGES SIZE   connects, sends MESSAGES writes of SIZE bytes (waiting for each echo), closes
 import dgram from 'node:dgram';
 import net from 'node:net';
 
-const [mode, host, portText, a, b] = process.argv.slice(2);
+const [mode, host, portText, a, b, c] = process.argv.slice(2);
 const port = Number(portText);
 const family = host.includes(':') ? 'udp6' : 'udp4';
 
@@ -17,7 +17,7 @@ if (mode === 'udp-send') {
   const payload = Buffer.alloc(Number(b), 0x61);
   let sent = 0;
   const next = () => {
-    if (sent === count) return s.close();
+    if (sent === count) return setTimeout(() => s.close(), Number(c ?? 0));
     sent++;
     s.send(payload, port, host, (err) => {
       if (err) throw err;
@@ -29,7 +29,7 @@ if (mode === 'udp-send') {
   const s = dgram.createSocket(family);
   let got = 0;
   s.on('message', () => {
-    if (++got === Number(a)) s.close();
+    if (++got === Number(a)) setTimeout(() => s.close(), Number(b ?? 0));
   });
   s.bind(port, host, () => console.log('ready'));
 } else if (mode === 'tcp-server') {

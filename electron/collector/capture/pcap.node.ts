@@ -30,7 +30,8 @@ export interface CapturedPacket {
 
 export type BatchHandler = (buf: Buffer, count: number) => void;
 
-const DEFAULT_SNAPLEN = 256;
+/** Bytes kept of each frame: headers only, which is all the probes decode (and what a pcapng export holds). */
+export const DEFAULT_SNAPLEN = 256;
 const DEFAULT_RING = 32 << 20;
 const READ_TIMEOUT_MS = 20;
 const BATCH_BUFFER = 1 << 20;

@@ -2,11 +2,14 @@
 // including ones that come up later; the cooked header names the interface)
 // or on each named interface.
 
-import { PcapCapture, type CapturedPacket } from '../../collector/capture/pcap.node.ts';
+import { DEFAULT_SNAPLEN, PcapCapture, type CapturedPacket } from '../../collector/capture/pcap.node.ts';
+import { FrameRing } from '../../collector/capture/frame-ring.ts';
 import type { ProbeSource } from '../../collector/source.ts';
 import { InterfaceNames } from '../../node/interfaces.node.ts';
 import { decodeFrame, LINK_TYPE_NAMES, TcpFlag } from '../../shared/packet.ts';
 import type { PacketRow, TcpdumpOptions } from './definition.ts';
+
+const EXPORT_FRAMES = 10_000;
 
 type Counts = { seen: number; rows: number; notIp: number; otherProto: number; malformed: number; truncated: number };
 
@@ -16,9 +19,12 @@ export const tcpdumpSource: ProbeSource<TcpdumpOptions, PacketRow> = async (opti
   const counts: Counts = { seen: 0, rows: 0, notIp: 0, otherProto: 0, malformed: 0, truncated: 0 };
   const captures: PcapCapture[] = [];
   let pending: PacketRow[] = [];
+  // The newest frames as captured, for a pcapng export (10,000 × the snap length: ~2.5 MiB).
+  const ring = new FrameRing(EXPORT_FRAMES, DEFAULT_SNAPLEN);
 
-  const handle = (device: string) => (p: CapturedPacket) => {
+  const handle = (device: string, iface: number) => (p: CapturedPacket) => {
     counts.seen++;
+    ring.add(iface, p.time, p.data, p.offset, p.caplen, p.wireLen);
     const d = decodeFrame(p.linkType, p.data, p.offset, p.caplen, p.wireLen);
     if (typeof d === 'string') {
       if (d === 'not-ip') counts.notIp++;
@@ -63,14 +69,15 @@ export const tcpdumpSource: ProbeSource<TcpdumpOptions, PacketRow> = async (opti
 
   try {
     for (const device of devices) {
-      const onPacket = handle(device);
+      const iface = ring.interfaces.length; // this capture's index in the export, registered once it is open
+      const onPacket = handle(device, iface);
       const direction = options.bothDirections ? 'inout' : 'in';
-      captures.push(
-        new PcapCapture({ device, filter: options.filter, direction }, (p) => {
-          onPacket(p);
-          queueFlush();
-        }),
-      );
+      const capture = new PcapCapture({ device, filter: options.filter, direction }, (p) => {
+        onPacket(p);
+        queueFlush();
+      });
+      captures.push(capture);
+      ring.addInterface({ name: device, linkType: capture.linkType, snaplen: DEFAULT_SNAPLEN });
     }
   } catch (e) {
     for (const c of captures) c.close();
@@ -85,5 +92,6 @@ export const tcpdumpSource: ProbeSource<TcpdumpOptions, PacketRow> = async (opti
       for (const c of captures) c.close();
       if (pending.length) sink.rows(pending.splice(0));
     },
+    capturedFrames: () => ({ interfaces: ring.interfaces, packets: ring.packets() }),
   };
 };

@@ -79,6 +79,20 @@ export const nettopView: ProbeView<NettopRow> = {
       ? [
           { label: 'Connections of this process', probe: 'tcp-connections', find: `PID=${r.pid}`, options: { outbound: true } },
           { label: 'Socket calls of this process', probe: 'socket-trace', options: { pid: r.pid } },
+          {
+            label: 'Packets of this process',
+            probe: 'tcpdump',
+            prepare: async (api) => {
+              const ports = await api.request({ type: 'processPorts', pid: r.pid });
+              if (!ports.length) throw new Error(`process ${r.pid} holds no TCP or UDP sockets now`);
+              const clause = (proto: string) => {
+                const list = [...new Set(ports.filter((p) => p.proto === proto).map((p) => p.port))].slice(0, 32);
+                return list.length ? `(${proto.toLowerCase()} and (${list.map((p) => `port ${p}`).join(' or ')}))` : null;
+              };
+              const filter = [clause('TCP'), clause('UDP')].filter(Boolean).join(' or ');
+              return { label: 'Packets of this process', probe: 'tcpdump', options: { ifaces: [], filter, bothDirections: true } };
+            },
+          },
         ]
       : [],
 };

@@ -1,11 +1,32 @@
 // The packet tab: addresses and ports with names when the toggle is on, the
 // flags spelled out, and links to the connection and the flow.
 import type { PacketRow } from '../../../electron/probes/tcpdump/definition.ts';
+import type { NetprobesApi } from '../../../electron/shared/api.ts';
+import { saveBase64 } from '../../save.dom.ts';
 import type { ProbeView } from '../view.dom.ts';
+
+function PcapngButton(props: { api: NetprobesApi; notify: (m: string) => void }) {
+  const exportPcapng = async () => {
+    try {
+      const { base64, packets } = await props.api.request({ type: 'exportPcapng' });
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+      await saveBase64(props.api, `netprobes-packets-${stamp}.pcapng`, base64);
+      props.notify(`exported the newest ${packets} packets as pcapng`);
+    } catch (e) {
+      props.notify(`pcapng export failed: ${(e as Error).message}`);
+    }
+  };
+  return (
+    <button onClick={() => void exportPcapng()} title="The newest 10,000 captured frames (first 256 bytes of each), for Wireshark or tcpdump -r">
+      Export pcapng
+    </button>
+  );
+}
 
 const FLAG_NAMES: [keyof PacketRow, string][] = [['syn', 'SYN'], ['ack', 'ACK'], ['psh', 'PSH'], ['fin', 'FIN'], ['rst', 'RST'], ['urg', 'URG']];
 
 export const tcpdumpView: ProbeView<PacketRow> = {
+  Tools: PcapngButton,
   renderCell: (c, r, names) => {
     if (c.key === 'src' || c.key === 'dst') return names.address(r[c.key]);
     if (c.key === 'sport' || c.key === 'dport') return names.port(r[c.key]);
