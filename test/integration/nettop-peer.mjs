@@ -8,6 +8,11 @@
 //   NAME tcp-client HOST PORT MESSAGES SIZE HOLD_MS
 //                                              connects, sends MESSAGES writes of SIZE bytes (each
 //                                              waits for its echo), waits HOLD_MS, closes, reports
+//   NAME udp-burst HOST PORT COUNT SIZE        short-lived: sends COUNT datagrams from a new socket and
+//                                              exits at once after the last one (reports first, on stderr
+//                                              nothing: the test knows its PID)
+//   NAME tcp-burst HOST PORT SIZE              short-lived: connects, sends SIZE bytes, closes and exits
+//                                              as soon as the connection is closed (no linger)
 import dgram from 'node:dgram';
 import net from 'node:net';
 
@@ -78,6 +83,29 @@ if (mode === 'udp-recv') {
     else setTimeout(() => c.end(), holdMs);
   });
   c.on('error', (e) => say({ error: e.message }));
+} else if (mode === 'udp-burst') {
+  const [port, count, size] = rest.map(Number);
+  const s = dgram.createSocket(family);
+  const payload = Buffer.alloc(size, 0x63);
+  let left = count;
+  s.bind(0, () => {
+    say({ done: true, port: s.address().port });
+    for (let i = 0; i < count; i++) {
+      s.send(payload, port, host, (err) => {
+        if (err) throw err;
+        if (--left === 0) process.exit(0);
+      });
+    }
+  });
+} else if (mode === 'tcp-burst') {
+  const [port, size] = rest.map(Number);
+  const c = net.connect({ host, port }, () => {
+    say({ done: true, localPort: c.localPort });
+    c.end(Buffer.alloc(size, 0x64));
+  });
+  c.on('data', () => {});
+  c.on('close', () => process.exit(0));
+  c.on('error', () => process.exit(0));
 } else {
   throw new Error(`unknown mode ${mode}`);
 }

@@ -81,6 +81,9 @@ export const nettop = defineProbe<NettopRow, NettopOptions>({
     { key: 'kernel', label: 'kernel', description: 'packets no local socket owns (ARP, ICMP, closed ports, forwarded): PID 0 rows', loss: false },
     { key: 'unknown', label: 'unknown', description: 'packets whose owner existed but could not be found (socket closed or process gone before the /proc scan): PID -1 rows', loss: false },
     { key: 'frames', label: 'frames', description: 'frames libpcap delivered', loss: false },
+    { key: 'traced', label: 'traced', description: 'flows whose owner /proc no longer showed (a socket opened and closed between two scans), named by tracepoints in the sending task (fib:fib_table_lookup, fib6:fib6_table_lookup, sock:inet_sock_set_state)', loss: false },
+    { key: 'traceOverruns', label: 'trace overruns', description: 'tracepoint events the kernel overwrote before they were read: short-lived sockets among them may land in the unknown row', loss: true },
+    { key: 'traceEvicted', label: 'trace evicted', description: 'recent endpoints dropped because their table was full (bounded), before they expired', loss: true },
     { key: 'held', label: 'held', description: 'packets that waited for a /proc rescan because their socket was new', loss: false },
     { key: 'scanMs', label: '/proc ms', description: 'milliseconds spent scanning /proc, in total', loss: false },
     { key: 'scans', label: '/proc scans', description: 'scans of /proc for socket owners (on a new socket, rate-limited, and every 2 s while traffic flows)', loss: false },
@@ -97,7 +100,13 @@ export const nettop = defineProbe<NettopRow, NettopOptions>({
     'Each packet is credited to the process that owns its socket (TCP and UDP, IPv4 and IPv6); a socket shared by\n' +
     'several processes (opened before fork) goes to the lowest PID. PID 0 "kernel": traffic no local socket owns\n' +
     '(ARP, ICMP, packets for closed ports, forwarded packets, IP fragments after the first). PID -1 "unknown": the\n' +
-    'owner existed but was gone before /proc could be read (a socket opened and closed within a few ms).\n' +
+    'owner existed but was gone before /proc could be read and the tracepoints did not see it either.\n' +
+    'Short-lived sockets (opened, used and closed between two /proc scans): where tracefs has fib:fib_table_lookup,\n' +
+    'fib6:fib6_table_lookup and sock:inet_sock_set_state, the process that last used the local port with that peer\n' +
+    'before the packet (seen in task context: each unconnected UDP send, connect, close) owns it; its uid is -1 if\n' +
+    'it had exited before its event was read (pid and command are still known). A datagram coming in for a UDP port\n' +
+    'no socket holds goes to the process that last sent from that port to its sender (a reply), else to kernel.\n' +
+    'Without those tracepoints, /proc alone (the source line says so).\n' +
     'On lo, a packet is XMIT for the sending socket\'s process and RECV for the receiving one. Bytes are frame lengths\n' +
     'with the device\'s own link-layer header (14 bytes on Ethernet and lo, none on tun). Sockets of other network\n' +
     'namespaces (containers) are not visible from this one: their traffic on a shared veth is counted as kernel.',

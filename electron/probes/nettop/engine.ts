@@ -15,6 +15,14 @@
 //                         datagram, a SYN, a RST), forwarded traffic
 //        unknown (PID -1) a socket was there but no process held it any more,
 //                         or a process sent from a socket already gone.
+//   4. where step 3 would say "unknown" — or a datagram came in for a UDP port
+//      no socket holds — the recent endpoints seen by tracepoints in the
+//      sending task's context (attribution/recent-endpoints.ts): the process
+//      that last used that local port with that peer before the packet. A sent
+//      packet asks them before being held; a received one only after the
+//      rescan, which must first confirm no socket is there. Owners found so
+//      are cached briefly (NEGATIVE_TTL) and re-checked against each snapshot,
+//      where /proc wins when it knows the socket.
 //   Cached entries expire: an owner is confirmed at each rescan while its
 //   socket exists and forgotten POSITIVE_TTL after it is gone (so the FIN and
 //   the last ACKs of a closed connection still go to its process); verdicts of
@@ -28,6 +36,7 @@
 
 import type { L4Proto } from '../../collector/attribution/proc-net.ts';
 import type { Owner, Resolution } from '../../collector/attribution/socket-index.ts';
+import type { EndpointLookup } from '../../collector/attribution/recent-endpoints.ts';
 import { KERNEL_COMMAND, KERNEL_PID, UNKNOWN_COMMAND, UNKNOWN_PID, type NettopRow } from './definition.ts';
 
 export const XMIT = 0;
@@ -69,6 +78,8 @@ export interface EngineOptions {
   /** Asks for a /proc rescan; the caller rate-limits it and then calls setSnapshot. */
   requestScan: () => void;
   limits?: Partial<EngineLimits>;
+  /** Recent endpoints from tracepoints, for sockets /proc no longer shows; none: /proc alone. */
+  recent?: EndpointLookup | null;
 }
 
 export interface EngineCounts {
@@ -78,6 +89,8 @@ export interface EngineCounts {
   held: number;
   /** Held flows that found the hold queue full and went to unknown at once. */
   holdOverflow: number;
+  /** Flows (direction, endpoint, peer) whose owner came from the recent endpoints, /proc not knowing it. */
+  traced: number;
 }
 
 interface Flow {
@@ -122,7 +135,7 @@ export interface Acc {
 type Table = Map<string, Map<number, Acc>>;
 
 export class NettopEngine {
-  readonly counts: EngineCounts = { attributed: 0, kernel: 0, unknown: 0, held: 0, holdOverflow: 0 };
+  readonly counts: EngineCounts = { attributed: 0, kernel: 0, unknown: 0, held: 0, holdOverflow: 0, traced: 0 };
   private readonly limits: EngineLimits;
   private snapshot: SocketSnapshot | null = null;
   private snapshotUs = -Infinity;
@@ -212,6 +225,7 @@ export class NettopEngine {
         this.remember(key, h, h.dir === RECV, target, r.inode, now + this.limits.positiveTtlMs);
       } else if (this.snapshotUs > h.firstUs) {
         target = verdict(r, h.proto, h.tcpFlags, h.dir === RECV);
+        target = this.traced(target, r, h.proto, h.lip, h.lport, h.rip, h.rport, h.dir === RECV, h.firstUs) ?? target;
         this.remember(key, h, h.dir === RECV, target, 0, now + this.limits.negativeTtlMs);
       } else {
         again = true; // captured after this scan began: the next scan decides
@@ -260,13 +274,47 @@ export class NettopEngine {
       return;
     }
     if (this.snapshotUs > timeUs) {
-      const target = verdict(r, proto, tcpFlags, incoming);
+      let target = verdict(r, proto, tcpFlags, incoming);
+      target = this.traced(target, r, proto, localIp, localPort, remoteIp, remotePort, incoming, timeUs) ?? target;
       this.remember(key, flow, incoming, target, 0, now + this.limits.negativeTtlMs);
       this.add(this.bucketOf(timeUs), target, dev, dir, 1, bytes);
       this.lastValidUntilMs = now + this.limits.negativeTtlMs;
       return;
     }
+    if (!incoming && this.opts.recent) {
+      // A sent packet: the process that sent it is known if the tracepoints saw it; no need to wait.
+      const owner = this.traced(UNKNOWN, r, proto, localIp, localPort, remoteIp, remotePort, false, timeUs);
+      if (owner) {
+        this.remember(key, flow, incoming, owner, 0, now + this.limits.negativeTtlMs);
+        this.add(this.bucketOf(timeUs), owner, dev, dir, 1, bytes);
+        this.lastValidUntilMs = now + this.limits.negativeTtlMs;
+        return;
+      }
+    }
     this.hold(key, dev, dir, flow, tcpFlags, timeUs, bytes);
+  }
+
+  /**
+   * The recent endpoints' owner for a packet /proc gave `target` for, when that
+   * is "unknown" or a datagram for a UDP port no socket holds; else null.
+   */
+  private traced(
+    target: Owner,
+    r: Resolution,
+    proto: L4Proto,
+    localIp: string,
+    localPort: number,
+    remoteIp: string,
+    remotePort: number,
+    incoming: boolean,
+    timeUs: number,
+  ): Owner | null {
+    const recent = this.opts.recent;
+    if (!recent) return null;
+    if (target !== UNKNOWN && !(proto === 'UDP' && incoming && r.kind === 'absent')) return null;
+    const owner = recent.lookup(proto, localIp, localPort, remoteIp, remotePort, incoming, timeUs);
+    if (owner) this.counts.traced++;
+    return owner;
   }
 
   /** A packet no socket can own (not TCP/UDP: ARP, ICMP, a later fragment; or malformed). */

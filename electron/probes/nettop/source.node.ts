@@ -6,10 +6,17 @@
 // Socket owners come from /proc (attribution/socket-table.node.ts), scanned at
 // start, when a packet's socket is not in the last snapshot (at most every
 // MIN_SCAN_GAP_MS), and every REFRESH_MS while traffic flows — never per packet.
+// Sockets too short-lived for /proc (opened, used and closed between two scans)
+// are named by tracepoints in the sending task's context, in a private tracefs
+// instance (attribution/recent-endpoints-trace.node.ts), read every POLL_MS and
+// before each scan; where tracefs or the tracepoints are missing, /proc alone,
+// and the description says so. NETPROBES_NETTOP_TRACE=0 turns them off (for
+// measuring their cost).
 
 import { PcapCapture, type CapturedPacket } from '../../collector/capture/pcap.node.ts';
 import type { ProbeSource } from '../../collector/source.ts';
 import { scanSockets } from '../../collector/attribution/socket-table.node.ts';
+import { startEndpointTracer, type EndpointTracer } from '../../collector/attribution/recent-endpoints-trace.node.ts';
 import { InterfaceNames, listInterfaces } from '../../node/interfaces.node.ts';
 import { LinkType } from '../../shared/packet.ts';
 import { ProbeError } from '../../shared/probe-error.ts';
@@ -26,6 +33,8 @@ const GRACE_MS = 120;
 /** On stop, libpcap's last blocks are read until no frame came for QUIET_MS (at most DRAIN_MAX_MS). */
 const QUIET_MS = 60;
 const DRAIN_MAX_MS = 600;
+/** The tracepoints' ring buffers are read this often (and before every /proc scan). */
+const POLL_MS = 40;
 
 type Counts = { scans: number; scanMs: number };
 
@@ -35,16 +44,38 @@ export const nettopSource: ProbeSource<NettopOptions, NettopRow> = async (option
   const names = new InterfaceNames();
   let stopped = false;
 
+  let tracer: EndpointTracer | null = null;
+  let traceWhy = '';
+  if (process.env.NETPROBES_NETTOP_TRACE === '0') traceWhy = 'turned off (NETPROBES_NETTOP_TRACE=0)';
+  else {
+    const t = startEndpointTracer();
+    if ('unavailable' in t) traceWhy = t.unavailable;
+    else tracer = t;
+  }
+  const pollTrace = () => {
+    try {
+      tracer?.poll();
+    } catch (e) {
+      // Not fatal: /proc alone from here on, and the description of the next start says why.
+      traceWhy = `tracepoints failed: ${e instanceof Error ? e.message : String(e)}`;
+      tracer?.close();
+      tracer = null;
+    }
+  };
+
   let lastScanMs = 0;
   let scanTimer: NodeJS.Timeout | null = null;
   const scan = () => {
     if (scanTimer) clearTimeout(scanTimer);
     scanTimer = null;
+    pollTrace(); // every event before the scan is in the table: what /proc no longer shows, it can name
     let r;
     try {
       r = scanSockets();
     } catch (e) {
       stopped = true;
+      tracer?.close();
+      tracer = null;
       sink.fail(new ProbeError('feature', `cannot read /proc for socket owners: ${e instanceof Error ? e.message : String(e)}`));
       return;
     }
@@ -61,7 +92,7 @@ export const nettopSource: ProbeSource<NettopOptions, NettopRow> = async (option
 
   const intervalMs = options.interval * 1000;
   const startMs = Date.now();
-  const engine = new NettopEngine({ startUs: startMs * 1000, intervalUs: intervalMs * 1000, now: Date.now, requestScan });
+  const engine = new NettopEngine({ startUs: startMs * 1000, intervalUs: intervalMs * 1000, now: Date.now, requestScan, recent: tracer?.table ?? null });
   scan();
 
   // The hot path: one call per captured frame (frames.ts).
@@ -73,11 +104,13 @@ export const nettopSource: ProbeSource<NettopOptions, NettopRow> = async (option
     capture = new PcapCapture({ device: 'any', filter, direction: 'inout' }, onPacket);
   } catch (e) {
     if (scanTimer) clearTimeout(scanTimer);
+    tracer?.close();
     throw e;
   }
   if (capture.linkType !== LinkType.LINUX_SLL2) {
     capture.close();
     if (scanTimer) clearTimeout(scanTimer);
+    tracer?.close();
     throw new ProbeError('feature', `libpcap gave link type ${capture.linkType} on "any", not LINUX_SLL2 (276): nettop needs libpcap 1.10 or later`);
   }
 
@@ -99,11 +132,27 @@ export const nettopSource: ProbeSource<NettopOptions, NettopRow> = async (option
   const refresh = setInterval(() => {
     if (!stopped && engine.active && !scanTimer) scan();
   }, REFRESH_MS);
+  let polls = 0;
+  const tracePoll = setInterval(() => {
+    if (stopped || !tracer) return;
+    pollTrace();
+    if (++polls % 25 === 0) tracer?.table.expire(Date.now() * 1000);
+  }, POLL_MS);
 
+  let finished = false;
+  /** The tracer as started, for its counts after it is closed. */
+  const traced = tracer as EndpointTracer | null;
   return {
-    description: `libpcap on any (LINUX_SLL2)${options.ifaces.length ? ` for ${options.ifaces.join(', ')}` : ''}, socket owners from /proc, every ${options.interval} s`,
+    description:
+      `libpcap on any (LINUX_SLL2)${options.ifaces.length ? ` for ${options.ifaces.join(', ')}` : ''}, ` +
+      (tracer
+        ? `socket owners from /proc and, for short-lived sockets, tracepoints ${tracer.tracepoints.join(', ')} (private tracefs instance)`
+        : `socket owners from /proc only (short-lived sockets may be unknown: ${traceWhy})`) +
+      `, every ${options.interval} s`,
     counters: () => ({
       ...engine.counts,
+      traceOverruns: traced?.overruns() ?? 0,
+      traceEvicted: traced?.table.counts.evicted ?? 0,
       frames: frames.frames,
       scans: counts.scans,
       scanMs: Math.round(counts.scanMs),
@@ -111,8 +160,10 @@ export const nettopSource: ProbeSource<NettopOptions, NettopRow> = async (option
       kernelDrops: capture.kernelDrops(),
     }),
     stop: async () => {
-      if (stopped) return;
-      for (const until = Date.now() + DRAIN_MAX_MS; Date.now() < until; ) {
+      if (finished) return;
+      finished = true;
+      // After a failure (stopped already) there is nothing left to drain, but timers, capture and tracefs still go.
+      for (const until = Date.now() + DRAIN_MAX_MS; !stopped && Date.now() < until; ) {
         const before = frames.frames;
         await new Promise((r) => setTimeout(r, QUIET_MS));
         if (frames.frames === before) break;
@@ -120,10 +171,12 @@ export const nettopSource: ProbeSource<NettopOptions, NettopRow> = async (option
       stopped = true;
       if (tickTimer) clearTimeout(tickTimer);
       clearInterval(refresh);
+      clearInterval(tracePoll);
       capture.close();
       if (engine.heldCount) scan(); // settle the held packets for the last table
       if (scanTimer) clearTimeout(scanTimer);
       scanTimer = null;
+      tracer?.close();
       // As nettop.stp's `probe end`: the interval in progress is printed too, its TIME being the stop.
       const rows = engine.takeInterval(k);
       const nowUs = Date.now() * 1000;
