@@ -1,0 +1,122 @@
+// The recent-endpoints table (events from tracepoints in the sending task →
+// owner of a local port) and the engine's use of it for sockets /proc no
+// longer shows. Pure: no root, no tracefs.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RecentEndpoints, type EndpointEvent } from '../../electron/collector/attribution/recent-endpoints.ts';
+import { SocketIndex, type Owner } from '../../electron/collector/attribution/socket-index.ts';
+import { NettopEngine, RECV, XMIT } from '../../electron/probes/nettop/engine.ts';
+
+const T0_MS = 1_700_000_000_000;
+const T0 = T0_MS * 1000;
+const MS = 1000;
+const SEC = 1_000_000;
+
+const a: Owner = { pid: 100, uid: 0, command: 'burst-a' };
+const b: Owner = { pid: 200, uid: -1, command: 'burst-b' };
+
+function ev(over: Partial<EndpointEvent>): EndpointEvent {
+  return { proto: 'UDP', localIp: '0.0.0.0', localPort: 40000, remoteIp: '127.0.0.1', remotePort: 9999, timeUs: T0, owner: a, ...over };
+}
+
+test('recent endpoints: a sent packet finds the process that last used its local port, wildcard source included', () => {
+  const t = new RecentEndpoints();
+  t.add(ev({}));
+  assert.equal(t.lookup('UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, false, T0 + 50), a);
+  assert.equal(t.lookup('TCP', '127.0.0.1', 40000, '127.0.0.1', 9999, false, T0 + 50), null, 'another protocol');
+  assert.equal(t.lookup('UDP', '127.0.0.1', 40001, '127.0.0.1', 9999, false, T0 + 50), null, 'another port');
+  // Sent elsewhere (NAT, say): a sent packet still takes the port's last user; a received one needs the exact peer.
+  assert.equal(t.lookup('UDP', '127.0.0.1', 40000, '127.0.0.2', 53, false, T0 + 50), a);
+  assert.equal(t.lookup('UDP', '127.0.0.1', 40000, '127.0.0.2', 53, true, T0 + 50), null);
+  assert.equal(t.lookup('UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, true, T0 + 50), a, 'a reply from the peer it sent to');
+  // IPv4-mapped addresses are the IPv4 ones; a bound source must match.
+  t.add(ev({ localIp: '::ffff:10.0.0.1', localPort: 41000, remoteIp: '::ffff:10.0.0.2', owner: b }));
+  assert.equal(t.lookup('UDP', '10.0.0.1', 41000, '10.0.0.2', 9999, true, T0 + 50), b);
+  assert.equal(t.lookup('UDP', '10.0.0.3', 41000, '10.0.0.2', 9999, false, T0 + 50), null, 'another local address');
+  assert.equal(t.counts.hits, 4);
+});
+
+test('recent endpoints: ephemeral port reuse — each packet goes to the last user before it', () => {
+  const t = new RecentEndpoints();
+  // a sends from port 40000 during [T0, T0+5ms]; exits; b gets the same port at T0+20ms.
+  t.add(ev({ timeUs: T0 }));
+  const ea = t.add(ev({ timeUs: T0 + 1 * MS }));
+  t.touch(ea, T0 + 5 * MS);
+  t.add(ev({ timeUs: T0 + 20 * MS, owner: b }));
+  assert.equal(t.size, 2);
+  assert.equal(t.lookup('UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, false, T0 + 3 * MS), a, 'during a');
+  assert.equal(t.lookup('UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, false, T0 + 10 * MS), a, "after a's last send, before b");
+  assert.equal(t.lookup('UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, false, T0 + 21 * MS), b, 'after b began');
+  // The event precedes its packet; within the slack (clock conversion) it still counts.
+  assert.equal(t.lookup('UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, false, T0 + 19 * MS), b);
+  assert.equal(t.lookup('UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, false, T0 + 17 * MS), a);
+  assert.equal(t.lookup('UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, false, T0 - 10 * MS), null, 'before any event');
+  // An exact peer match beats a more recent one to another peer.
+  t.add(ev({ timeUs: T0 + 30 * MS, remotePort: 7777, owner: a }));
+  assert.equal(t.lookup('UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, false, T0 + 31 * MS), b);
+  assert.equal(t.lookup('UDP', '127.0.0.1', 40000, '127.0.0.1', 7777, false, T0 + 31 * MS), a);
+});
+
+test('recent endpoints: entries expire, and the table is bounded with counted evictions', () => {
+  const t = new RecentEndpoints({ maxKeys: 3, maxPerKey: 2, maxAgeUs: 5 * SEC });
+  t.add(ev({ timeUs: T0 }));
+  assert.equal(t.lookup('UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, false, T0 + 6 * SEC), null, 'too old to match');
+  t.expire(T0 + 6 * SEC);
+  assert.equal(t.size, 0);
+  assert.equal(t.counts.expired, 1);
+  const g = t.generation;
+  for (let p = 1; p <= 4; p++) t.add(ev({ localPort: p, timeUs: T0 + 7 * SEC + p }));
+  assert.equal(t.size, 3);
+  assert.equal(t.counts.evicted, 1, 'the least recently updated key went');
+  assert.ok(t.generation > g, 'kept entries are invalidated');
+  assert.equal(t.lookup('UDP', '127.0.0.1', 1, '127.0.0.1', 9999, false, T0 + 7 * SEC + 10), null);
+  assert.equal(t.lookup('UDP', '127.0.0.1', 4, '127.0.0.1', 9999, false, T0 + 7 * SEC + 10), a);
+  for (let r = 1; r <= 3; r++) t.add(ev({ localPort: 4, remotePort: r, timeUs: T0 + 8 * SEC + r }));
+  assert.equal(t.size, 4, 'at most 2 entries per key');
+  assert.equal(t.counts.evicted, 3);
+  assert.equal(t.counts.events, 8);
+});
+
+test('engine + recent endpoints: a sender gone before the scan is named; /proc verdicts of kernel stand', () => {
+  const clock = { now: T0_MS + 10 };
+  const recent = new RecentEndpoints();
+  const scans: number[] = [];
+  const e = new NettopEngine({ startUs: T0, intervalUs: 5 * SEC, now: () => clock.now, requestScan: () => scans.push(clock.now), recent });
+  const empty = new SocketIndex([], new Map());
+  e.setSnapshot(empty, T0_MS);
+  // A short-lived UDP sender to a receiver this snapshot does not know either (both held or traced).
+  recent.add(ev({ localPort: 40000, remotePort: 9999, timeUs: T0 + 1 * MS }));
+  for (let i = 0; i < 40; i++) {
+    e.side(T0 + 2 * MS + i, 'lo', XMIT, 'UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, 0, 1042);
+    e.side(T0 + 2 * MS + i, 'lo', RECV, 'UDP', '127.0.0.1', 9999, '127.0.0.1', 40000, 0, 1042);
+  }
+  assert.equal(e.heldCount, 1, 'the sent side was named at once; the received side waits for a rescan');
+  assert.equal(scans.length, 1);
+  // A TCP client whose packets arrive once it is gone: its event came before the scan that follows.
+  recent.add(ev({ proto: 'TCP', localIp: '127.0.0.1', localPort: 50000, remotePort: 8080, timeUs: T0 + 3 * MS, owner: b }));
+  e.side(T0 + 4 * MS, 'lo', RECV, 'TCP', '127.0.0.1', 50000, '127.0.0.1', 8080, 0x10, 100);
+  // A SYN to a closed port nobody used: the kernel's, even when asked.
+  e.side(T0 + 4 * MS, 'lo', RECV, 'TCP', '127.0.0.1', 1, '127.0.0.1', 50001, 0x02, 74);
+  clock.now = T0_MS + 120;
+  e.setSnapshot(empty, T0_MS + 110);
+  assert.equal(e.heldCount, 0);
+  const rows = e.takeInterval(0).map((r) => [r.pid, r.xmitPk, r.recvPk, r.uid, r.command]);
+  assert.deepEqual(rows, [
+    [0, 0, 41, 0, 'kernel'], // 40 datagrams to a port no socket holds (the receiver is not in /proc here), and the SYN
+    [100, 40, 0, 0, 'burst-a'],
+    [200, 0, 1, -1, 'burst-b'],
+  ]);
+  assert.equal(e.counts.unknown, 0);
+  assert.equal(e.counts.traced, 2);
+});
+
+test('engine without recent endpoints: the same sender is unknown (what the tracepoints fix)', () => {
+  const clock = { now: T0_MS + 10 };
+  const e = new NettopEngine({ startUs: T0, intervalUs: 5 * SEC, now: () => clock.now, requestScan: () => {} });
+  e.setSnapshot(new SocketIndex([], new Map()), T0_MS);
+  for (let i = 0; i < 40; i++) e.side(T0 + 2 * MS + i, 'lo', XMIT, 'UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, 0, 1042);
+  clock.now = T0_MS + 120;
+  e.setSnapshot(new SocketIndex([], new Map()), T0_MS + 110);
+  assert.deepEqual(e.takeInterval(0).map((r) => [r.pid, r.xmitPk]), [[-1, 40]]);
+});
