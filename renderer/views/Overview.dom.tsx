@@ -41,7 +41,7 @@ export function Overview(props: { stores: Record<ProbeId, ProbeStore>; state: Ho
                 <span className={p.running ? 'on' : 'off'}>{p.running ? 'running' : p.problem ? 'failed' : 'stopped'}</span>
               </div>
               <div className="rate">
-                <b>{s.perSecond()}</b> {UNIT[id]}
+                <b>{p.running ? s.perSecond() : '–'}</b> {UNIT[id]}
               </div>
               <Sparkline x={s.rate.t} y={s.rate.n} label={`${s.probe.title} ${UNIT[id]} over time`} />
               <div className="muted">{p.problem ? p.problem.message : `${s.received} rows received`}</div>

@@ -255,7 +255,7 @@ export function ProbeTab(props: {
                   <dd>{view.renderCell?.(c, focus, names) ?? formatCell(c.type, (focus as Record<string, unknown>)[c.key])}</dd>
                 </div>
               ))}
-              {(view.details?.(focus, store) ?? []).map(([k, v]) => (
+              {(view.details?.(focus, source) ?? []).map(([k, v]) => (
                 <div key={k}>
                   <dt>{k}</dt>
                   <dd>{v}</dd>

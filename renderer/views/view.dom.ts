@@ -35,8 +35,8 @@ export interface PanelProps {
 export interface ProbeView<Row = any> {
   Panel?: (props: PanelProps) => ReactNode;
   renderCell?: (column: Column<Row>, row: Row, names: Names) => ReactNode | undefined;
-  /** Fields for the details pane beyond the row's own columns. */
-  details?: (row: Row, store: ProbeStore) => [string, string][];
+  /** Fields for the details pane beyond the row's own columns; `rows` are the rows the view holds (paused or live), unfiltered. */
+  details?: (row: Row, rows: readonly Row[]) => [string, string][];
   links?: (row: Row) => CrossLink[];
   /** Extra toolbar buttons; `notify` shows a short message beside the counters. */
   Tools?: (props: { api: NetprobesApi; notify: (message: string) => void }) => ReactNode;

@@ -89,6 +89,7 @@ describe('each tab in the browser, with real traffic', () => {
     assert.equal(sum(receiver.child.pid!, 'RECV_PK'), 40);
     assert.equal(sum(receiver.child.pid!, 'RECV_BYTES'), 40 * 1042);
     assert.match(await panel.locator('[data-counter="attributedShare"]').textContent() ?? '', /%$/);
+    await page.screenshot({ path: path.join(ROOT, 'docs', 'nettop.png') });
 
     // A row's details and its links.
     await panel.getByLabel('Find in rows').fill(`PID=${process.pid}`);
@@ -144,7 +145,8 @@ describe('each tab in the browser, with real traffic', () => {
     await panel.getByLabel('Find in rows').fill('LOCATION=__udp4_lib_rcv REASON=NO_SOCKET');
     const row = panel.getByRole('table', { name: 'Drops rows' }).getByRole('row').nth(1);
     await row.waitFor({ timeout: 10_000 });
-    await panel.getByRole('button', { name: 'Export history' }).waitFor();
+    // Each interval's table replaces the last: pause the view to look at this one.
+    await panel.getByRole('button', { name: 'Pause' }).click();
     const history = await csvOf(panel, 'Export history');
     assert.deepEqual(history[0], ['TIME', 'COUNT', 'LOCATION', 'REASON', 'PROTOCOL']);
     const counted = history.slice(1).filter((r) => r[2] === '__udp4_lib_rcv' && r[3] === 'NO_SOCKET' && r[4] === 'IPv4').reduce((n, r) => n + Number(r[1]), 0);
@@ -154,7 +156,9 @@ describe('each tab in the browser, with real traffic', () => {
     await details.getByText(/__udp4_lib_rcv\+0x[0-9a-f]+\/0x[0-9a-f]+ ×\d+/).waitFor();
     await details.getByText(/NO_SOCKET \(IPv4\): \d+/).waitFor();
     await panel.getByRole('figure', { name: 'Drops per second by reason' }).getByText('NO_SOCKET').first().waitFor();
+    await panel.getByRole('button', { name: 'Resume' }).click();
     await panel.getByRole('button', { name: 'Stop' }).click();
+    await panel.getByLabel('Find in rows').fill('');
   });
 
   test('Socket calls: a known process\'s calls, indented and balanced, with a per-function summary', async (t) => {
@@ -202,17 +206,27 @@ describe('each tab in the browser, with real traffic', () => {
     if (!need(t, 'root') || !need(t, 'chromium')) return;
     await page.keyboard.press('Escape');
     await page.locator('body').click({ position: { x: 5, y: 790 } });
-    await page.keyboard.press('1');
-    const overview = page.getByRole('region', { name: 'Overview' });
-    await overview.getByRole('button', { name: 'Drops overview' }).waitFor();
-    await overview.getByRole('button', { name: 'Packets overview' }).getByText(/rows received/).waitFor();
-    await overview.getByRole('heading', { name: 'Top processes (latest interval)' }).waitFor();
     await page.keyboard.press('?');
     await page.getByRole('dialog', { name: 'Keyboard shortcuts' }).waitFor();
     await page.keyboard.press('Escape');
-    await page.keyboard.press('5');
-    assert.equal(await page.getByRole('tab', { name: /^Packets/ }).getAttribute('aria-selected'), 'true');
+    // 6 opens Drops, s starts it, 1 opens the Overview.
+    await page.keyboard.press('6');
+    assert.equal(await page.getByRole('tab', { name: /^Drops/ }).getAttribute('aria-selected'), 'true');
+    await page.keyboard.press('s');
+    await page.getByRole('region', { name: 'Drops' }).getByText(/^Running: /).waitFor({ timeout: 20_000 });
+    const P = nextPort();
+    for (let i = 0; i < 3; i++) {
+      await peer('udp-send', '127.0.0.1', String(P), '200', '10').done;
+      await page.waitForTimeout(700);
+    }
     await page.keyboard.press('1');
+    const overview = page.getByRole('region', { name: 'Overview' });
+    const card = overview.getByRole('button', { name: 'Drops overview' });
+    await card.getByText('running').waitFor();
+    await overview.getByText(/at __udp4_lib_rcv \(NO_SOCKET\)/).first().waitFor({ timeout: 10_000 });
     await page.screenshot({ path: path.join(ROOT, 'docs', 'overview.png') });
+    await page.keyboard.press('6');
+    await page.keyboard.press('s');
+    await page.getByRole('region', { name: 'Drops' }).getByRole('button', { name: 'Start' }).waitFor();
   });
 });

@@ -3,7 +3,6 @@
 import { useMemo } from 'react';
 import type { DropRow } from '../../../electron/probes/dropwatch/definition.ts';
 import { Chart } from '../../components/Chart.dom.tsx';
-import type { ProbeStore } from '../../store.dom.ts';
 import type { PanelProps, ProbeView } from '../view.dom.ts';
 
 const TOP = 6;
@@ -45,13 +44,14 @@ function DropPanel({ store, version, find }: PanelProps) {
   );
 }
 
-function reasonsAt(store: ProbeStore, location: string): string {
-  const rows = (store.rows as DropRow[]).filter((r) => r.location === location).sort((a, b) => b.count - a.count);
-  return rows.map((r) => `${r.reason} (${r.protocol}): ${r.count}`).join('; ') || 'none in the latest interval';
+/** The location's reasons in the same interval's table as the row. */
+function reasonsAt(rows: readonly DropRow[], row: DropRow): string {
+  const same = rows.filter((r) => r.location === row.location && r.time === row.time).sort((a, b) => b.count - a.count);
+  return same.map((r) => `${r.reason || 'no reason'} (${r.protocol || '?'}): ${r.count}`).join('; ');
 }
 
 export const dropwatchView: ProbeView<DropRow> = {
   Panel: DropPanel,
-  details: (r, store) => [['Reasons at this location (latest interval)', reasonsAt(store, r.location)]],
+  details: (r, rows) => [['Reasons at this location', reasonsAt(rows, r)]],
   links: (r) => [{ label: 'Packets of this protocol, both directions', probe: 'tcpdump', options: { ifaces: [], filter: r.protocol === 'IPv6' ? 'ip6' : r.protocol === 'IPv4' ? 'ip' : '', bothDirections: true } }],
 };
