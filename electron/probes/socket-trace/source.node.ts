@@ -9,6 +9,7 @@ import { readdirSync, existsSync } from 'node:fs';
 import type { ProbeSource } from '../../collector/source.ts';
 import { TracefsInstance } from '../../collector/tracefs/instance.node.ts';
 import { field, readInt } from '../../collector/tracefs/format.ts';
+import { pollRows } from '../../collector/tracefs/poll.node.ts';
 import { RawReader, epochMicrosConverter } from '../../collector/tracefs/raw-reader.node.ts';
 import { TaskCache } from '../../collector/tracefs/tasks.node.ts';
 import { ProbeError } from '../../shared/probe-error.ts';
@@ -118,18 +119,7 @@ export const socketTraceSource: ProbeSource<SocketTraceOptions, SockRow> = async
       { ordered: true },
     );
 
-    let failed = false;
-    const poll = () => {
-      if (failed) return;
-      try {
-        const rows = indenter.process(reader.poll());
-        if (rows.length) sink.rows(rows);
-      } catch (e) {
-        failed = true;
-        sink.fail(e as Error);
-      }
-    };
-    const timer = setInterval(poll, POLL_MS);
+    const loop = pollRows(reader, (events) => indenter.process(events), sink, POLL_MS);
     return {
       description:
         `tracefs syscall tracepoints of net/socket.c's ${enabled.length / 2 - 1} socket syscalls with sock:sock_send_length/sock_recv_length nested (${why})` +
@@ -137,9 +127,7 @@ export const socketTraceSource: ProbeSource<SocketTraceOptions, SockRow> = async
         (options.rate ? `, at most ${options.rate} calls/s` : ''),
       counters: () => ({ ...indenter.counts, overruns: reader.overruns(), heldShed: reader.shed }),
       stop: async () => {
-        clearInterval(timer);
-        poll();
-        const rows = indenter.process(reader.drain());
+        const rows = loop.finish();
         reader.overruns();
         reader.close();
         inst.close();

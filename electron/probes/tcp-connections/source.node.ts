@@ -6,6 +6,7 @@
 import type { ProbeSource } from '../../collector/source.ts';
 import { TracefsInstance } from '../../collector/tracefs/instance.node.ts';
 import { field, readInt, type EventFormat } from '../../collector/tracefs/format.ts';
+import { pollRows } from '../../collector/tracefs/poll.node.ts';
 import { RawReader, epochMicrosConverter } from '../../collector/tracefs/raw-reader.node.ts';
 import { TaskCache, socketInode, tcpLocalPort } from '../../collector/tracefs/tasks.node.ts';
 import { ConnTracker, sockAddr, type ConnEvent } from './tracker.ts';
@@ -98,18 +99,7 @@ export const tcpConnectionsSource: ProbeSource<TcpConnectionsOptions, ConnRow> =
       { ordered: true },
     );
 
-    let failed = false;
-    const poll = () => {
-      if (failed) return;
-      try {
-        const rows = tracker.process(reader.poll());
-        if (rows.length) sink.rows(rows);
-      } catch (e) {
-        failed = true;
-        sink.fail(e as Error);
-      }
-    };
-    const timer = setInterval(poll, POLL_MS);
+    const loop = pollRows(reader, (events) => tracker.process(events), sink, POLL_MS);
     return {
       description: `tracefs tracepoints sock:inet_sock_set_state and ${syscalls.map((s) => `syscalls:sys_exit_${s}`).join(', ')} (acceptor found at accept time), binary per-CPU ring buffers`,
       counters: () => {
@@ -117,9 +107,7 @@ export const tcpConnectionsSource: ProbeSource<TcpConnectionsOptions, ConnRow> =
         return { ...counts, shedEvents: shed + reader.shed, overruns: reader.overruns() };
       },
       stop: async () => {
-        clearInterval(timer);
-        poll();
-        const rows = tracker.process(reader.drain());
+        const rows = loop.finish();
         tracker.finish();
         reader.overruns();
         reader.close();
