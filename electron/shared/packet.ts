@@ -159,8 +159,8 @@ export function decodeFrame(
   }
   const linkLen = p - offset;
 
-  if (etherType === ETH_IPV4) return decodeIpv4(buf, p, end, short, linkLen, ifindex, pktType);
-  if (etherType === ETH_IPV6) return decodeIpv6(buf, p, end, short, linkLen, ifindex, pktType);
+  if (etherType === ETH_IPV4) return decodeIpv4(buf, p, short, linkLen, ifindex, pktType);
+  if (etherType === ETH_IPV6) return decodeIpv6(buf, p, short, linkLen, ifindex, pktType);
   return 'not-ip';
 }
 
@@ -169,7 +169,6 @@ type Short = (at: number, n: number) => DecodeFailure | null;
 function decodeIpv4(
   buf: Uint8Array,
   p: number,
-  end: number,
   short: Short,
   linkLen: number,
   ifindex: number,
@@ -189,13 +188,12 @@ function decodeIpv4(
   if (fragOffset !== 0) return 'other-protocol';
   const src = ipv4(buf, p + 12);
   const dst = ipv4(buf, p + 16);
-  return decodeL4(buf, p + ihl, end, short, proto, { linkLen, ifindex, pktType, family: 4, src, dst, ipLen: totalLen }, totalLen - ihl);
+  return decodeL4(buf, p + ihl, short, proto, { linkLen, ifindex, pktType, family: 4, src, dst, ipLen: totalLen }, totalLen - ihl);
 }
 
 function decodeIpv6(
   buf: Uint8Array,
   p: number,
-  end: number,
   short: Short,
   linkLen: number,
   ifindex: number,
@@ -250,13 +248,12 @@ function decodeIpv6(
     q += len;
     remaining -= len;
   }
-  return decodeL4(buf, q, end, short, next, { linkLen, ifindex, pktType, family: 6, src, dst, ipLen: payloadLen + 40 }, remaining);
+  return decodeL4(buf, q, short, next, { linkLen, ifindex, pktType, family: 6, src, dst, ipLen: payloadLen + 40 }, remaining);
 }
 
 function decodeL4(
   buf: Uint8Array,
   q: number,
-  _end: number,
   short: Short,
   proto: number,
   ip: Pick<Decoded, 'linkLen' | 'ifindex' | 'pktType' | 'family' | 'src' | 'dst' | 'ipLen'>,
