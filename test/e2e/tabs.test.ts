@@ -192,6 +192,13 @@ describe('each tab in the browser, with real traffic', () => {
     await panel.getByText(/^Running: libpcap on lo/).waitFor({ timeout: 20_000 });
     await peer('udp-send', '127.0.0.1', String(P), '12', '300').done;
     await panel.locator('[data-counter="rows"]').getByText('12', { exact: true }).waitFor({ timeout: 10_000 });
+    // Names on: the address gets its name from /etc/hosts (getnameinfo), a well-known port its service.
+    await page.locator('body').click({ position: { x: 5, y: 790 } });
+    await page.keyboard.press('n');
+    const table = panel.getByRole('table', { name: 'Packets rows' });
+    await table.getByText('localhost (127.0.0.1)').first().waitFor({ timeout: 10_000 });
+    await page.keyboard.press('n');
+    await table.getByRole('cell', { name: '127.0.0.1', exact: true }).first().waitFor();
     const download = page.waitForEvent('download');
     await panel.getByRole('button', { name: 'Export pcapng' }).click();
     const file = await (await download).path();
