@@ -132,6 +132,8 @@ export interface ChurnRun {
   connPerSec: number;
   packetsInRows: number;
   rightPid: number;
+  /** Of rightPid: packets credited to the short-lived children (the rest went to the long-lived server). */
+  toChildren: number;
   kernel: number;
   unknown: number;
   otherPid: number;
@@ -163,7 +165,9 @@ export async function churnRun(proto: 'tcp' | 'udp', procsPerSec: number, connsP
     const ours = new Set([server.pid, g.pid, ...[...g.out().matchAll(/^child=(\d+)$/gm)].map((m) => Number(m[1]))]);
     const out = kv(g.out());
     const s = probeSummary(pr.err());
+    const children = new Set([...g.out().matchAll(/^child=(\d+)$/gm)].map((m) => Number(m[1])));
     let right = 0;
+    let toChildren = 0;
     let kernel = 0;
     let unknown = 0;
     let other = 0;
@@ -171,6 +175,7 @@ export async function churnRun(proto: 'tcp' | 'udp', procsPerSec: number, connsP
       const pid = Number(c[1]);
       const pk = Number(c[4]) + Number(c[5]);
       if (ours.has(pid)) right += pk;
+      if (children.has(pid)) toChildren += pk;
       else if (pid === 0) kernel += pk;
       else if (pid === -1) unknown += pk;
       else other += pk;
@@ -183,6 +188,7 @@ export async function churnRun(proto: 'tcp' | 'udp', procsPerSec: number, connsP
       connPerSec: (out.connections ?? 0) / (out.seconds ?? seconds),
       packetsInRows: total,
       rightPid: right,
+      toChildren,
       kernel,
       unknown,
       otherPid: other,

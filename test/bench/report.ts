@@ -1,5 +1,7 @@
 // docs/BENCHMARKS.md from the figures: every figure the median of the runs with its min–max.
 
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { MemorySample } from './browser.ts';
 import type { CaptureRun } from './capture.ts';
 import { stat } from './lib.ts';
@@ -128,10 +130,10 @@ export function renderMarkdown(r: Results): string {
     p();
     p('Short-lived processes (`npgen churn`), each making 10 short connections (TCP: connect, 64-byte request, the server closes; UDP: a new socket, 4 datagrams) and exiting, against `npgen echo`. *Right PID* is the share of packets in nettop\'s rows credited to the child that made them or to the server (every packet on lo counts sent and received).');
     p();
-    p('| proto | connections/s | processes | packets in rows | right PID | kernel (PID 0) | unknown (PID -1) | other PID | nettop CPU | kernel drops |');
-    p('|---|---|---|---|---|---|---|---|---|---|');
+    p('| proto | connections/s | processes | packets in rows | right PID | of which to the children | kernel (PID 0) | unknown (PID -1) | other PID | nettop CPU | kernel drops |');
+    p('|---|---|---|---|---|---|---|---|---|---|---|');
     for (const [proto, rs] of groupBy(r.churn, (x) => x.proto)) {
-      p(`| ${proto} | ${mm(rs, (x) => x.connPerSec, num)} | ${mm(rs, (x) => x.processes, num)} | ${mm(rs, (x) => x.packetsInRows, num)} | ${mm(rs, (x) => x.share, (v) => pct(v, 2))} | ${mm(rs, (x) => x.kernel, num)} | ${mm(rs, (x) => x.unknown, num)} | ${mm(rs, (x) => x.otherPid, num)} | ${mm(rs, (x) => x.probeCpu, (v) => pct(v, 0))} | ${mm(rs, (x) => x.kernelDrops, num)} |`);
+      p(`| ${proto} | ${mm(rs, (x) => x.connPerSec, num)} | ${mm(rs, (x) => x.processes, num)} | ${mm(rs, (x) => x.packetsInRows, num)} | ${mm(rs, (x) => x.share, (v) => pct(v, 2))} | ${mm(rs, (x) => x.toChildren, num)} | ${mm(rs, (x) => x.kernel, num)} | ${mm(rs, (x) => x.unknown, num)} | ${mm(rs, (x) => x.otherPid, num)} | ${mm(rs, (x) => x.probeCpu, (v) => pct(v, 0))} | ${mm(rs, (x) => x.kernelDrops, num)} |`);
     }
     p();
     p('Target: ≥ 99.9 % to the right process.');
@@ -218,5 +220,8 @@ export function renderMarkdown(r: Results): string {
     p(plot(mem.samples, (s) => s.rendererHeapKb, 'Renderer JS heap'));
     p();
   }
+  // Analysis that outlives one run (what the figures showed, what was changed, before/after): kept by hand.
+  const findings = path.join(import.meta.dirname, 'findings.md');
+  if (existsSync(findings)) p(readFileSync(findings, 'utf8').trimEnd());
   return out.join('\n') + '\n';
 }

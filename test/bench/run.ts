@@ -1,13 +1,13 @@
-// `npm run bench [-- --quick] [--runs N] [--seconds S] [--memory-minutes M] [--only a,b] [--json FILE] [--md FILE] [--no-build]`
+// `npm run bench [-- --quick] [--runs N] [--seconds S] [--memory-minutes M] [--only a,b] [--json FILE] [--md FILE] [--no-build] [--render JSON]`
 // As root. Loopback only, every load bounded in time, every process started is stopped on any exit path.
 // Writes a JSON file of figures (bench-results.json) and docs/BENCHMARKS.md.
 
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { memoryRun, uiRun, type MemoryResult, type UiResult } from './browser.ts';
 import { captureRun, churnRun, type CaptureRun, type ChurnRun } from './capture.ts';
-import { buildGenerator, cleanupAll, have, machine, ROOT } from './lib.ts';
+import { buildGenerator, cleanupAll, CLI, have, machine, ROOT } from './lib.ts';
 import { renderMarkdown } from './report.ts';
 import { acceptRun, callsRun, dropRun, type AcceptRun, type CallsRun, type DropRun } from './tracing.ts';
 
@@ -78,6 +78,13 @@ async function main(): Promise<void> {
     log('bench: run as root (libpcap and tracefs need it)');
     process.exit(2);
   }
+  const renderOnly = process.argv.indexOf('--render');
+  if (renderOnly >= 0) {
+    // Rewrites docs/BENCHMARKS.md from an earlier JSON (e.g. after editing findings.md); measures nothing.
+    const r = JSON.parse(readFileSync(process.argv[renderOnly + 1]!, 'utf8')) as Results;
+    writeFileSync(path.join(ROOT, 'docs', 'BENCHMARKS.md'), renderMarkdown(r));
+    return;
+  }
   const cfg = parseArgs(process.argv.slice(2));
   const want = (s: string) => !cfg.only || cfg.only.includes(s);
   const t0 = Date.now();
@@ -90,7 +97,8 @@ async function main(): Promise<void> {
   const res: Results = {
     date: new Date().toISOString(),
     machine: machine(),
-    commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim(),
+    // The commit of the build measured (BENCH_CLI may name another worktree's).
+    commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: path.dirname(path.dirname(CLI)), encoding: 'utf8' }).trim(),
     config: cfg,
     commands: {
       generator: genCmd,
