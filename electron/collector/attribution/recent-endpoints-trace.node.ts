@@ -23,8 +23,11 @@
 //
 // The task is named as soon as its event is read: pid (tgid) and real uid from
 // /proc, or, when the task has already exited, its pid from the instance's
-// record-tgid (saved_tgids), its comm from saved_cmdlines and uid -1 (unknown),
-// counted in `gone`. A repeat of the previous event on the same CPU (same
+// record-tgid (saved_tgids), uid -1 (unknown), counted in `gone`, and its comm
+// from sched:sched_process_exit (the comm it died with; saved_cmdlines, which
+// the kernel fills at context switches, may still hold the name before a
+// prctl(PR_SET_NAME)); the exit event may come later in the same poll, so the
+// owner is completed in place — lookups run only between polls. A repeat of the previous event on the same CPU (same
 // task, same addresses) only updates the entry's time: a UDP flood costs one
 // buffer compare per datagram.
 
@@ -107,6 +110,9 @@ function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): En
   const toEpochUs = preciseEpochMicrosConverter();
   const counts: EndpointTracerCounts = { read: 0, irq: 0, gone: 0, foreign: 0 };
   const ownNs = netns('self');
+  // Tasks that had exited when their event was read (tid → owner, completed by their exit event), and exit comms seen first.
+  const gone = new Map<number, Owner>();
+  const exitComm = new Map<number, string>();
   // tid → its owner, or null for a task of another network namespace; short-lived (tids are reused), bounded.
   const owners = new Map<number, { owner: Owner | null; at: number }>();
   const ownerOf = (tid: number): Owner | null => {
@@ -115,8 +121,12 @@ function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): En
     if (hit && now - hit.at < 2000) return hit.owner;
     const ns = netns(String(tid));
     const info = tasks.get(tid);
-    let owner: Owner | null = { pid: info.pid, uid: info.uid, command: info.comm };
+    let owner: Owner | null = { pid: info.pid, uid: info.uid, command: (!info.live && exitComm.get(tid)) || info.comm };
     if (ns !== null && ownNs !== null && ns !== ownNs) owner = null;
+    else if (!info.live && owner) {
+      if (gone.size >= 8192) gone.clear();
+      gone.set(tid, owner);
+    }
     if (owners.size >= 8192) owners.clear();
     owners.set(tid, { owner, at: now });
     return owner;
@@ -205,6 +215,26 @@ function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): En
     decoders.set(fmt.id, make(fmt, l, protoByNumber(protocol), (buf, off) => readInt(buf, off, family) === AF_INET6));
     used.push(['sock', 'inet_sock_set_state']);
   }
+  if (used.length && inst.hasEvent('sched', 'sched_process_exit')) {
+    const fmt = inst.eventFormat('sched', 'sched_process_exit');
+    const commF = field(fmt, 'comm');
+    const pidF = field(fmt, 'pid');
+    decoders.set(fmt.id, (buf, off) => {
+      const tid = readInt(buf, off, pidF);
+      const raw = buf.subarray(off + commF.offset, off + commF.offset + commF.size);
+      const nul = raw.indexOf(0);
+      const comm = raw.toString('utf8', 0, nul < 0 ? raw.length : nul);
+      const owner = gone.get(tid);
+      if (owner) {
+        owner.command = comm;
+        gone.delete(tid);
+      } else {
+        if (exitComm.size >= 8192) exitComm.clear();
+        exitComm.set(tid, comm);
+      }
+    });
+    used.push(['sched', 'sched_process_exit']);
+  }
   if (!used.length) {
     inst.close();
     return { unavailable: 'none of fib:fib_table_lookup, fib6:fib6_table_lookup, sock:inet_sock_set_state on this kernel' };
@@ -218,6 +248,10 @@ function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): En
     /* the default size then; overruns are counted */
   }
   for (const [sys, ev] of used) {
+    if (sys === 'sched') {
+      inst.enable(sys, ev);
+      continue;
+    }
     // Only TCP and UDP, only with both ports known: the rest never reaches user space.
     const filter = sys === 'sock' ? 'protocol == 6 && sport != 0 && dport != 0' : '(proto == 6 || proto == 17) && sport != 0 && dport != 0';
     try {

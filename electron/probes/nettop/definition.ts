@@ -104,7 +104,7 @@ export const nettop = defineProbe<NettopRow, NettopOptions>({
     'Short-lived sockets (opened, used and closed between two /proc scans): where tracefs has fib:fib_table_lookup,\n' +
     'fib6:fib6_table_lookup and sock:inet_sock_set_state, the process that last used the local port with that peer\n' +
     'before the packet (seen in task context: each unconnected UDP send, connect, close) owns it; its uid is -1 if\n' +
-    'it had exited before its event was read (pid and command are still known). A datagram coming in for a UDP port\n' +
+    'it had exited before its event was read (pid, and command from sched:sched_process_exit, are still known). A datagram coming in for a UDP port\n' +
     'no socket holds goes to the process that last sent from that port to its sender (a reply), else to kernel.\n' +
     'Without those tracepoints, /proc alone (the source line says so).\n' +
     'On lo, a packet is XMIT for the sending socket\'s process and RECV for the receiving one. Bytes are frame lengths\n' +
