@@ -155,7 +155,8 @@ export function App(props: { api: NetprobesApi; link: () => Link; onLink: (l: (x
       </header>
       <main>
         <div role="tabpanel" id="panel-overview" aria-labelledby="tab-overview" hidden={tab !== 'overview'} className="panel">
-          {state ? <Overview stores={stores} state={state} onOpen={(id) => setTab(id)} /> : <div className="loading">Connecting…</div>}
+          {/* Drawn only while visible: it follows every probe's rows. */}
+          {!state ? <div className="loading">Connecting…</div> : tab === 'overview' ? <Overview stores={stores} state={state} onOpen={(id) => setTab(id)} /> : null}
         </div>
         {PROBE_IDS.map((id) => (
           <div key={id} role="tabpanel" id={`panel-${id}`} aria-labelledby={`tab-${id}`} hidden={tab !== id} className="panel">

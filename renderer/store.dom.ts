@@ -156,3 +156,28 @@ export function useTick(ms: number): number {
     () => Math.floor(Date.now() / ms),
   );
 }
+
+/**
+ * A row filter over a growing array: while the rows are the same array with
+ * more appended, only the new rows are tested, so a filter costs per new row,
+ * not per row kept, on every batch.
+ */
+export class IncrementalFilter {
+  private source: readonly object[] | null = null;
+  private key: unknown = null;
+  private tested = 0;
+  private kept: object[] = [];
+
+  apply(source: readonly object[], test: ((row: object) => boolean) | null, key: unknown): readonly object[] {
+    if (!test) return source;
+    if (source !== this.source || key !== this.key || source.length < this.tested) {
+      this.source = source;
+      this.key = key;
+      this.tested = 0;
+      this.kept = [];
+    }
+    for (let i = this.tested; i < source.length; i++) if (test(source[i]!)) this.kept.push(source[i]!);
+    this.tested = source.length;
+    return this.kept;
+  }
+}

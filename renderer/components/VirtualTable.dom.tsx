@@ -11,6 +11,8 @@ import { csvHeader, csvLine, formatCell } from '../../electron/shared/format.ts'
 
 export const ROW_HEIGHT = 24;
 const OVERSCAN = 10;
+/** Rows are keyed by their slot (index modulo this), so scrolling and following reuse DOM nodes instead of making new ones. */
+const SLOTS = 512;
 
 export type Sort = { key: string; dir: 1 | -1 } | null;
 
@@ -62,14 +64,16 @@ export function VirtualTable<Row extends object>(props: TableProps<Row>) {
     return () => ro.disconnect();
   }, []);
 
-  // Keep following the newest rows while the user is at the bottom.
+  // Keep following the newest rows while the user is at the bottom. The bottom is computed, not read
+  // from scrollHeight, which would force a layout on every batch.
   useLayoutEffect(() => {
     const el = scroller.current;
     if (el && follow.current && !sort) {
-      el.scrollTop = el.scrollHeight;
-      setScrollTop(el.scrollTop);
+      const bottom = Math.max(0, rows.length * ROW_HEIGHT - height);
+      el.scrollTop = bottom;
+      setScrollTop(bottom);
     }
-  }, [props.version, rows.length, sort]);
+  }, [props.version, rows.length, sort, height]);
 
   const clickRow = (i: number, e: React.MouseEvent) => {
     const row = rows[i]!;
@@ -108,8 +112,8 @@ export function VirtualTable<Row extends object>(props: TableProps<Row>) {
         role="row"
         aria-rowindex={i + 2}
         aria-selected={selected.has(row)}
-        key={i}
-        style={{ top: i * ROW_HEIGHT, gridTemplateColumns: template }}
+        key={i % SLOTS}
+        style={{ transform: `translateY(${i * ROW_HEIGHT}px)` }}
         onClick={(e) => clickRow(i, e)}
       >
         {columns.map((c) => (
@@ -144,6 +148,7 @@ export function VirtualTable<Row extends object>(props: TableProps<Row>) {
   return (
     <div
       className="vt"
+      style={{ '--vt-columns': template } as React.CSSProperties}
       role="table"
       aria-label={props.label}
       aria-rowcount={rows.length + 1}
@@ -158,7 +163,7 @@ export function VirtualTable<Row extends object>(props: TableProps<Row>) {
         }
       }}
     >
-      <div className="vt-head" role="row" style={{ gridTemplateColumns: template }}>
+      <div className="vt-head" role="row">
         {columns.map((c) => (
           <div
             role="columnheader"
@@ -179,7 +184,7 @@ export function VirtualTable<Row extends object>(props: TableProps<Row>) {
         ref={scroller}
         onScroll={(e) => {
           const el = e.currentTarget;
-          follow.current = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW_HEIGHT;
+          follow.current = el.scrollTop + el.clientHeight >= rows.length * ROW_HEIGHT - ROW_HEIGHT;
           setScrollTop(el.scrollTop);
         }}
       >

@@ -3,11 +3,11 @@
 // (losses shown, never hidden), the probe's own panel (charts, summaries), its
 // table and a details pane for the selected row with links to other tabs.
 
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { memo, useCallback, useDeferredValue, useEffect, useMemo, useRef, useState } from 'react';
 import type { InterfaceInfo, NetprobesApi, ProbeState } from '../../electron/shared/api.ts';
 import type { Column, Flag } from '../../electron/shared/probe.ts';
 import { formatCell, toCsv } from '../../electron/shared/format.ts';
-import { MAX_ROWS, useStore, type ProbeStore } from '../store.dom.ts';
+import { IncrementalFilter, MAX_ROWS, useStore, type ProbeStore } from '../store.dom.ts';
 import { rowsAsCsv, sortRows, VirtualTable, type Sort } from '../components/VirtualTable.dom.tsx';
 import { saveText } from '../save.dom.ts';
 import { useNames, type Names } from '../names.dom.ts';
@@ -29,7 +29,8 @@ export interface Incoming {
   nonce: number;
 }
 
-export function ProbeTab(props: {
+/** Memoized: the window re-renders every second (badges), a tab only when its own props or rows change. */
+export const ProbeTab = memo(function ProbeTab(props: {
   api: NetprobesApi;
   store: ProbeStore;
   state: ProbeState;
@@ -65,13 +66,19 @@ export function ProbeTab(props: {
 
   const columns = useMemo(() => probe.columns.filter((c) => !hidden.has(c.key)), [probe, hidden]);
   const source = paused ? paused.rows : store.rows;
-  const shown = useMemo(() => {
-    const match = rowMatcher(probe.columns, find);
+  const [rowFilter] = useState(() => new IncrementalFilter());
+  // Typing stays responsive: the field updates at once, the (possibly 100k-row) filter when React has time.
+  const deferredFind = useDeferredValue(find);
+  const test = useMemo(() => {
+    const match = rowMatcher(probe.columns, deferredFind);
     const keep = panelFilter?.keep as ((r: object) => boolean) | undefined;
-    const filtered = match || keep ? source.filter((r) => (!match || match(r)) && (!keep || keep(r))) : source;
-    return sortRows(filtered, sort);
-    // eslint-disable-next-line react-hooks/exhaustive-deps -- version says when store.rows changed in place
-  }, [source, version, find, sort, probe, panelFilter]);
+    return match || keep ? (r: object) => (!match || match(r)) && (!keep || keep(r)) : null;
+  }, [probe, deferredFind, panelFilter]);
+  const shown = useMemo(
+    () => sortRows(rowFilter.apply(source, test, test), sort),
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- version says when store.rows grew in place
+    [source, version, test, sort, rowFilter],
+  );
 
   const run = async (what: 'start' | 'stop', opts = options) => {
     setBusy(true);
@@ -284,7 +291,7 @@ export function ProbeTab(props: {
       </div>
     </section>
   );
-}
+});
 
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
