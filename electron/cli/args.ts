@@ -53,7 +53,8 @@ export function parseProbeArgs(probe: AnyProbe, argv: readonly string[]): ProbeA
         options[flag.option] = true;
         break;
       case 'int':
-        options[flag.option] = positiveInt(name, value());
+        // 0 is a value some probes give a meaning (socket-trace --rate 0: no limit): the probe's schema decides the range.
+        options[flag.option] = wholeNumber(name, value());
         break;
       case 'string':
         options[flag.option] = value();
@@ -77,6 +78,11 @@ export function parseProbeArgs(probe: AnyProbe, argv: readonly string[]): ProbeA
     throw e;
   }
   return out;
+}
+
+function wholeNumber(name: string, v: string): number {
+  if (!/^\d{1,9}$/.test(v)) throw new UsageError(`--${name} must be a whole number, not '${v}'`);
+  return Number(v);
 }
 
 function positiveInt(name: string, v: string): number {

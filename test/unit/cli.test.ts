@@ -27,6 +27,21 @@ describe('netprobes tcpdump arguments', () => {
     ];
     for (const [argv, msg] of cases) assert.throws(() => parseProbeArgs(tcpdump, argv), (e: unknown) => e instanceof UsageError && msg.test(e.message), argv.join(' '));
   });
+  test('int flags take 0 when the probe\'s schema does (socket-trace --rate 0 = no limit); --duration stays ≥ 1', () => {
+    const st = PROBES['socket-trace'];
+    assert.equal((parseProbeArgs(st, ['--rate', '0']).options as { rate: number }).rate, 0);
+    assert.equal((parseProbeArgs(st, ['--rate=0', '--pid', '0']).options as { pid: number }).pid, 0);
+    assert.match(probeHelp(st), /0 = no limit/);
+    const bad: [string[], RegExp][] = [
+      [['--rate', '-1'], /--rate must be a whole number, not '-1'/],
+      [['--rate', '1.5'], /--rate must be a whole number/],
+      [['--rate', '2000000'], /invalid --rate/], // the schema's range
+      [['--duration', '0'], /--duration must be a positive whole number/],
+    ];
+    for (const [argv, msg] of bad) assert.throws(() => parseProbeArgs(st, argv), (e: unknown) => e instanceof UsageError && msg.test(e.message), argv.join(' '));
+    // where 0 means nothing, the schema still refuses it
+    assert.throws(() => parseProbeArgs(PROBES.dropwatch, ['--interval', '0']), (e: unknown) => e instanceof UsageError && /invalid --interval/.test(e.message));
+  });
   test('--help documents every flag and column', () => {
     const help = probeHelp(tcpdump);
     for (const f of tcpdump.flags) assert.ok(help.includes(`--${f.name}`));

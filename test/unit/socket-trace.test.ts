@@ -43,6 +43,30 @@ test('a return whose call was before the start is skipped and counted', () => {
   assert.equal(ind.counts.unmatched, 1);
 });
 
+test('a lost return (the thread enters its next syscall) closes the open call without a row, counted', () => {
+  const ind = new Indenter(who, us, 1);
+  const rows = ind.process([
+    e('enter', 0, 10, 'sys_sendto'),
+    e('inner', 1, 10, 'sock_sendmsg'),
+    // the exit of sys_sendto was lost in the kernel
+    e('enter', 10, 10, 'sys_sendto'), // rate limited: shed, whole
+    e('inner', 11, 10, 'sock_sendmsg'),
+    e('exit', 12, 10, 'sys_sendto'),
+    e('enter', 2_000_000, 10, 'sys_recvfrom'),
+    e('exit', 2_000_005, 10, 'sys_recvfrom'),
+  ]);
+  assert.equal(ind.counts.unreturned, 1);
+  assert.equal(ind.counts.rateShed, 1, 'the second sendto was a top-level call again, not nested in the first');
+  assert.deepEqual(rows.map((r) => [r.depth, r.direction, r.func, r.relUs]), [
+    [1, 'call', 'sys_sendto', 0],
+    [2, 'call', 'sock_sendmsg', 1],
+    [2, 'return', 'sock_sendmsg', 1],
+    [1, 'call', 'sys_recvfrom', 0],
+    [1, 'return', 'sys_recvfrom', 5],
+  ]);
+  assert.equal(ind.counts.unmatched, 0);
+});
+
 test('rate limit sheds whole top-level calls and counts them', () => {
   const ind = new Indenter(who, us, 2);
   const evs: TraceEvent[] = [];

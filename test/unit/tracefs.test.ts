@@ -1,5 +1,6 @@
-// tracefs infrastructure on data captured on kernel 6.18: format files, a raw
-// ring-buffer page of skb:kfree_skb events, kallsyms resolution.
+// tracefs infrastructure on data captured on kernel 6.18: format files, raw
+// ring-buffer pages of skb:kfree_skb and sock:sock_send_length events (one
+// flagged with lost events), kallsyms resolution.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -54,7 +55,7 @@ test('raw page: five kfree_skb drops of UDP to a closed port', () => {
       pid: readInt(buf, off, field(kfree, 'common_pid')),
     });
   });
-  assert.deepEqual(stats, { events: 5, missed: false, length: 220, corrupt: false });
+  assert.deepEqual(stats, { events: 5, missed: false, missedEvents: 0, length: 220, corrupt: false });
   assert.equal(seen.length, 5);
   for (const e of seen) {
     assert.equal(e.loc, 0xffffffff820a7f2cn);
@@ -63,6 +64,34 @@ test('raw page: five kfree_skb drops of UDP to a closed port', () => {
   }
   for (let i = 1; i < seen.length; i++) assert.ok(seen[i]!.ts >= seen[i - 1]!.ts);
   assert.equal(seen[0]!.ts, 0xaaf0cfde81 + (0x0a >> 5) + 0); // page timestamp + first delta
+});
+
+// Captured with an 8 KiB ring and the reader asleep while a process made 703 sendto() calls: the kernel overwrote
+// 452 events (stats "overrun: 452") and flagged the next page it handed over, storing the count after the data.
+const sendLen = parseEventFormat(fx('sock_send_length.format').toString());
+
+test('raw page with lost events: RB_MISSED_EVENTS | RB_MISSED_STORED and the count after the data', () => {
+  const page = fx('sock_send_length-missed.page');
+  assert.equal(page.readUInt32LE(layout.commitOffset), 0xc000_0fe4); // both flags, 4068 bytes of events
+  let rets = 0;
+  const stats = walkPage(page, 0, page.length, layout, (buf, off, len, ts) => {
+    assert.equal(readInt(buf, off, field(sendLen, 'common_type')), sendLen.id);
+    assert.equal(readInt(buf, off, field(sendLen, 'family')), 2);
+    rets += readInt(buf, off, field(sendLen, 'ret'));
+    assert.ok(ts > 0);
+  });
+  assert.deepEqual(stats, { events: 113, missed: true, missedEvents: 452, length: 4068, corrupt: false });
+  assert.equal(rets, 113 * 64, 'every event is a 64-byte datagram: the flags were not read as length');
+  // The page after it: no flags.
+  const next = fx('sock_send_length-cpu1.page');
+  assert.deepEqual(walkPage(next, 0, next.length, layout, () => {}), { events: 113, missed: false, missedEvents: 0, length: 4068, corrupt: false });
+  // Flagged but no room to store the count: lost, number unknown (the per-CPU stats have it).
+  const noRoom = Buffer.from(page);
+  noRoom.writeUInt32LE(0x8000_0fe4, layout.commitOffset);
+  const s2 = walkPage(noRoom, 0, noRoom.length, layout, () => {});
+  assert.equal(s2.missed, true);
+  assert.equal(s2.missedEvents, 0);
+  assert.equal(s2.events, 113);
 });
 
 test('raw page: time extend, padding, type_len 0 and truncation', () => {

@@ -28,17 +28,34 @@ export function epochMicrosConverter(): (tsNs: number) => number {
   return (tsNs) => Math.round(tsNs / 1000 + offsetUs);
 }
 
+/** Events lost before they reached the reader, by cause (sums over CPUs). */
+export interface RawLosses {
+  /** Overwritten by the writer before they were read (stats "overrun", or the counts stored on pages if larger). */
+  overrun: number;
+  /** Lost when the writer ran into the page being committed (stats "commit overrun"). */
+  commitOverrun: number;
+  /** Refused because the buffer was full, in non-overwrite mode (stats "dropped events"). */
+  dropped: number;
+  /** Handed to us by the kernel ("read events") but not walked: on pages that could not be parsed to their end. */
+  unparsed: number;
+}
+
 export class RawReader<E extends { tsNs: number }> {
-  private readonly fds: { cpu: number; fd: number }[] = [];
+  private readonly fds: { cpu: number; fd: number; walked: number }[] = [];
   private readonly page: Buffer;
   private readonly layout: PageLayout;
   private readonly pageSize: number;
   private held: E[] = [];
+  /** Events read in the last moment before the instance closed (a signal closes it before the probe's stop). */
+  private pending: E[] = [];
+  private closed = false;
   /** Pages that ran past their committed length (skipped), and events shed because too many were held. */
   corruptPages = 0;
   shed = 0;
   pages = 0;
-  private lastOverruns = 0;
+  /** Events the kernel said it overwrote, summed from the pages flagged RB_MISSED_EVENTS / RB_MISSED_STORED. */
+  missedOnPages = 0;
+  private last: RawLosses = { overrun: 0, commitOverrun: 0, dropped: 0, unparsed: 0 };
   events = 0;
 
   constructor(
@@ -50,17 +67,35 @@ export class RawReader<E extends { tsNs: number }> {
     this.layout = layout;
     this.pageSize = pageSize;
     this.page = Buffer.alloc(pageSize);
-    for (const cpu of inst.cpus()) this.fds.push({ cpu, fd: inst.openRaw(cpu) });
+    for (const cpu of inst.cpus()) this.fds.push({ cpu, fd: inst.openRaw(cpu), walked: 0 });
+    // Whoever closes the instance — the probe's stop, or the exit handlers on SIGINT/SIGTERM, which run before the
+    // probe's stop — the events still in the buffers are read first and the kernel's final loss counts kept, so
+    // neither is lost silently.
+    const closeInstance = inst.close.bind(inst);
+    inst.close = () => {
+      this.readRest();
+      closeInstance();
+    };
   }
 
   /** Reads what the kernel has now; returns the decoded events (sorted by time when ordered). */
   poll(): E[] {
-    if (this.inst.isClosed) return [];
-    const cutoff = monoNowNs();
-    const maxPages = this.opts.maxPagesPerPoll ?? 4096;
     const out: E[] = this.opts.ordered ? this.held : [];
     this.held = [];
-    for (const { cpu, fd } of this.fds) {
+    if (this.pending.length) {
+      for (const e of this.pending) out.push(e);
+      this.pending = [];
+    }
+    if (this.inst.isClosed || this.closed) return this.opts.ordered ? this.finishOrdered(out, Infinity) : out;
+    const cutoff = monoNowNs();
+    this.readInto(out, this.opts.maxPagesPerPoll ?? 4096);
+    this.losses();
+    return this.opts.ordered ? this.finishOrdered(out, cutoff) : out;
+  }
+
+  private readInto(out: E[], maxPages: number): void {
+    for (const c of this.fds) {
+      const { cpu, fd } = c;
       for (let i = 0; i < maxPages; i++) {
         let n: number;
         try {
@@ -77,10 +112,14 @@ export class RawReader<E extends { tsNs: number }> {
           if (e !== undefined) out.push(e);
         });
         this.events += stats.events;
+        c.walked += stats.events;
+        this.missedOnPages += stats.missedEvents;
         if (stats.corrupt) this.corruptPages++;
       }
     }
-    if (!this.opts.ordered) return out;
+  }
+
+  private finishOrdered(out: E[], cutoff: number): E[] {
     out.sort((a, b) => a.tsNs - b.tsNs);
     let k = out.length;
     while (k > 0 && out[k - 1]!.tsNs > cutoff) k--;
@@ -94,28 +133,61 @@ export class RawReader<E extends { tsNs: number }> {
     return out;
   }
 
-  /** Events the kernel lost, summed over CPUs: overwritten (overrun) or refused (dropped events). */
-  overruns(): number {
-    if (this.inst.isClosed) return this.lastOverruns;
-    let n = 0;
-    for (const { cpu } of this.fds) {
-      try {
-        const s = parseCpuStats(this.inst.read(`per_cpu/cpu${cpu}/stats`));
-        n += (s['overrun'] ?? 0) + (s['dropped events'] ?? 0);
-      } catch {
-        return this.lastOverruns; // instance gone: the last count stands
-      }
+  /** Just before the instance closes: what is left in the buffers, and the final counts. */
+  private readRest(): void {
+    if (this.closed || this.inst.isClosed) return;
+    try {
+      const rest: E[] = [];
+      this.readInto(rest, 1 << 16);
+      for (const e of rest) this.pending.push(e);
+      this.losses();
+    } catch {
+      /* closing regardless: what was counted stands */
     }
-    this.lastOverruns = n;
-    return n;
+  }
+
+  /**
+   * Events lost before reaching us, by cause, summed over CPUs, from per_cpu/cpuN/stats (refreshed at every poll,
+   * so the last counts stand once the instance is gone).
+   */
+  losses(): RawLosses {
+    if (this.inst.isClosed || this.closed) return { ...this.last, overrun: Math.max(this.last.overrun, this.missedOnPages) };
+    const l: RawLosses = { overrun: 0, commitOverrun: 0, dropped: 0, unparsed: 0 };
+    for (const { cpu, walked } of this.fds) {
+      let s: Record<string, number>;
+      try {
+        s = parseCpuStats(this.inst.read(`per_cpu/cpu${cpu}/stats`));
+      } catch {
+        return { ...this.last, overrun: Math.max(this.last.overrun, this.missedOnPages) }; // instance gone
+      }
+      l.overrun += s['overrun'] ?? 0;
+      l.commitOverrun += s['commit overrun'] ?? 0;
+      l.dropped += s['dropped events'] ?? 0;
+      l.unparsed += Math.max(0, (s['read events'] ?? 0) - walked);
+    }
+    l.overrun = Math.max(l.overrun, this.missedOnPages);
+    this.last = l;
+    return { ...l };
+  }
+
+  /** Every event lost before reaching us (see losses()): overwritten, refused, or unreadable. */
+  overruns(): number {
+    const l = this.losses();
+    return l.overrun + l.commitOverrun + l.dropped + l.unparsed;
   }
 
   /** Every event still held back (at stop). */
   drain(): E[] {
-    return this.held.splice(0);
+    const out = this.held.splice(0);
+    for (const e of this.pending.splice(0)) out.push(e);
+    if (this.opts.ordered) out.sort((a, b) => a.tsNs - b.tsNs);
+    return out;
   }
 
+  /** Keeps the final loss counts; events that arrive after the last poll are after the stop, not lost. */
   close(): void {
+    if (!this.closed) this.losses();
+    this.closed = true;
     for (const { fd } of this.fds) this.inst.closeFd(fd);
   }
 }

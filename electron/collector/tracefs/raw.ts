@@ -20,15 +20,22 @@ export const TYPE_PADDING = 29;
 export const TYPE_TIME_EXTEND = 30;
 export const TYPE_TIME_STAMP = 31;
 const TS_SHIFT = 27;
-/** High bits of `commit` that flag lost events (RB_MISSED_EVENTS, RB_MISSED_STORED); the rest is the data length. */
+/**
+ * High bits of `commit` that flag lost events; the rest is the data length (ring_buffer.c). When the writer
+ * overwrote events the reader had not read, the next page handed to the reader has RB_MISSED_EVENTS set and, if
+ * there was room after the data, the number of events lost stored there as an unsigned long (RB_MISSED_STORED).
+ */
 const COMMIT_LENGTH_MASK = 0x3fff_ffff;
 const RB_MISSED_EVENTS = 0x8000_0000;
+const RB_MISSED_STORED = 0x4000_0000;
 
 export interface PageStats {
   /** Data events delivered to the callback. */
   events: number;
   /** True when the kernel flagged events lost before this page (overwritten). */
   missed: boolean;
+  /** How many: the count the kernel stored after the data (0 when not flagged or not stored). */
+  missedEvents: number;
   /** Bytes of event data the page said it holds. */
   length: number;
   /** True when an event ran past the committed length: the rest of the page was skipped. */
@@ -55,7 +62,12 @@ export function walkPage(
   const missed = (commitRaw & RB_MISSED_EVENTS) !== 0;
   const start = pageStart + layout.dataOffset;
   const end = Math.min(start + length, pageStart + pageSize, buf.length);
-  const stats: PageStats = { events: 0, missed, length, corrupt: false };
+  let missedEvents = 0;
+  const countAt = start + length;
+  if (missed && (commitRaw & RB_MISSED_STORED) !== 0 && countAt + layout.commitSize <= Math.min(pageStart + pageSize, buf.length)) {
+    missedEvents = layout.commitSize >= 8 ? Number(buf.readBigUInt64LE(countAt)) : buf.readUInt32LE(countAt);
+  }
+  const stats: PageStats = { events: 0, missed, missedEvents, length, corrupt: false };
   let off = start;
   while (off + 4 <= end) {
     const h = buf.readUInt32LE(off);

@@ -47,7 +47,6 @@ export const socketTrace = defineProbe<SockRow, SocketTraceOptions>({
   seedScript: 'socket-trace.stp',
   summary: 'calls and returns of the socket layer (net/socket.c), per thread, indented as thread_indent prints them',
   kind: 'stream',
-  built: true,
   columns,
   options,
   defaults: { pid: 0, tid: 0, comm: '', rate: 2000 },
@@ -60,9 +59,11 @@ export const socketTrace = defineProbe<SockRow, SocketTraceOptions>({
   counters: [
     { key: 'rows', label: 'rows', description: 'call and return rows produced', loss: false },
     { key: 'rateShed', label: 'rate-limited', description: 'top-level calls (with everything inside them) not shown because of --rate', loss: true },
-    { key: 'unmatched', label: 'unmatched', description: 'returns of calls that began before the probe started: skipped', loss: false },
+    { key: 'unmatched', label: 'unmatched', description: 'returns whose call was not seen (it began before the probe started, or its event was lost, counted under ring overruns): skipped', loss: false },
+    { key: 'unreturned', label: 'unreturned', description: 'calls whose return event was lost (counted under ring overruns): closed when the thread made its next syscall', loss: false },
     { key: 'threadsEvicted', label: 'threads evicted', description: 'threads forgotten because 10000 were being followed', loss: true },
-    { key: 'overruns', label: 'ring overruns', description: 'events the kernel lost because the tracing ring buffer was full', loss: true },
+    { key: 'overruns', label: 'ring overruns', description: "events the kernel lost because the tracing ring buffer was full (per CPU: overrun + commit overrun + dropped events): each is a syscall's call or return, or a sock_sendmsg/sock_recvmsg, not shown", loss: true },
+    { key: 'unparsed', label: 'unparsed', description: 'events the kernel handed over on pages that could not be read to their end', loss: true },
     { key: 'heldShed', label: 'reorder shed', description: 'events dropped while waiting to be put in time order (bounded)', loss: true },
   ],
   printer: () => ({

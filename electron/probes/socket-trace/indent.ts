@@ -39,6 +39,11 @@ export interface IndentCounters {
   unmatched: number;
   /** Threads forgotten because the table of threads was full. */
   threadsEvicted: number;
+  /**
+   * Syscalls whose return event never came (lost in the kernel, counted there): a thread cannot enter a syscall while
+   * in one, so an open one is closed, without a row, when the thread's next syscall begins.
+   */
+  unreturned: number;
 }
 
 export const MAX_THREADS = 10_000;
@@ -46,7 +51,7 @@ const MAX_DEPTH = 64;
 
 export class Indenter {
   private readonly threads = new Map<number, Thread>();
-  readonly counts: IndentCounters = { rows: 0, rateShed: 0, unmatched: 0, threadsEvicted: 0 };
+  readonly counts: IndentCounters = { rows: 0, rateShed: 0, unmatched: 0, threadsEvicted: 0, unreturned: 0 };
   private tokens: number;
   private lastRefillNs = -1;
 
@@ -62,7 +67,10 @@ export class Indenter {
   process(events: readonly TraceEvent[]): SockRow[] {
     const rows: SockRow[] = [];
     for (const e of events) {
-      if (e.kind === 'enter') this.enter(e.tid, e.func, e.tsNs, rows);
+      if (e.kind === 'enter') {
+        this.closeLostSyscall(e.tid);
+        this.enter(e.tid, e.func, e.tsNs, rows);
+      }
       else if (e.kind === 'exit') this.exit(e.tid, e.func, e.tsNs, rows, e.ret ?? 0);
       else {
         this.enter(e.tid, e.func, e.tsNs, rows);
@@ -70,6 +78,18 @@ export class Indenter {
       }
     }
     return rows;
+  }
+
+  /** A syscall begins: if the thread is still inside one, that one's return was lost. */
+  private closeLostSyscall(tid: number): void {
+    const t = this.threads.get(tid);
+    if (!t || t.depth === 0) return;
+    const open = t.stack.findIndex((f) => f.startsWith('sys_'));
+    if (open < 0) return;
+    this.counts.unreturned++;
+    t.depth -= t.stack.length - open;
+    t.stack.length = open;
+    if (t.depth === 0) t.shedding = false;
   }
 
   private admit(tsNs: number): boolean {
