@@ -17,7 +17,7 @@ usage:
   npx netprobes <probe> --help         a probe's options and columns
 
 probes:
-${PROBE_IDS.map((id) => `  ${id.padEnd(17)} ${PROBES[id].summary}${PROBES[id].built ? '' : ' (not built yet)'}`).join('\n')}
+${PROBE_IDS.map((id) => `  ${id.padEnd(17)} ${PROBES[id].summary}`).join('\n')}
 
 common probe options:
   --duration SECONDS   stop after this many seconds (default: until Ctrl-C)

@@ -38,10 +38,6 @@ export class ProbeRunner {
   async start(probe: ProbeId, options: object): Promise<void> {
     await this.stop(probe);
     const source = SOURCES[probe];
-    if (!source) {
-      this.send({ type: 'stopped', probe, problem: { kind: 'feature', message: `${PROBES[probe].title} is not built yet` } }, false);
-      return;
-    }
     const a: Active = {
       running: null,
       pending: [],

@@ -1,5 +1,5 @@
 // Every probe's source, for the processes that run probes (the collector, and
-// the CLI, which runs them in-process). null: planned, not built yet.
+// the CLI, which runs them in-process).
 
 import type { ProbeId } from '../shared/probe.ts';
 import type { ProbeSource } from '../collector/source.ts';
@@ -10,7 +10,7 @@ import { tcpConnectionsSource } from './tcp-connections/source.node.ts';
 import { socketTraceSource } from './socket-trace/source.node.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each probe has its own row and option types
-export const SOURCES: Record<ProbeId, ProbeSource<any, any> | null> = {
+export const SOURCES: Record<ProbeId, ProbeSource<any, any>> = {
   nettop: nettopSource,
   'socket-trace': socketTraceSource,
   'tcp-connections': tcpConnectionsSource,

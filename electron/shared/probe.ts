@@ -62,8 +62,6 @@ export interface ProbeDefinition<Row extends object = object, Options extends ob
   readonly summary: string;
   /** stream: rows arrive as they happen. interval: each `rows` message is a whole table that replaces the last. */
   readonly kind: 'stream' | 'interval';
-  /** False while the probe is planned but not built: the GUI and CLI say so plainly. */
-  readonly built: boolean;
   readonly columns: readonly Column<Row>[];
   readonly options: Schema<Options>;
   readonly defaults: Options;

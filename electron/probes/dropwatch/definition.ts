@@ -35,7 +35,6 @@ export const dropwatch = defineProbe<DropRow, DropwatchOptions>({
   seedScript: 'dropwatch.stp',
   summary: 'packets the kernel dropped, counted per kernel location and reason, every interval (default 5 s)',
   kind: 'interval',
-  built: true,
   columns,
   options,
   defaults: { interval: 5 },

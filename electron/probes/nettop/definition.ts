@@ -68,7 +68,6 @@ export const nettop = defineProbe<NettopRow, NettopOptions>({
   seedScript: 'nettop.stp',
   summary: 'packets and bytes per process and device, one table per interval, most packets first',
   kind: 'interval',
-  built: true,
   columns,
   options,
   defaults: { interval: 5, ifaces: [] },

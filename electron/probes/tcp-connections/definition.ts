@@ -40,7 +40,6 @@ export const tcpConnections = defineProbe<ConnRow, TcpConnectionsOptions>({
   seedScript: 'tcp_connections.stp',
   summary: 'each TCP connection a local process accepts, live, with its process, port and peer (and, on request, outbound ones)',
   kind: 'stream',
-  built: true,
   columns,
   options,
   defaults: { outbound: false },

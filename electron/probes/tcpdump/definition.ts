@@ -56,7 +56,6 @@ export const tcpdump = defineProbe<PacketRow, TcpdumpOptions>({
   seedScript: 'tcpdumplike.stp',
   summary: 'each received TCP and UDP packet, live, with its TCP flags (U A P R S F)',
   kind: 'stream',
-  built: true,
   columns,
   options,
   defaults: { ifaces: [], filter: '', bothDirections: false },
