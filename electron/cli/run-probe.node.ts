@@ -20,7 +20,6 @@ export async function runProbe(probe: AnyProbe, args: ProbeArgs): Promise<void> 
   out.on('error', () => void exitNow(0)); // a closed pipe (| head) ends the run quietly
   const printer = probe.printer();
   let shown = 0;
-  let produced = 0;
   let shed = 0;
   const write = (lines: string[]) => {
     if (lines.length) out.write(lines.join('\n') + '\n');
@@ -36,7 +35,6 @@ export async function runProbe(probe: AnyProbe, args: ProbeArgs): Promise<void> 
   try {
     running = await source(args.options, {
       rows: (rows) => {
-        produced += rows.length;
         if (out.writableLength > MAX_STDOUT_BACKLOG) {
           shed += rows.length;
           return;
@@ -69,18 +67,19 @@ export async function runProbe(probe: AnyProbe, args: ProbeArgs): Promise<void> 
     await running.stop();
     if (args.format === 'table') write(printer.end());
     const counters = running.counters();
-    process.stderr.write(summary(probe, counters, produced, shown, shed) + '\n');
+    process.stderr.write(summary(probe, counters, shown, shed) + '\n');
     // Let stdout drain before exit so no printed row is lost.
     if (out.writableLength) await new Promise((r) => out.once('drain', r));
   });
   if (args.duration !== null) setTimeout(() => void exitNow(0), args.duration * 1000);
 }
 
-export function summary(probe: AnyProbe, counters: Record<string, number>, produced: number, shown: number, shed: number): string {
+export function summary(probe: AnyProbe, counters: Record<string, number>, shown: number, shed: number): string {
   const lost = probe.counters.filter((c) => c.loss).reduce((n, c) => n + (counters[c.key] ?? 0), 0) + shed;
-  const seen = counters.seen ?? produced;
+  const seen = probe.seen.counters.reduce((n, k) => n + (counters[k] ?? 0), 0);
   const details = probe.counters.map((c) => `${c.label} ${counters[c.key] ?? 0}`).concat(`shed ${shed}`);
-  return `netprobes ${probe.id}: seen ${seen}, shown ${shown}, lost ${lost} (${details.join(', ')})`;
+  const note = probe.summaryNote?.(counters);
+  return `netprobes ${probe.id}: seen ${seen} ${probe.seen.what}, shown ${shown} rows, lost ${lost} (${details.join(', ')})${note ? `\n  ${note}` : ''}`;
 }
 
 /**

@@ -67,6 +67,10 @@ export interface ProbeDefinition<Row extends object = object, Options extends ob
   readonly defaults: Options;
   readonly flags: readonly Flag[];
   readonly counters: readonly Counter[];
+  /** What the end-of-run summary calls "seen": the sum of these counters, and what they count. */
+  readonly seen: { readonly counters: readonly string[]; readonly what: string };
+  /** A line of the summary beyond the counters, e.g. nettop's share of packets attributed. */
+  readonly summaryNote?: (counters: Record<string, number>) => string | null;
   readonly printer: () => SeedPrinter<Row>;
   /** Extra text for `netprobes <probe> --help`: needs, caveats. */
   readonly notes: string;

@@ -257,9 +257,9 @@ export function percentile(xs: number[], p: number): number {
   return v[Math.min(v.length - 1, Math.max(0, Math.ceil((p / 100) * v.length) - 1))]!;
 }
 
-/** Parses the probe's end-of-run summary: `netprobes X: seen N, shown M, lost K (label v, ...)`. */
+/** Parses the probe's end-of-run summary: `netprobes X: seen N WHAT, shown M rows, lost K (label v, ...)`. */
 export function probeSummary(stderr: string): Record<string, number> {
-  const m = /netprobes [\w-]+: seen (\d+), shown (\d+), lost (\d+) \(([^)]*)\)/.exec(stderr);
+  const m = /netprobes [\w-]+: seen (\d+)[^,]*, shown (\d+) rows, lost (\d+) \(([^)]*)\)/.exec(stderr);
   if (!m) return {};
   const r: Record<string, number> = { seen: Number(m[1]), shown: Number(m[2]), lost: Number(m[3]) };
   for (const part of m[4]!.split(', ')) {

@@ -78,7 +78,7 @@ describe('tcpdump probe on loopback', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'np-test-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const pcap = path.join(dir, 'ref.pcap');
-    const ref = spawn('tcpdump', ['-i', 'lo', '-nn', '-U', '-Z', 'root', '-w', pcap, `tcp port ${P}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const ref = spawn('tcpdump', ['-i', 'lo', '-nn', '--immediate-mode', '-U', '-Z', 'root', '-w', pcap, `tcp port ${P}`], { stdio: ['ignore', 'pipe', 'pipe'] });
     const refDone = collect(ref);
     await waitForOutput(ref, /listening on/);
     const ours = await capture(['--iface', 'lo', '--filter', `tcp port ${P}`]);
@@ -110,7 +110,7 @@ describe('tcpdump probe on loopback', () => {
     assert.ok(rows.every((x) => x.DEV === 'lo' && x.PROTO === 'TCP'));
     assert.equal(rows[0]!.flags, '000010', 'first packet is the SYN');
     assert.equal(rows[1]!.flags, '010010', 'then SYN+ACK');
-    assert.match(r.stderr, new RegExp(`seen ${rows.length}, shown ${rows.length}, lost 0`));
+    assert.match(r.stderr, new RegExp(`seen ${rows.length} frames, shown ${rows.length} rows, lost 0`));
   });
 
   test('UDP over IPv4 and IPv6: exact counts, ports and lengths', async (t) => {
@@ -129,7 +129,7 @@ describe('tcpdump probe on loopback', () => {
     assert.ok(v4.every((x) => x.SOURCE_IP === '127.0.0.1' && x.DEST_IP === '127.0.0.1' && x.PROTO === 'UDP' && x.LENGTH === '1028' && x.flags === '000000'));
     assert.ok(v6.every((x) => x.SOURCE_IP === '::1' && x.DEST_IP === '::1' && x.LENGTH === '148'));
     assert.equal(rows.length, 80, 'ICMP port-unreachable replies are not UDP rows');
-    assert.match(r.stderr, /seen 80, shown 80, lost 0/);
+    assert.match(r.stderr, /seen 80 frames, shown 80 rows, lost 0/);
   });
 
   test('every interface (the "any" device) names the interface of each packet', async (t) => {
@@ -158,7 +158,7 @@ describe('tcpdump probe on loopback', () => {
     assert.equal(rows.length, 2);
     assert.match(rows[0]!, new RegExp(`^       127\\.0\\.0\\.1       127\\.0\\.0\\.1  \\s*\\d+  ${P}  UDP$`));
     assert.ok(lines.filter((l) => l.includes('Source IP')).length >= 2, 'header repeated every second');
-    assert.match(r.stderr, /seen 2, shown 2, lost 0/);
+    assert.match(r.stderr, /seen 2 frames, shown 2 rows, lost 0/);
   });
 });
 
@@ -220,7 +220,7 @@ s.send(eth + b'\\x08\\x00' + ip4(17, struct.pack('!HHHH', 1111, 2222, 8, 0)))
     assert.equal(rows.length, 1);
     assert.equal(rows[0]!.SPORT, '1111');
     assert.equal(rows[0]!.DPORT, '2222');
-    assert.match(r.stderr, /seen 4, shown 1, lost 3 .*malformed 3/);
+    assert.match(r.stderr, /seen 4 frames, shown 1 rows, lost 3 .*malformed 3/);
   });
 });
 

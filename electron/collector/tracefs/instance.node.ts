@@ -5,9 +5,9 @@
 //  - close() (a probe's stop) disables what it enabled, closes the raw readers'
 //    fds (rmdir fails with EBUSY while one is open) and removes the instance;
 //  - closeAllTracefsInstances() does that for every live instance, synchronously:
-//    it is called on process 'exit', on SIGINT/SIGTERM/SIGHUP and on an uncaught
-//    exception (handlers installed here once, whoever else listens), and is
-//    exported for the collector and CLI to call on their own exit paths;
+//    it is called on process 'exit', on an uncaught exception, and on
+//    SIGINT/SIGTERM/SIGHUP when no one else handles them (the collector and CLI
+//    stop their probes in order on a signal, and 'exit' is the backstop);
 //  - SIGKILL cannot be caught: instances are named netprobes-<pid>-<starttime>-<seq>
 //    and every start removes those whose owner (pid with that start time) is gone.
 
@@ -142,12 +142,13 @@ function installExitHandlers(): void {
   process.on('uncaughtExceptionMonitor', closeAllTracefsInstances);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     const handler = () => {
+      // Another handler (the collector's or the CLI's orderly exit) stops the probes, which close their instances
+      // after reading what is left, and 'exit' is the backstop. Alone, do what Node would have done without us:
+      // clean up and die of the signal.
+      if (process.listenerCount(sig) > 1) return;
       closeAllTracefsInstances();
-      // If nobody else handles the signal, do what Node would have done without us: die of it.
-      if (process.listenerCount(sig) === 1) {
-        process.removeListener(sig, handler);
-        process.kill(process.pid, sig);
-      }
+      process.removeListener(sig, handler);
+      process.kill(process.pid, sig);
     };
     process.on(sig, handler);
   }
@@ -157,6 +158,7 @@ export class TracefsInstance {
   readonly dir: string;
   private readonly fds = new Set<number>();
   private readonly enabled: string[] = [];
+  private readonly closing: (() => void)[] = [];
   private closed = false;
 
   private constructor(
@@ -275,8 +277,20 @@ export class TracefsInstance {
   }
 
   /** Disables what this instance enabled, closes its readers and removes it. Synchronous and idempotent. */
+  /** Runs `fn` just before the instance closes, however it closes (a reader's last read of its buffers). */
+  beforeClose(fn: () => void): void {
+    this.closing.push(fn);
+  }
+
   close(): void {
     if (this.closed) return;
+    for (const fn of this.closing.splice(0)) {
+      try {
+        fn();
+      } catch {
+        /* closing goes on: the kernel state must not stay behind */
+      }
+    }
     this.closed = true;
     live.delete(this);
     for (const file of this.enabled.splice(0)) {

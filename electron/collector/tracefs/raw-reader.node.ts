@@ -68,14 +68,9 @@ export class RawReader<E extends { tsNs: number }> {
     this.pageSize = pageSize;
     this.page = Buffer.alloc(pageSize);
     for (const cpu of inst.cpus()) this.fds.push({ cpu, fd: inst.openRaw(cpu), walked: 0 });
-    // Whoever closes the instance — the probe's stop, or the exit handlers on SIGINT/SIGTERM, which run before the
-    // probe's stop — the events still in the buffers are read first and the kernel's final loss counts kept, so
-    // neither is lost silently.
-    const closeInstance = inst.close.bind(inst);
-    inst.close = () => {
-      this.readRest();
-      closeInstance();
-    };
+    // Whoever closes the instance — the probe's stop, or the exit backstop — the events still in the buffers are
+    // read first and the kernel's final loss counts kept, so neither is lost silently.
+    inst.beforeClose(() => this.readRest());
   }
 
   /** Reads what the kernel has now; returns the decoded events (sorted by time when ordered). */

@@ -39,6 +39,7 @@ export const dropwatch = defineProbe<DropRow, DropwatchOptions>({
   options,
   defaults: { interval: 5 },
   flags: [{ name: 'interval', option: 'interval', kind: 'int', value: 'S', help: 'seconds per table (1..60, default 5)' }],
+  seen: { counters: ['drops'], what: 'drops' },
   counters: [
     { key: 'drops', label: 'drops', description: 'kfree_skb drop events read from the kernel', loss: false },
     { key: 'overruns', label: 'ring overruns', description: 'events the kernel lost because the tracing ring buffer was full (per_cpu stats, summed)', loss: true },

@@ -75,6 +75,11 @@ export const nettop = defineProbe<NettopRow, NettopOptions>({
     { name: 'interval', option: 'interval', kind: 'int', value: 'SECONDS', help: 'seconds per table, 1-60 (default 5, as nettop.stp)' },
     { name: 'iface', option: 'ifaces', kind: 'repeat', value: 'NAME', help: 'count traffic on this interface only (repeatable; default: every interface, including ones that come up later)' },
   ],
+  seen: { counters: ['frames'], what: 'frames' },
+  summaryNote: (c) => {
+    const all = (c.attributed ?? 0) + (c.kernel ?? 0) + (c.unknown ?? 0);
+    return all ? `${((100 * (c.attributed ?? 0)) / all).toFixed(1)} % of packets attributed to a process, ${c.kernel ?? 0} to the kernel, ${c.unknown ?? 0} unknown` : null;
+  },
   counters: [
     { key: 'attributed', label: 'attributed', description: 'packets credited to a process (XMIT_PK + RECV_PK of process rows; on lo a packet counts once sent and once received)', loss: false },
     { key: 'kernel', label: 'kernel', description: 'packets no local socket owns (ARP, ICMP, closed ports, forwarded): PID 0 rows', loss: false },

@@ -56,6 +56,7 @@ export const socketTrace = defineProbe<SockRow, SocketTraceOptions>({
     { name: 'comm', option: 'comm', kind: 'string', value: 'NAME', help: 'only threads with this name (filtered in the kernel, exact match, at most 15 bytes)' },
     { name: 'rate', option: 'rate', kind: 'int', value: 'N', help: 'most top-level calls shown per second (default 2000, 0 = no limit); the rest are counted as shed' },
   ],
+  seen: { counters: ['rows'], what: 'calls and returns' },
   counters: [
     { key: 'rows', label: 'rows', description: 'call and return rows produced', loss: false },
     { key: 'rateShed', label: 'rate-limited', description: 'top-level calls (with everything inside them) not shown because of --rate', loss: true },

@@ -44,6 +44,7 @@ export const tcpConnections = defineProbe<ConnRow, TcpConnectionsOptions>({
   options,
   defaults: { outbound: false },
   flags: [{ name: 'outbound', option: 'outbound', kind: 'bool', help: 'also show connections local processes open (DIRECTION outbound); default: accepted only, as the seed' }],
+  seen: { counters: ['accepted', 'outbound'], what: 'connections' },
   counters: [
     { key: 'accepted', label: 'accepted', description: 'connections matched to the process that accepted them', loss: false },
     { key: 'outbound', label: 'outbound', description: 'outbound connections established (with --outbound)', loss: false },

@@ -64,6 +64,7 @@ export const tcpdump = defineProbe<PacketRow, TcpdumpOptions>({
     { name: 'filter', option: 'filter', kind: 'string', value: 'EXPR', label: 'Filter', help: "a libpcap filter expression, as tcpdump takes (e.g. 'tcp port 80')" },
     { name: 'both', option: 'bothDirections', kind: 'bool', label: 'Both directions', help: 'show sent packets too (default: received only, as the seed)' },
   ],
+  seen: { counters: ['seen'], what: 'frames' },
   counters: [
     { key: 'seen', label: 'seen', description: 'frames libpcap delivered (after the filter)', loss: false },
     { key: 'rows', label: 'rows', description: 'TCP and UDP packets turned into rows', loss: false },
