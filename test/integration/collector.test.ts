@@ -115,3 +115,14 @@ describe('collector process', () => {
     assert.match(r.stderr, /not a private \(0700\) directory/);
   });
 });
+
+describe('the libpcap binding', () => {
+  test('captures opened, closed and garbage collected, 200 times, with async hooks on: no crash', async (t) => {
+    if (!need(t, 'root')) return;
+    const script = path.join(ROOT, 'test', 'helpers', 'capture-churn.mts');
+    const r = await collect(spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    assert.equal(r.signal, null, `crashed with ${r.signal}: ${r.stderr.slice(-500)}`);
+    assert.equal(r.code, 0, r.stderr.slice(-500));
+    assert.equal(r.stdout.trim(), 'ok');
+  });
+});
