@@ -1,18 +1,18 @@
 // nettop, as root, with processes too short-lived for /proc: each opens a
 // socket, sends and exits within a few ms, so by the time a rescan runs its
-// socket (and often the process) is gone. The tracepoints in the sending
-// task's context (attribution/recent-endpoints-trace.node.ts) must still name
-// them: exact packets and bytes on their PIDs, nothing of theirs in the
-// unknown row. Another engineer's floods may share lo, so every count is
-// filtered by this test's own PIDs and ports; the CLI test runs in a namespace
-// of its own, where lo carries only its traffic and the unknown row must be
-// absent. Traffic only on lo and in namespaces made and removed here.
+// socket (and often the process) is gone. By default nettop names owners from
+// /proc alone, so such a sender must be on its own PID or honestly in the
+// unknown row — never on another process. Naming them by tracepoints in the
+// sending task (attribution/recent-endpoints-trace.node.ts) is experimental
+// and off by default: exact tests of it misattributed a short-lived IPv6
+// sender about once in four runs; here only its tracefs hygiene is tested.
+// The CLI runs in a namespace of its own, where lo carries only this test's
+// traffic. Traffic only on lo and in namespaces made and removed here.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
@@ -105,61 +105,8 @@ function accountFor(all: Map<string, Sum>, peers: { pid: number; name: string; e
   return named;
 }
 
-interface Frame {
-  sport: number;
-  dport: number;
-  len: number;
-}
 
-/** An independent reference capture (tcpdump), for TCP whose segment count is not known in advance. */
-async function tcpdump(iface: string, filter: string, netns?: string): Promise<{ stop(): Promise<Frame[]> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'nettop-short-'));
-  const file = join(dir, 'truth.pcap');
-  const argv = ['-i', iface, '-nn', '-U', '--immediate-mode', '-s', '128', '-B', '16384', '-Z', 'root', '-w', file, filter];
-  const child = netns ? spawn('ip', ['netns', 'exec', netns, 'tcpdump', ...argv], { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn('tcpdump', argv, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  cleanups.push(() => {
-    child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`tcpdump did not start: ${err}`)), 10_000);
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (err.includes('listening on')) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-  });
-  return {
-    stop: async () => {
-      await sleep(200);
-      child.kill('SIGINT');
-      await exited;
-      assert.match(err, /\b0 packets dropped by kernel/, `the reference capture lost packets: ${err}`);
-      const { stdout } = await run('tcpdump', ['-r', file, '-nn', '-e'], { maxBuffer: 64 << 20 });
-      return stdout
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => {
-          const len = /length (\d+):/.exec(line);
-          const ports = /(\S+)\.(\d+) > (\S+)\.(\d+):/.exec(line);
-          assert.ok(len && ports, `cannot read tcpdump line: ${line}`);
-          return { len: Number(len[1]), sport: Number(ports[2]), dport: Number(ports[4]) };
-        });
-    },
-  };
-}
 
-/** Packets sent from and to a local port, as tcpdump saw them. */
-function sides(frames: Frame[], port: number) {
-  const from = frames.filter((f) => f.sport === port);
-  const to = frames.filter((f) => f.dport === port);
-  const sum = (fs: Frame[]) => fs.reduce((n, f) => n + f.len, 0);
-  return { xmitPk: from.length, recvPk: to.length, xmitBytes: sum(from), recvBytes: sum(to) };
-}
 
 /** A fresh network namespace with lo up: nettop's capture there sees only this test's packets. */
 async function namespace(): Promise<string> {
@@ -222,74 +169,14 @@ async function udpBursts(ns: string, n: number) {
 
 // ---- the tests -----------------------------------------------------------------------
 
-test('short-lived UDP senders (IPv4 and IPv6) that exit at once: every datagram on its PID, exactly, or honestly unknown, never another process', { timeout: 60_000 }, async (t) => {
+test('by default, /proc alone, said in the source line: a sender that exits at once is on its PID or honestly unknown, never another', { timeout: 60_000 }, async (t) => {
   if (!need(t, 'root')) return;
+  const running = await nettopSource({ interval: 1, ifaces: [] }, { rows: () => {}, fail: (e) => assert.fail(e) });
+  assert.match(running.description, /socket owners from \/proc only \(short-lived sockets may be unknown: naming them by tracepoints is experimental/);
+  assert.deepEqual(netprobesInstances(), [], 'no tracefs instance');
+  await running.stop();
   const ns = await namespace();
-  const nettop = await cli(ns);
-  const N = 40;
-  const { recv4, recv6, bursts } = await udpBursts(ns, N);
-  await sleep(1500);
-  const { all, stderr } = await nettop.stop();
-  t.diagnostic(stderr.trim());
-  // 14 + 20 (or 40) + 8 + 1000 bytes a frame.
-  const named = accountFor(all, bursts.map((b) => ({ pid: b.peer.pid, name: b.name, expect: { xmitPk: N, recvPk: 0, xmitBytes: N * b.frame, recvBytes: 0 } })));
-  t.diagnostic(`${named} of ${bursts.length} short-lived senders named by the tracepoints`);
-  assert.ok(named >= bursts.length / 2, `the tracepoints named ${named} of ${bursts.length} senders (/proc alone names none)`);
-  assert.deepEqual(of(all, recv4.pid, 'npt-sl-recv4'), { xmitPk: 0, recvPk: 3 * N, xmitBytes: 0, recvBytes: 3 * N * 1042 });
-  assert.deepEqual(of(all, recv6.pid, 'npt-sl-recv6'), { xmitPk: 0, recvPk: 3 * N, xmitBytes: 0, recvBytes: 3 * N * 1062 });
-  assert.match(stderr, /traced [1-9]/);
-  assert.match(stderr, /trace overruns 0\b/);
-  assert.ok(!netprobesInstances(nettop.pid).length, 'the CLI removed its tracefs instance');
-});
-
-test('short-lived TCP clients (connect, send, close, exit): both directions on their PIDs exactly as tcpdump saw them, or honestly unknown', { timeout: 60_000 }, async (t) => {
-  if (!need(t, 'root')) return;
-  const ns = await namespace();
-  const nettop = await cli(ns);
-  const server = spawnPeer('npt-sl-srv', ['tcp-server', '127.0.0.1'], ns);
-  const server6 = spawnPeer('npt-sl-srv6', ['tcp-server', '::1'], ns);
-  const [port, port6] = (await Promise.all([server.first, server6.first])).map((m) => m.port as number);
-  await sleep(2500);
-  const truth = await tcpdump('lo', `tcp port ${port} or tcp port ${port6}`, ns);
-  const clients = [0, 1, 2].map((i) => {
-    const [host, p] = i === 2 ? ['::1', port6!] : ['127.0.0.1', port!];
-    return { name: `npt-sl-tcp-${i}`, peer: spawnPeer(`npt-sl-tcp-${i}`, ['tcp-burst', host, p, 3000], ns) };
-  });
-  const localPorts: number[] = [];
-  for (const c of clients) {
-    localPorts.push((await c.peer.first).localPort as number);
-    assert.equal(await c.peer.exited, 0);
-  }
-  await sleep(1500);
-  const frames = await truth.stop();
-  const { all, stderr, rows } = await nettop.stop();
-  t.diagnostic(stderr.trim());
-  const expected = clients.map((c, i) => {
-    const s = sides(frames, localPorts[i]!);
-    assert.ok(s.xmitPk >= 3 && s.recvPk >= 2, JSON.stringify(s));
-    return { pid: c.peer.pid, name: c.name, expect: s };
-  });
-  const named = accountFor(all, expected);
-  t.diagnostic(`${named} of ${clients.length} short-lived clients named by the tracepoints; unknown rows: ${JSON.stringify(rows.filter((r) => r.pid === -1))}`);
-  assert.ok(named >= 2, `the tracepoints named ${named} of ${clients.length} clients`);
-});
-
-test('without the tracepoints (NETPROBES_NETTOP_TRACE=0), /proc alone, said in the source line: short-lived senders go unknown', { timeout: 60_000 }, async (t) => {
-  if (!need(t, 'root')) return;
-  const saved = process.env.NETPROBES_NETTOP_TRACE;
-  process.env.NETPROBES_NETTOP_TRACE = '0';
-  try {
-    const running = await nettopSource({ interval: 1, ifaces: [] }, { rows: () => {}, fail: (e) => assert.fail(e) });
-    assert.match(running.description, /socket owners from \/proc only \(short-lived sockets may be unknown: turned off/);
-    assert.deepEqual(netprobesInstances(), [], 'no tracefs instance');
-    await running.stop();
-  } finally {
-    if (saved === undefined) delete process.env.NETPROBES_NETTOP_TRACE;
-    else process.env.NETPROBES_NETTOP_TRACE = saved;
-  }
-  // The same bursts as above, through the CLI with the tracepoints off: what the tracepoints fix.
-  const ns = await namespace();
-  const nettop = await cli(ns, { NETPROBES_NETTOP_TRACE: '0' });
+  const nettop = await cli(ns, {});
   const { bursts } = await udpBursts(ns, 40);
   await sleep(1500);
   const { all, stderr } = await nettop.stop();
@@ -298,10 +185,17 @@ test('without the tracepoints (NETPROBES_NETTOP_TRACE=0), /proc alone, said in t
   const unknown = all.get('-1@lo')?.xmitPk ?? 0;
   t.diagnostic(`with /proc alone: ${named} of ${6 * 40} datagrams named, ${unknown} unknown`);
   assert.equal(named + unknown, 6 * 40);
+  accountFor(all, bursts.map((b) => ({ pid: b.peer.pid, name: b.name, expect: { xmitPk: 40, recvPk: 0, xmitBytes: 40 * b.frame, recvBytes: 0 } })));
 });
 
-test('tracefs left clean: stop, SIGTERM, and after SIGKILL the next start removes the instance', { timeout: 60_000 }, async (t) => {
+test('with the experimental tracepoints on, tracefs is left clean: stop, SIGTERM, and after SIGKILL the next start removes the instance', { timeout: 60_000 }, async (t) => {
   if (!need(t, 'root')) return;
+  const saved = process.env.NETPROBES_NETTOP_TRACE;
+  process.env.NETPROBES_NETTOP_TRACE = '1'; // the child below inherits it
+  t.after(() => {
+    if (saved === undefined) delete process.env.NETPROBES_NETTOP_TRACE;
+    else process.env.NETPROBES_NETTOP_TRACE = saved;
+  });
   const running = await nettopSource({ interval: 1, ifaces: [] }, { rows: () => {}, fail: (e) => assert.fail(e) });
   const [mine] = netprobesInstances();
   assert.ok(mine, 'an instance while running');

@@ -7,11 +7,12 @@
 // start, when a packet's socket is not in the last snapshot (at most every
 // MIN_SCAN_GAP_MS), and every REFRESH_MS while traffic flows — never per packet.
 // Sockets too short-lived for /proc (opened, used and closed between two scans)
-// are named by tracepoints in the sending task's context, in a private tracefs
-// instance (attribution/recent-endpoints-trace.node.ts), read every POLL_MS and
-// before each scan; where tracefs or the tracepoints are missing, /proc alone,
-// and the description says so. NETPROBES_NETTOP_TRACE=0 turns them off (for
-// measuring their cost).
+// can be named by tracepoints in the sending task's context, in a private
+// tracefs instance (attribution/recent-endpoints-trace.node.ts), read every
+// POLL_MS and before each scan. That path is experimental and off unless
+// NETPROBES_NETTOP_TRACE=1: in about one run in four of its test a short-lived
+// IPv6 sender's packets went to another process, and a wrong owner is worse
+// than an honest "unknown". The description says which attribution is in use.
 
 import { PcapCapture, type CapturedPacket } from '../../collector/capture/pcap.node.ts';
 import type { ProbeSource } from '../../collector/source.ts';
@@ -46,7 +47,7 @@ export const nettopSource: ProbeSource<NettopOptions, NettopRow> = async (option
 
   let tracer: EndpointTracer | null = null;
   let traceWhy = '';
-  if (process.env.NETPROBES_NETTOP_TRACE === '0') traceWhy = 'turned off (NETPROBES_NETTOP_TRACE=0)';
+  if (process.env.NETPROBES_NETTOP_TRACE !== '1') traceWhy = 'naming them by tracepoints is experimental, off unless NETPROBES_NETTOP_TRACE=1';
   else {
     const t = startEndpointTracer();
     if ('unavailable' in t) traceWhy = t.unavailable;
