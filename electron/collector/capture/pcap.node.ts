@@ -28,8 +28,6 @@ export interface CapturedPacket {
   linkType: number;
 }
 
-export type BatchHandler = (buf: Buffer, count: number) => void;
-
 /** Bytes kept of each frame: headers only, which is all the probes decode (and what a pcapng export holds). */
 export const DEFAULT_SNAPLEN = 256;
 const DEFAULT_RING = 32 << 20;

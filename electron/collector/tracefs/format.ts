@@ -107,11 +107,6 @@ export function readInt(buf: Buffer, base: number, f: FieldLayout): number {
   }
 }
 
-/** Reads a 64-bit field (a kernel address) as a bigint, exactly. */
-export function readU64(buf: Buffer, base: number, f: FieldLayout): bigint {
-  return buf.readBigUInt64LE(base + f.offset);
-}
-
 /** Looks up fields by name; throws naming the event and field when one is required but missing. */
 export function field(fmt: EventFormat, name: string): FieldLayout {
   const f = fmt.fields.get(name);
