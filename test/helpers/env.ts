@@ -3,7 +3,8 @@
 // that skip is a failure, since CI runs as root with Chromium installed.
 
 import type { TestContext } from 'node:test';
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, statSync } from 'node:fs';
+import path from 'node:path';
 
 export const NO_SKIP = process.env.NETPROBES_NO_SKIP === '1';
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -18,4 +19,18 @@ export function need(t: TestContext, what: 'root' | 'chromium'): boolean {
   if (NO_SKIP) throw new Error(`${missing}, and skips are failures in CI`);
   t.skip(missing);
   return false;
+}
+
+/**
+ * Tests that run programs as another user (nobody, a throwaway polkit user) need
+ * the checkout reachable by them. A checkout in a `mktemp -d` directory (0700)
+ * is not: give "others" search permission (x, not read) on each directory above
+ * the checkout that lacks it. Its own files are world-readable as git wrote them.
+ */
+export function reachableByOthers(dir: string = path.resolve(import.meta.dirname, '..', '..')): void {
+  for (let d = dir; ; d = path.dirname(d)) {
+    const mode = statSync(d).mode;
+    if ((mode & 0o001) === 0) chmodSync(d, mode | 0o001);
+    if (d === path.dirname(d)) return;
+  }
 }

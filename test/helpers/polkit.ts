@@ -10,7 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import type { TestContext } from 'node:test';
-import { NO_SKIP } from './env.ts';
+import { NO_SKIP, reachableByOthers } from './env.ts';
 import { sleep } from './run.ts';
 
 const PKEXEC = '/usr/bin/pkexec';
@@ -58,6 +58,7 @@ export async function setUpPolkit(t: TestContext): Promise<Polkit | null> {
 
   const user = `npelev${process.pid % 100000}`;
   spawnSync('userdel', [user], { stdio: 'ignore' }); // a leftover of a killed run
+  reachableByOthers(); // the test user's host runs from this checkout
   const add = spawnSync('useradd', ['--no-create-home', '--home-dir', '/tmp', '--shell', '/bin/sh', user], { encoding: 'utf8' });
   if (add.status !== 0) throw new Error(`useradd failed: ${add.stderr}`);
   const uid = Number(spawnSync('id', ['-u', user], { encoding: 'utf8' }).stdout.trim());

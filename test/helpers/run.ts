@@ -2,6 +2,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { reachableByOthers } from './env.ts';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
 export const CLI = path.join(ROOT, 'bin', 'netprobes.js');
@@ -26,6 +27,7 @@ export function collect(child: ChildProcess): Promise<Finished> {
 
 /** Runs `netprobes ...args` to completion (callers give --duration or send a signal). */
 export function netprobes(args: string[], opts: { uid?: number; gid?: number } = {}): { child: ChildProcess; done: Promise<Finished> } {
+  if (opts.uid !== undefined) reachableByOthers();
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
   return { child, done: collect(child) };
 }
