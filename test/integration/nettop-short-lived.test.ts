@@ -13,19 +13,17 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { need } from '../helpers/env.ts';
+import { nettopCli } from '../helpers/nettop-cli.ts';
 import { netprobesInstances, staleInstances, TRACEFS } from '../helpers/tracefs.ts';
 import { nettopSource } from '../../electron/probes/nettop/source.node.ts';
 import type { NettopRow } from '../../electron/probes/nettop/definition.ts';
 
 const run = promisify(execFile);
-const ROOT = new URL('../../', import.meta.url).pathname;
 const PEER = new URL('./nettop-peer.mjs', import.meta.url).pathname;
-const CLI = join(ROOT, 'electron/cli/cli.node.ts');
 const CHILD = new URL('../helpers/tracefs-child.ts', import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -117,37 +115,13 @@ async function namespace(): Promise<string> {
   return ns;
 }
 
-/** `netprobes nettop --interval 1 --format csv` inside the namespace. */
-async function cli(ns: string, env: Record<string, string> = {}) {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', CLI, 'nettop', '--interval', '1', '--format', 'csv'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const lines: string[] = [];
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  cleanups.push(() => void child.kill('SIGKILL'));
-  await new Promise<void>((resolve, reject) => {
-    const tm = setTimeout(() => reject(new Error(`nettop CLI did not start: ${stderr}`)), 20_000);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      lines.push(line);
-      if (lines.length === 1) {
-        clearTimeout(tm);
-        resolve();
-      }
-    });
-  });
+/** `netprobes nettop --interval 1 --format csv` inside the namespace; its rows summed per PID and device. */
+async function cli(ns: string) {
+  const run = await nettopCli(['--interval', '1'], { netns: ns, onCleanup: (kill) => cleanups.push(kill) });
   return {
-    pid: child.pid!,
+    pid: run.pid,
     stop: async () => {
-      child.kill('SIGINT');
-      assert.equal(await exited, 0, stderr);
-      const rows: NettopRow[] = lines.slice(1).map((l) => {
-        const [, pid, uid, dev, xmitPk, recvPk, xmitKb, recvKb, command, xmitBytes, recvBytes] = l.split(',');
-        return { time: 0, pid: Number(pid), uid: Number(uid), dev: dev!, xmitPk: Number(xmitPk), recvPk: Number(recvPk), xmitKb: Number(xmitKb), recvKb: Number(recvKb), command: command!, xmitBytes: Number(xmitBytes), recvBytes: Number(recvBytes) };
-      });
+      const { rows, stderr } = await run.stop();
       return { rows, all: sums(rows), stderr };
     },
   };
@@ -176,7 +150,7 @@ test('by default, /proc alone, said in the source line: a sender that exits at o
   assert.deepEqual(netprobesInstances(), [], 'no tracefs instance');
   await running.stop();
   const ns = await namespace();
-  const nettop = await cli(ns, {});
+  const nettop = await cli(ns);
   const { bursts } = await udpBursts(ns, 40);
   await sleep(1500);
   const { all, stderr } = await nettop.stop();

@@ -15,15 +15,14 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { need } from '../helpers/env.ts';
+import { need, reachableByOthers } from '../helpers/env.ts';
 import { nettopSource } from '../../electron/probes/nettop/source.node.ts';
 import type { NettopOptions, NettopRow } from '../../electron/probes/nettop/definition.ts';
 import type { RunningProbe } from '../../electron/collector/source.ts';
+import { nettopCli } from '../helpers/nettop-cli.ts';
 
 const run = promisify(execFile);
-const ROOT = new URL('../../', import.meta.url).pathname;
 const PEER = new URL('./nettop-peer.mjs', import.meta.url).pathname;
-const CLI = join(ROOT, 'electron/cli/cli.node.ts');
 const NOBODY = 65534;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -44,6 +43,7 @@ interface Peer {
 
 function peer(name: string, args: (string | number)[], opts: { netns?: string; uid?: number } = {}): Peer {
   const argv = [PEER, name, ...args.map(String)];
+  if (opts.uid !== undefined) reachableByOthers();
   // `ip netns exec` enters the namespace and execs the command: the PID stays the same.
   const child: ChildProcess = opts.netns
     ? spawn('ip', ['netns', 'exec', opts.netns, process.execPath, ...argv], { stdio: ['pipe', 'pipe', 'inherit'] })
@@ -134,47 +134,7 @@ async function inProcess(options: NettopOptions): Promise<{ running: RunningProb
 }
 
 /** `netprobes nettop ... --format csv` as its own process (optionally inside a namespace). */
-async function cli(args: string[], netns?: string): Promise<{ stop(): Promise<{ rows: NettopRow[]; header: string; stderr: string }> }> {
-  const argv = ['--import', 'tsx', CLI, 'nettop', ...args, '--format', 'csv'];
-  const child = netns
-    ? spawn('ip', ['netns', 'exec', netns, process.execPath, ...argv], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(process.execPath, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const lines: string[] = [];
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  cleanups.push(() => void child.kill('SIGKILL'));
-  // The CSV header is printed once capture has begun.
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`nettop CLI did not start: ${stderr}`)), 20_000);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      lines.push(line);
-      if (lines.length === 1) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-    void exited.then((code) => reject(new Error(`nettop CLI exited with ${code}: ${stderr}`)));
-  });
-  return {
-    stop: async () => {
-      child.kill('SIGINT');
-      const code = await exited;
-      assert.equal(code, 0, stderr);
-      const [header, ...data] = lines;
-      const rows = data.map((l) => {
-        const [time, pid, uid, dev, xmitPk, recvPk, xmitKb, recvKb, command, xmitBytes, recvBytes] = l.split(',');
-        assert.match(time!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
-        return {
-          time: Date.parse(time!) * 1000,
-          pid: Number(pid), uid: Number(uid), dev: dev!, xmitPk: Number(xmitPk), recvPk: Number(recvPk),
-          xmitKb: Number(xmitKb), recvKb: Number(recvKb), command: command!, xmitBytes: Number(xmitBytes), recvBytes: Number(recvBytes),
-        };
-      });
-      return { rows, header: header!, stderr };
-    },
-  };
-}
+const cli = (args: string[], netns?: string) => nettopCli(args, { ...(netns ? { netns } : {}), onCleanup: (kill) => cleanups.push(kill) });
 
 // ---- ground truth for TCP: an independent tcpdump ---------------------------------------
 
