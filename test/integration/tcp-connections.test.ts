@@ -9,15 +9,15 @@ import net from 'node:net';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { need } from '../helpers/env.ts';
 import { globalTracingState, netprobesInstances, sleep, startSource, until } from '../helpers/tracefs.ts';
-import { makeTestHost, type TestHost } from '../helpers/tracefs-netns.ts';
+import { createTestHost, type TestHost } from '../helpers/netns.ts';
 import { tcpConnectionsSource } from '../../electron/probes/tcp-connections/source.node.ts';
 import { tcpConnections } from '../../electron/probes/tcp-connections/definition.ts';
 
 let host: TestHost | null = null;
 const children: ChildProcess[] = [];
-after(() => {
+after(async () => {
   for (const c of children) c.kill('SIGKILL');
-  host?.remove();
+  await host?.remove();
 });
 
 // Listens on [::]:PORT (v4 and v6), accepts N connections, closing each at once; prints "listening".
@@ -60,7 +60,7 @@ function connect(host: string, port: number): Promise<number> {
 test('accepted connections carry the accepting server\'s PID, command, UID, port and peer', { timeout: 60_000 }, async (t) => {
   if (!need(t, 'root')) return;
   const before = globalTracingState();
-  host = makeTestHost('tc');
+  host = await createTestHost(42);
   const PORT = 8080;
   const run = await startSource(tcpConnectionsSource, { outbound: true });
   assert.match(run.running.description, /inet_sock_set_state/);
@@ -69,7 +69,7 @@ test('accepted connections carry the accepting server\'s PID, command, UID, port
     const server = await startServer(host.ns, 4, PORT);
     const serverPid = server.pid!; // ip netns exec and setpriv exec: python3 keeps this pid
     const v4Ports: number[] = [];
-    for (let i = 0; i < 3; i++) v4Ports.push(await connect(host.there, PORT));
+    for (let i = 0; i < 3; i++) v4Ports.push(await connect(host.nsV4, PORT));
     // v6, inside the namespace: a client on its loopback
     const v6 = execFileSync('ip', ['netns', 'exec', host.ns, '/usr/bin/python3', '-c', `import socket; c = socket.create_connection(('::1', ${PORT})); print(c.getsockname()[1]); c.close()`], { timeout: 10_000 });
     const v6Port = Number(String(v6).trim());
@@ -85,13 +85,13 @@ test('accepted connections carry the accepting server\'s PID, command, UID, port
     }
     assert.deepEqual(
       rows.slice(0, 3).map((r) => [r.ipSource, r.remotePort]),
-      v4Ports.map((p) => [host!.here, p]),
+      v4Ports.map((p) => [host!.hostV4, p]),
     );
     assert.deepEqual([rows[3]!.ipSource, rows[3]!.remotePort], ['::1', v6Port]);
 
     // Our own connects, outbound, under our pid.
     const out = run.rows().filter((r) => r.direction === 'outbound' && r.pid === process.pid && r.remotePort === PORT);
-    assert.deepEqual(out.map((r) => [r.port, r.ipSource]), v4Ports.map((p) => [p, host!.there]));
+    assert.deepEqual(out.map((r) => [r.port, r.ipSource]), v4Ports.map((p) => [p, host!.nsV4]));
     // Nobody else accepted anything on that port, and no accept was left unmatched for it.
     assert.equal(run.rows().filter((r) => r.direction === 'accepted' && r.port === PORT).length, 4);
     const c = run.running.counters();
@@ -99,7 +99,7 @@ test('accepted connections carry the accepting server\'s PID, command, UID, port
     assert.ok(c.accepted! >= 4);
     // The seed's line
     const line = tcpConnections.printer().rows([rows[0]!])[0]!;
-    assert.equal(line, `${' '.repeat(1)}65534 ${'python3'.padStart(16)} ${String(serverPid).padStart(6)}   8080 ${host.here.padStart(16)}`);
+    assert.equal(line, `${' '.repeat(1)}65534 ${'python3'.padStart(16)} ${String(serverPid).padStart(6)}   8080 ${host.hostV4.padStart(16)}`);
   } finally {
     await run.running.stop();
   }
