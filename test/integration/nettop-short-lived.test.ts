@@ -1,18 +1,21 @@
 // nettop, as root, with processes too short-lived for /proc: each opens a
 // socket, sends and exits within a few ms, so by the time a rescan runs its
-// socket (and often the process) is gone. By default nettop names owners from
-// /proc alone, so such a sender must be on its own PID or honestly in the
-// unknown row — never on another process. Naming them by tracepoints in the
-// sending task (attribution/recent-endpoints-trace.node.ts) is experimental
-// and off by default: exact tests of it misattributed a short-lived IPv6
-// sender about once in four runs; here only its tracefs hygiene is tested.
-// The CLI runs in a namespace of its own, where lo carries only this test's
-// traffic. Traffic only on lo and in namespaces made and removed here.
+// socket (and often the process) is gone. The tracepoints in the sending
+// task's context (attribution/recent-endpoints-trace.node.ts), with the task
+// events that tell who an exited task was (tracefs/tasks.node.ts), must still
+// name them: exact packets and bytes on their own PIDs and commands, nothing
+// of theirs in the unknown row — also when the socket is a thread's. With the
+// tracepoints off, /proc alone must leave them on their PID or honestly
+// unknown, never on another process. The CLI runs in a namespace of its own,
+// where lo carries only this test's traffic. Traffic only on lo and in
+// namespaces made and removed here.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -106,6 +109,62 @@ function accountFor(all: Map<string, Sum>, peers: { pid: number; name: string; e
 
 
 
+interface Frame {
+  sport: number;
+  dport: number;
+  len: number;
+}
+
+/** An independent reference capture (tcpdump), for TCP whose segment count is not known in advance. */
+async function tcpdump(iface: string, filter: string, netns?: string): Promise<{ stop(): Promise<Frame[]> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'nettop-short-'));
+  const file = join(dir, 'truth.pcap');
+  const argv = ['-i', iface, '-nn', '-U', '--immediate-mode', '-s', '128', '-B', '16384', '-Z', 'root', '-w', file, filter];
+  const child = netns ? spawn('ip', ['netns', 'exec', netns, 'tcpdump', ...argv], { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn('tcpdump', argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  cleanups.push(() => {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`tcpdump did not start: ${err}`)), 10_000);
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (err.includes('listening on')) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+  });
+  return {
+    stop: async () => {
+      await sleep(200);
+      child.kill('SIGINT');
+      await exited;
+      assert.match(err, /\b0 packets dropped by kernel/, `the reference capture lost packets: ${err}`);
+      const { stdout } = await run('tcpdump', ['-r', file, '-nn', '-e'], { maxBuffer: 64 << 20 });
+      return stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => {
+          const len = /length (\d+):/.exec(line);
+          const ports = /(\S+)\.(\d+) > (\S+)\.(\d+):/.exec(line);
+          assert.ok(len && ports, `cannot read tcpdump line: ${line}`);
+          return { len: Number(len[1]), sport: Number(ports[2]), dport: Number(ports[4]) };
+        });
+    },
+  };
+}
+
+/** Packets sent from and to a local port, as tcpdump saw them. */
+function sides(frames: Frame[], port: number) {
+  const from = frames.filter((f) => f.sport === port);
+  const to = frames.filter((f) => f.dport === port);
+  const sum = (fs: Frame[]) => fs.reduce((n, f) => n + f.len, 0);
+  return { xmitPk: from.length, recvPk: to.length, xmitBytes: sum(from), recvBytes: sum(to) };
+}
+
 /** A fresh network namespace with lo up: nettop's capture there sees only this test's packets. */
 async function namespace(): Promise<string> {
   const ns = `npt-sl-${randomBytes(3).toString('hex')}`;
@@ -116,8 +175,8 @@ async function namespace(): Promise<string> {
 }
 
 /** `netprobes nettop --interval 1 --format csv` inside the namespace; its rows summed per PID and device. */
-async function cli(ns: string) {
-  const run = await nettopCli(['--interval', '1'], { netns: ns, onCleanup: (kill) => cleanups.push(kill) });
+async function cli(ns: string, env: Record<string, string> = {}) {
+  const run = await nettopCli(['--interval', '1'], { netns: ns, env, onCleanup: (kill) => cleanups.push(kill) });
   return {
     pid: run.pid,
     stop: async () => {
@@ -143,14 +202,87 @@ async function udpBursts(ns: string, n: number) {
 
 // ---- the tests -----------------------------------------------------------------------
 
-test('by default, /proc alone, said in the source line: a sender that exits at once is on its PID or honestly unknown, never another', { timeout: 60_000 }, async (t) => {
+test('short-lived UDP senders (IPv4 and IPv6) that exit at once: every datagram on its own PID and command, exactly; none unknown', { timeout: 60_000 }, async (t) => {
   if (!need(t, 'root')) return;
-  const running = await nettopSource({ interval: 1, ifaces: [] }, { rows: () => {}, fail: (e) => assert.fail(e) });
-  assert.match(running.description, /socket owners from \/proc only \(short-lived sockets may be unknown: naming them by tracepoints is experimental/);
-  assert.deepEqual(netprobesInstances(), [], 'no tracefs instance');
-  await running.stop();
   const ns = await namespace();
   const nettop = await cli(ns);
+  const N = 40;
+  const { recv4, recv6, bursts } = await udpBursts(ns, N);
+  await sleep(1500);
+  const { all, stderr } = await nettop.stop();
+  t.diagnostic(stderr.trim());
+  // 14 + 20 (or 40) + 8 + 1000 bytes a frame.
+  for (const b of bursts) assert.deepEqual(of(all, b.peer.pid, b.name), { xmitPk: N, recvPk: 0, xmitBytes: N * b.frame, recvBytes: 0 }, b.name);
+  assert.ok(!all.has('-1@lo'), 'no unknown row');
+  assert.deepEqual(of(all, recv4.pid, 'npt-sl-recv4'), { xmitPk: 0, recvPk: 3 * N, xmitBytes: 0, recvBytes: 3 * N * 1042 });
+  assert.deepEqual(of(all, recv6.pid, 'npt-sl-recv6'), { xmitPk: 0, recvPk: 3 * N, xmitBytes: 0, recvBytes: 3 * N * 1062 });
+  assert.match(stderr, /traced [6-9]/);
+  assert.match(stderr, /trace overruns 0\b/);
+  assert.ok(!netprobesInstances(nettop.pid).length, 'the CLI removed its tracefs instance');
+});
+
+test("a short-lived sender whose socket is a worker thread's: on its process's PID and name, not the thread's", { timeout: 60_000 }, async (t) => {
+  if (!need(t, 'root')) return;
+  const ns = await namespace();
+  const nettop = await cli(ns);
+  const recv = spawnPeer('npt-sl-recvt', ['udp-recv', '127.0.0.1'], ns);
+  const port = (await recv.first).port as number;
+  await sleep(2500);
+  const senders = [0, 1].map((i) => ({ name: `npt-sl-thr-${i}`, peer: spawnPeer(`npt-sl-thr-${i}`, ['udp-burst-thread', '127.0.0.1', port, 25, 1000], ns) }));
+  for (const s of senders) assert.equal(await s.peer.exited, 0);
+  await sleep(1500);
+  const { all, stderr } = await nettop.stop();
+  t.diagnostic(stderr.trim());
+  for (const s of senders) assert.deepEqual(of(all, s.peer.pid, s.name), { xmitPk: 25, recvPk: 0, xmitBytes: 25 * 1042, recvBytes: 0 }, s.name);
+  assert.ok(!all.has('-1@lo'), 'no unknown row');
+  assert.deepEqual(of(all, recv.pid, 'npt-sl-recvt'), { xmitPk: 0, recvPk: 50, xmitBytes: 0, recvBytes: 50 * 1042 });
+});
+
+test('short-lived TCP clients (connect, send, close, exit): both directions on their PIDs exactly as tcpdump saw them; none unknown', { timeout: 60_000 }, async (t) => {
+  if (!need(t, 'root')) return;
+  const ns = await namespace();
+  const nettop = await cli(ns);
+  const server = spawnPeer('npt-sl-srv', ['tcp-server', '127.0.0.1'], ns);
+  const server6 = spawnPeer('npt-sl-srv6', ['tcp-server', '::1'], ns);
+  const [port, port6] = (await Promise.all([server.first, server6.first])).map((m) => m.port as number);
+  await sleep(2500);
+  const truth = await tcpdump('lo', `tcp port ${port} or tcp port ${port6}`, ns);
+  const clients = [0, 1, 2].map((i) => {
+    const [host, p] = i === 2 ? ['::1', port6!] : ['127.0.0.1', port!];
+    return { name: `npt-sl-tcp-${i}`, peer: spawnPeer(`npt-sl-tcp-${i}`, ['tcp-burst', host, p, 3000], ns) };
+  });
+  const localPorts: number[] = [];
+  for (const c of clients) {
+    localPorts.push((await c.peer.first).localPort as number);
+    assert.equal(await c.peer.exited, 0);
+  }
+  await sleep(1500);
+  const frames = await truth.stop();
+  const { all, stderr } = await nettop.stop();
+  t.diagnostic(stderr.trim());
+  clients.forEach((c, i) => {
+    const s = sides(frames, localPorts[i]!);
+    assert.ok(s.xmitPk >= 3 && s.recvPk >= 2, JSON.stringify(s));
+    assert.deepEqual(of(all, c.peer.pid, c.name), s, c.name);
+  });
+  assert.ok(!all.has('-1@lo'), 'no unknown row');
+});
+
+test('with the tracepoints off (NETPROBES_NETTOP_TRACE=0), /proc alone, said in the source line: a sender that exits at once is on its PID or honestly unknown, never another', { timeout: 60_000 }, async (t) => {
+  if (!need(t, 'root')) return;
+  const saved = process.env.NETPROBES_NETTOP_TRACE;
+  process.env.NETPROBES_NETTOP_TRACE = '0';
+  try {
+    const running = await nettopSource({ interval: 1, ifaces: [] }, { rows: () => {}, fail: (e) => assert.fail(e) });
+    await running.stop();
+    assert.match(running.description, /socket owners from \/proc only \(short-lived sockets may be unknown: tracepoints turned off by NETPROBES_NETTOP_TRACE=0\)/);
+    assert.deepEqual(netprobesInstances(), [], 'no tracefs instance');
+  } finally {
+    if (saved === undefined) delete process.env.NETPROBES_NETTOP_TRACE;
+    else process.env.NETPROBES_NETTOP_TRACE = saved;
+  }
+  const ns = await namespace();
+  const nettop = await cli(ns, { NETPROBES_NETTOP_TRACE: '0' });
   const { bursts } = await udpBursts(ns, 40);
   await sleep(1500);
   const { all, stderr } = await nettop.stop();
@@ -162,18 +294,14 @@ test('by default, /proc alone, said in the source line: a sender that exits at o
   accountFor(all, bursts.map((b) => ({ pid: b.peer.pid, name: b.name, expect: { xmitPk: 40, recvPk: 0, xmitBytes: 40 * b.frame, recvBytes: 0 } })));
 });
 
-test('with the experimental tracepoints on, tracefs is left clean: stop, SIGTERM, and after SIGKILL the next start removes the instance', { timeout: 60_000 }, async (t) => {
+test('tracefs is left clean: stop, SIGTERM, and after SIGKILL the next start removes the instance', { timeout: 60_000 }, async (t) => {
   if (!need(t, 'root')) return;
-  const saved = process.env.NETPROBES_NETTOP_TRACE;
-  process.env.NETPROBES_NETTOP_TRACE = '1'; // the child below inherits it
-  t.after(() => {
-    if (saved === undefined) delete process.env.NETPROBES_NETTOP_TRACE;
-    else process.env.NETPROBES_NETTOP_TRACE = saved;
-  });
   const running = await nettopSource({ interval: 1, ifaces: [] }, { rows: () => {}, fail: (e) => assert.fail(e) });
   const [mine] = netprobesInstances();
   assert.ok(mine, 'an instance while running');
-  assert.equal(readFileSync(`${TRACEFS}/instances/${mine}/events/fib/fib_table_lookup/enable`, 'utf8').trim(), '1');
+  for (const ev of ['fib/fib_table_lookup', 'task/task_newtask', 'task/task_rename', 'sched/sched_process_exit']) {
+    assert.equal(readFileSync(`${TRACEFS}/instances/${mine}/events/${ev}/enable`, 'utf8').trim(), '1', ev);
+  }
   await running.stop();
   assert.deepEqual(netprobesInstances(), []);
   assert.ok(!existsSync(`${TRACEFS}/instances/${mine}`));

@@ -107,7 +107,7 @@ test('definition: CSV columns and the seed\'s layout', () => {
 test('a server that exits right after accept() is named as it was when it entered accept()', () => {
   let alive = true;
   const tr = new ConnTracker(
-    { ...lookups, owner: (tid) => (alive ? lookups.owner(tid) : { pid: tid, uid: -1, comm: '<...>', live: false }) },
+    { ...lookups, owner: (tid, ts) => (alive ? lookups.owner(tid, ts) : { pid: tid, uid: -1, comm: '<...>', live: false }) },
     { outbound: false },
   );
   tr.process([{ kind: 'acceptEnter', tsNs: 1, tid: SERVER, fd: 3 }, st(5, CLIENT, true, 's', 3, 1, 8080, 4000, '10.0.0.2', '10.0.0.1')]);

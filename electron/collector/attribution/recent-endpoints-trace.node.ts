@@ -14,28 +14,33 @@
 // (common_flags) run in whatever task the CPU was in — on lo, the SYN-ACK of a
 // server is looked up in the connecting client's context. Events with port 0
 // (connect's first lookup, before the port is chosen; listen()) are filtered
-// in the kernel or skipped.
+// in the kernel.
+//
+// Who the task was comes from a TaskTracker (tracefs/tasks.node.ts) fed by the
+// kernel's fork/rename/exit events in the same instance: its process and
+// command even when it has exited before its event is read; its uid when it
+// was still there to ask (else -1). Events are resolved after each read of
+// every CPU's buffer, once the task events of that read are in too. An event
+// whose process cannot be told is dropped (counted: `unresolved`).
 //
 // Tracepoints are global, /proc's socket tables per network namespace: an
 // event from a task of another namespace (a container's, a test namespace's)
 // is skipped (`foreign`) when the task is still there to tell; one that had
-// exited is kept — its ports rarely meet ours within the table's few seconds.
+// exited is kept — it only matters if its exact ports and peer meet ours.
 //
-// The task is named as soon as its event is read: pid (tgid) and real uid from
-// /proc, or, when the task has already exited, its pid from the instance's
-// record-tgid (saved_tgids), uid -1 (unknown), counted in `gone`, and its comm
-// from sched:sched_process_exit (the comm it died with; saved_cmdlines, which
-// the kernel fills at context switches, may still hold the name before a
-// prctl(PR_SET_NAME)); the exit event may come later in the same poll, so the
-// owner is completed in place — lookups run only between polls. A repeat of the previous event on the same CPU (same
-// task, same addresses) only updates the entry's time: a UDP flood costs one
-// buffer compare per datagram.
+// After each read that emptied every buffer the table is complete up to the
+// read's start (its horizon, less a margin for events being committed). When
+// the kernel overwrote events the span since the previous read is marked lost.
+// A repeat of the previous event on the same CPU (same task, same addresses)
+// only updates its entry's time: a UDP flood costs one buffer compare per
+// datagram.
 
 import { ProbeError } from '../../shared/probe-error.ts';
 import { TracefsInstance } from '../tracefs/instance.node.ts';
 import { field, readInt, type EventFormat, type FieldLayout } from '../tracefs/format.ts';
 import { RawReader } from '../tracefs/raw-reader.node.ts';
-import { TaskCache } from '../tracefs/tasks.node.ts';
+import { TaskTracker } from '../tracefs/tasks.node.ts';
+import type { Life } from '../tracefs/task-ledger.ts';
 import { preciseEpochMicrosConverter } from '../tracefs/clock.node.ts';
 import { readlinkSync } from 'node:fs';
 import { ipv4, ipv6 } from '../../shared/packet.ts';
@@ -47,18 +52,22 @@ import { RecentEndpoints, type Entry, type RecentEndpointLimits } from './recent
 const IRQ_FLAGS = 0x08 | 0x10 | 0x40;
 /** Per-CPU ring buffer, KiB: ~50k events, ~80 ms of a 600k/s UDP flood between two polls. */
 const BUFFER_KB = 4096;
+/** An event stamped before a read began may be committed just after that CPU was read: the horizon keeps this margin (µs). */
+const COMMIT_MARGIN_US = 2000;
 const IPPROTO_TCP = 6;
 const IPPROTO_UDP = 17;
 
 export interface EndpointTracerCounts {
-  /** Events read (all three tracepoints, before the context check). */
+  /** Endpoint events read (before the context check). */
   read: number;
   /** Events skipped because they ran in interrupt context. */
   irq: number;
-  /** Events whose task had exited when read: pid and comm from tracefs, uid -1. */
+  /** Events whose task had exited when resolved: process and command from the task events, uid -1. */
   gone: number;
   /** Events of tasks in another network namespace. */
   foreign: number;
+  /** Events whose process could not be told (task events lost, or before the start). */
+  unresolved: number;
 }
 
 export interface EndpointTracer {
@@ -66,18 +75,38 @@ export interface EndpointTracer {
   /** The tracepoints in use, as system:event. */
   readonly tracepoints: readonly string[];
   readonly counts: EndpointTracerCounts;
-  /** Reads what the kernel has now into the table. Cheap when nothing happened. */
-  poll(): void;
+  /** Reads what the kernel has now into the table; true if the table is now complete up to a later time. */
+  poll(): boolean;
   /** Events the kernel lost (ring buffer overwritten), summed over CPUs. */
   overruns(): number;
   close(): void;
 }
 
-type Decode = (buf: Buffer, off: number, len: number, tsNs: number, cpu: number) => void;
+/** One endpoint event read but not yet resolved to a process (and its repeats on the same CPU). */
+interface Pending {
+  tid: number;
+  tsNs: number;
+  lastNs: number;
+  proto: L4Proto;
+  lip: string;
+  lport: number;
+  rip: string;
+  rport: number;
+}
+
+/** Per CPU: the previous endpoint event's bytes, and what became of it. */
+interface Memo {
+  rec: Buffer;
+  len: number;
+  /** This read's record, until it is resolved. */
+  pending: Pending | null;
+  /** Its table entry once resolved (valid within one table generation, for the same life of its task), or null. */
+  entry: Entry | null;
+  life: Life | null;
+  gen: number;
+}
 
 interface Layout {
-  proto?: FieldLayout;
-  family?: FieldLayout;
   src: FieldLayout;
   dst: FieldLayout;
   sport: FieldLayout;
@@ -106,37 +135,20 @@ export function startEndpointTracer(limits: Partial<RecentEndpointLimits> = {}):
 
 function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): EndpointTracer | { unavailable: string } {
   const table = new RecentEndpoints(limits);
-  const tasks = new TaskCache(inst.root);
+  const tasks = new TaskTracker(inst);
+  if (tasks.missing.length) {
+    inst.close();
+    return { unavailable: `no ${tasks.missing.join(', ')} on this kernel: exited senders could not be named` };
+  }
   const toEpochUs = preciseEpochMicrosConverter();
-  const counts: EndpointTracerCounts = { read: 0, irq: 0, gone: 0, foreign: 0 };
+  const counts: EndpointTracerCounts = { read: 0, irq: 0, gone: 0, foreign: 0, unresolved: 0 };
   const ownNs = netns('self');
-  // Tasks that had exited when their event was read (tid → owner, completed by their exit event), and exit comms seen first.
-  const gone = new Map<number, Owner>();
-  const exitComm = new Map<number, string>();
-  // tid → its owner, or null for a task of another network namespace; short-lived (tids are reused), bounded.
-  const owners = new Map<number, { owner: Owner | null; at: number }>();
-  const ownerOf = (tid: number): Owner | null => {
-    const now = Date.now();
-    const hit = owners.get(tid);
-    if (hit && now - hit.at < 2000) return hit.owner;
-    const ns = netns(String(tid));
-    const info = tasks.get(tid);
-    let owner: Owner | null = { pid: info.pid, uid: info.uid, command: (!info.live && exitComm.get(tid)) || info.comm };
-    if (ns !== null && ownNs !== null && ns !== ownNs) owner = null;
-    else if (!info.live && owner) {
-      if (gone.size >= 8192) gone.clear();
-      gone.set(tid, owner);
-    }
-    if (owners.size >= 8192) owners.clear();
-    owners.set(tid, { owner, at: now });
-    return owner;
-  };
+  type Decode = (buf: Buffer, off: number, len: number, tsNs: number, cpu: number) => void;
   const decoders = new Map<number, Decode>();
   const used: [string, string][] = [];
-
-  // Per CPU: the previous event's bytes and the entry it went to.
-  const memo: { rec: Buffer; len: number; entry: Entry | null; gen: number }[] = [];
-  const memoFor = (cpu: number) => (memo[cpu] ??= { rec: Buffer.alloc(256), len: 0, entry: null, gen: -1 });
+  let pending: Pending[] = [];
+  const memo: Memo[] = [];
+  const memoFor = (cpu: number) => (memo[cpu] ??= { rec: Buffer.alloc(256), len: 0, pending: null, entry: null, life: null, gen: -1 });
 
   const make = (fmt: EventFormat, l: Layout, protoOf: (buf: Buffer, off: number) => L4Proto | null, v6Of: (buf: Buffer, off: number) => boolean): Decode => {
     const flags = field(fmt, 'common_flags');
@@ -148,36 +160,35 @@ function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): En
         return;
       }
       const m = memoFor(cpu);
-      const timeUs = toEpochUs(tsNs);
-      // Same event as the last one on this CPU (bytes after common_flags/preempt_count)?
-      if (m.entry && m.gen === table.generation && m.len === len && buf.compare(m.rec, 4, len, off + 4, off + len) === 0 && buf[off] === m.rec[0] && buf[off + 1] === m.rec[1]) {
-        table.touch(m.entry, timeUs);
-        return;
+      // Same event as the last one on this CPU (type, and the bytes from common_pid on)?
+      if (m.len === len && buf[off] === m.rec[0] && buf[off + 1] === m.rec[1] && buf.compare(m.rec, 4, len, off + 4, off + len) === 0) {
+        if (m.pending) {
+          m.pending.lastNs = tsNs;
+          return;
+        }
+        if (m.entry && m.gen === table.generation && tasks.ledger.at(m.life!.tid, tsNs) === m.life) {
+          table.touch(m.entry, toEpochUs(tsNs));
+          return;
+        }
       }
       const tid = readInt(buf, off, pidF);
-      if (tid <= 0) return;
       const proto = protoOf(buf, off);
-      if (!proto) return;
       const sport = readInt(buf, off, l.sport);
       const dport = readInt(buf, off, l.dport);
-      if (!sport || !dport) return;
+      if (tid <= 0 || !proto || !sport || !dport) return;
       const v6 = v6Of(buf, off);
       const src = v6 ? l.v6!.src : l.src;
       const dst = v6 ? l.v6!.dst : l.dst;
       const addr = (f: FieldLayout) => (f.size === 16 ? ipv6(buf, off + f.offset) : ipv4(buf, off + f.offset));
-      const owner = ownerOf(tid);
-      if (!owner) {
-        counts.foreign++;
-        return;
-      }
-      if (owner.uid < 0) counts.gone++;
-      const entry = table.add({ proto, localIp: addr(src), localPort: sport, remoteIp: addr(dst), remotePort: dport, timeUs, owner });
+      const p: Pending = { tid, tsNs, lastNs: tsNs, proto, lip: addr(src), lport: sport, rip: addr(dst), rport: dport };
+      pending.push(p);
+      m.entry = null;
+      m.pending = null;
       if (len <= m.rec.length) {
         buf.copy(m.rec, 0, off, off + len);
         m.len = len;
-        m.entry = entry;
-        m.gen = table.generation;
-      } else m.entry = null;
+        m.pending = p;
+      } else m.len = 0;
     };
   };
 
@@ -188,23 +199,21 @@ function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): En
 
   if (inst.hasEvent('fib', 'fib_table_lookup')) {
     const fmt = inst.eventFormat('fib', 'fib_table_lookup');
-    const l: Layout = { proto: field(fmt, 'proto'), src: field(fmt, 'src'), dst: field(fmt, 'dst'), sport: field(fmt, 'sport'), dport: field(fmt, 'dport') };
-    decoders.set(fmt.id, make(fmt, l, protoByNumber(l.proto!), () => false));
+    const l: Layout = { src: field(fmt, 'src'), dst: field(fmt, 'dst'), sport: field(fmt, 'sport'), dport: field(fmt, 'dport') };
+    decoders.set(fmt.id, make(fmt, l, protoByNumber(field(fmt, 'proto')), () => false));
     used.push(['fib', 'fib_table_lookup']);
   }
   if (inst.hasEvent('fib6', 'fib6_table_lookup')) {
     const fmt = inst.eventFormat('fib6', 'fib6_table_lookup');
-    const l: Layout = { proto: field(fmt, 'proto'), src: field(fmt, 'src'), dst: field(fmt, 'dst'), sport: field(fmt, 'sport'), dport: field(fmt, 'dport') };
+    const l: Layout = { src: field(fmt, 'src'), dst: field(fmt, 'dst'), sport: field(fmt, 'sport'), dport: field(fmt, 'dport') };
     if (l.src.size !== 16 || l.dst.size !== 16) throw new ProbeError('feature', 'fib6:fib6_table_lookup has no 16-byte src/dst here');
-    decoders.set(fmt.id, make(fmt, l, protoByNumber(l.proto!), () => false));
+    decoders.set(fmt.id, make(fmt, l, protoByNumber(field(fmt, 'proto')), () => false));
     used.push(['fib6', 'fib6_table_lookup']);
   }
   if (inst.hasEvent('sock', 'inet_sock_set_state')) {
     const fmt = inst.eventFormat('sock', 'inet_sock_set_state');
     const family = field(fmt, 'family');
-    const protocol = field(fmt, 'protocol');
     const l: Layout = {
-      family,
       src: field(fmt, 'saddr'),
       dst: field(fmt, 'daddr'),
       sport: field(fmt, 'sport'),
@@ -212,28 +221,8 @@ function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): En
       v6: { src: field(fmt, 'saddr_v6'), dst: field(fmt, 'daddr_v6') },
     };
     const AF_INET6 = 10;
-    decoders.set(fmt.id, make(fmt, l, protoByNumber(protocol), (buf, off) => readInt(buf, off, family) === AF_INET6));
+    decoders.set(fmt.id, make(fmt, l, protoByNumber(field(fmt, 'protocol')), (buf, off) => readInt(buf, off, family) === AF_INET6));
     used.push(['sock', 'inet_sock_set_state']);
-  }
-  if (used.length && inst.hasEvent('sched', 'sched_process_exit')) {
-    const fmt = inst.eventFormat('sched', 'sched_process_exit');
-    const commF = field(fmt, 'comm');
-    const pidF = field(fmt, 'pid');
-    decoders.set(fmt.id, (buf, off) => {
-      const tid = readInt(buf, off, pidF);
-      const raw = buf.subarray(off + commF.offset, off + commF.offset + commF.size);
-      const nul = raw.indexOf(0);
-      const comm = raw.toString('utf8', 0, nul < 0 ? raw.length : nul);
-      const owner = gone.get(tid);
-      if (owner) {
-        owner.command = comm;
-        gone.delete(tid);
-      } else {
-        if (exitComm.size >= 8192) exitComm.clear();
-        exitComm.set(tid, comm);
-      }
-    });
-    used.push(['sched', 'sched_process_exit']);
   }
   if (!used.length) {
     inst.close();
@@ -241,17 +230,13 @@ function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): En
   }
 
   inst.write('trace_clock', 'mono');
-  inst.write('options/record-tgid', '1');
   try {
     inst.write('buffer_size_kb', String(BUFFER_KB));
   } catch {
     /* the default size then; overruns are counted */
   }
+  tasks.start();
   for (const [sys, ev] of used) {
-    if (sys === 'sched') {
-      inst.enable(sys, ev);
-      continue;
-    }
     // Only TCP and UDP, only with both ports known: the rest never reaches user space.
     const filter = sys === 'sock' ? 'protocol == 6 && sport != 0 && dport != 0' : '(proto == 6 || proto == 17) && sport != 0 && dport != 0';
     try {
@@ -261,28 +246,80 @@ function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): En
     }
     inst.enable(sys, ev);
   }
-  const typeF = { offset: 0 };
   const reader = new RawReader<{ tsNs: number }>(
     inst,
     (buf, off, len, ts, cpu) => {
-      decoders.get(buf.readUInt16LE(off + typeF.offset))?.(buf, off, len, ts, cpu);
+      if (!tasks.take(buf, off, ts)) decoders.get(buf.readUInt16LE(off))?.(buf, off, len, ts, cpu);
       return undefined;
     },
     { ordered: false },
   );
+
+  /** Who sent each event read: now that this read's task events are in too. */
+  const resolve = () => {
+    const owners = new Map<Life | number, Owner | null>();
+    for (const p of pending) {
+      const life = tasks.ledger.at(p.tid, p.tsNs);
+      let owner = owners.get(life ?? p.tid);
+      if (owner === undefined) {
+        const info = tasks.get(p.tid, p.tsNs);
+        const ns = tasks.netns(p.tid, p.tsNs);
+        owner = info.pid < 0 ? null : ns !== null && ownNs !== null && ns !== ownNs ? null : { pid: info.pid, uid: info.uid, command: info.comm };
+        if (info.pid < 0) counts.unresolved++;
+        else if (!owner) counts.foreign++;
+        else if (!info.live) counts.gone++;
+        owners.set(life ?? p.tid, owner);
+      }
+      if (!owner) continue;
+      const entry = table.add({ proto: p.proto, localIp: p.lip, localPort: p.lport, remoteIp: p.rip, remotePort: p.rport, timeUs: toEpochUs(p.tsNs), owner });
+      if (p.lastNs > p.tsNs) table.touch(entry, toEpochUs(p.lastNs));
+      // The CPU whose last event this was keeps its entry, for repeats in the next read.
+      for (const m of memo) {
+        if (m?.pending === p) {
+          m.pending = null;
+          m.entry = entry;
+          m.life = tasks.ledger.at(p.tid, p.tsNs);
+          m.gen = table.generation;
+          if (!m.life) m.entry = null;
+        }
+      }
+    }
+    pending = [];
+    for (const m of memo) if (m?.pending) m.pending = null; // dropped (foreign, unresolved): not to be repeated
+  };
+
   let closed = false;
   let lastOverruns = 0;
+  /** Overruns already marked as a lost span in the table. */
+  let marked = 0;
+  let polls = 0;
+  const poll = (): boolean => {
+    if (closed) return false;
+    const before = reader.completeUntilNs;
+    reader.poll();
+    resolve();
+    if (reader.completeUntilNs === before) return false;
+    const horizonUs = toEpochUs(reader.completeUntilNs) - COMMIT_MARGIN_US;
+    const lost = reader.overruns();
+    if (lost > marked) {
+      // Overwritten events are the oldest unread ones: from the previous complete read on.
+      table.markLoss(table.horizonUs, horizonUs + COMMIT_MARGIN_US);
+      marked = lost;
+    }
+    table.horizonUs = horizonUs;
+    if (++polls % 25 === 0) table.expire(horizonUs);
+    if (polls % 750 === 0) toEpochUs.recalibrate(); // every ~30 s: follows a step of the wall clock
+    return true;
+  };
   return {
     table,
-    tracepoints: used.map(([s, e]) => `${s}:${e}`),
+    tracepoints: [...used, ['task', 'task_newtask'], ['task', 'task_rename'], ['sched', 'sched_process_exit']].map(([s, e]) => `${s}:${e}`),
     counts,
-    poll: () => {
-      if (!closed) reader.poll();
-    },
-    overruns: () => (closed ? lastOverruns : (lastOverruns = reader.overruns())),
+    poll,
+    overruns: () => (closed ? lastOverruns : (lastOverruns = Math.max(lastOverruns, reader.overruns()))),
     close: () => {
       if (closed) return;
-      lastOverruns = reader.overruns();
+      lastOverruns = Math.max(lastOverruns, reader.overruns());
       closed = true;
       reader.close();
       inst.close();

@@ -9,19 +9,29 @@
 // event. The local ip may be the wildcard: an unconnected UDP socket's route
 // lookup runs before source address selection (src 0.0.0.0 or ::).
 //
-// Matching a packet at time t (µs since the epoch, the capture clock):
-//   - only entries whose first event is no later than t + slackUs (the event
-//     precedes its packet; slack covers the conversion between the trace clock
-//     and the capture clock) and whose last event is no older than maxAgeUs;
-//   - the local ip must match, or the entry's be a wildcard;
-//   - an entry with the packet's exact remote (ip, port) is preferred; the
-//     receiving side ("incoming") accepts only those — a datagram to a port
-//     whose last user never talked to that sender is not its process's;
-//   - among candidates, the most recent event before t wins: an entry whose
-//     last event is before t scores its last event, one still active at t
-//     scores t, ties go to the later first event. So when an ephemeral port is
-//     reused by another process, packets before the reuse stay with the first
-//     owner and those after it go to the new one.
+// Complete up to a time: the feeder sets `horizonUs` after each full read of
+// the kernel's buffers — every event before it is in. A packet may be looked
+// up only once the horizon has passed it by slackUs (ready()); until then the
+// event naming its sender may still be unread, and an older entry for the same
+// ports (another process, before a reuse) would answer wrongly. Where the
+// kernel lost events (ring buffer overrun) the feeder marks the span, and
+// lookups of packets in it answer nothing.
+//
+// Matching the packets of one flow captured from fromUs to toUs (µs since the
+// epoch, the capture clock):
+//   - only entries with the packet's exact remote (ip, port), whose local ip
+//     matches or is a wildcard;
+//   - only entries whose first event is no later than fromUs + slackUs (the
+//     event precedes its packet; slack covers the conversion between the
+//     trace clock and the capture clock) and whose last event is no older
+//     than maxAgeUs;
+//   - the most recent event before fromUs wins: an entry whose last event is
+//     before it scores its last event, one still active scores fromUs, ties go
+//     to the later first event. So when an ephemeral port is reused by another
+//     process, packets before the reuse stay with the first owner and those
+//     after it go to the new one;
+//   - if another process's entry for the same flow begins within the packets'
+//     span, they cannot be told apart: no answer (counted as ambiguous).
 // Bounded: at most maxKeys keys (least recently updated evicted, counted),
 // maxPerKey entries per key (oldest dropped, counted); expire() drops entries
 // older than maxAgeUs.
@@ -50,7 +60,10 @@ export interface RecentEndpointLimits {
   slackUs: number;
 }
 
-export const DEFAULT_RECENT_LIMITS: RecentEndpointLimits = { maxKeys: 16384, maxPerKey: 8, maxAgeUs: 5_000_000, slackUs: 2000 };
+export const DEFAULT_RECENT_LIMITS: RecentEndpointLimits = { maxKeys: 16384, maxPerKey: 8, maxAgeUs: 5_000_000, slackUs: 1000 };
+
+/** Spans with lost events kept (the oldest go first). */
+const MAX_LOSS_SPANS = 64;
 
 export interface RecentEndpointCounts {
   /** Events recorded. */
@@ -61,6 +74,10 @@ export interface RecentEndpointCounts {
   expired: number;
   /** Lookups answered with a process. */
   hits: number;
+  /** Lookups not answered because two processes used the flow's ports within its packets' span. */
+  ambiguous: number;
+  /** Lookups not answered because the kernel lost events around the packets' time. */
+  lossy: number;
 }
 
 export interface Entry {
@@ -74,7 +91,12 @@ export interface Entry {
 
 /** What the nettop engine asks of the table. */
 export interface EndpointLookup {
-  lookup(proto: L4Proto, localIp: string, localPort: number, remoteIp: string, remotePort: number, incoming: boolean, timeUs: number): Owner | null;
+  /** True when every event that could name a packet captured at timeUs is in. */
+  ready(timeUs: number): boolean;
+  /** The latest capture time ready() accepts now. */
+  completeUntilUs(): number;
+  /** The owner of a flow's packets captured from fromUs to toUs (see above), or null. */
+  lookup(proto: L4Proto, localIp: string, localPort: number, remoteIp: string, remotePort: number, fromUs: number, toUs: number): Owner | null;
 }
 
 function isWildcard(ip: string): boolean {
@@ -82,7 +104,11 @@ function isWildcard(ip: string): boolean {
 }
 
 export class RecentEndpoints implements EndpointLookup {
-  readonly counts: RecentEndpointCounts = { events: 0, evicted: 0, expired: 0, hits: 0 };
+  readonly counts: RecentEndpointCounts = { events: 0, evicted: 0, expired: 0, hits: 0, ambiguous: 0, lossy: 0 };
+  /** Every event before this time (µs since the epoch) is in; set by the feeder after each full read. */
+  horizonUs = -Infinity;
+  /** [from, to] spans (µs) in which the kernel lost events. */
+  private readonly lossSpans: [number, number][] = [];
   private readonly limits: RecentEndpointLimits;
   private readonly keys = new Map<string, Entry[]>();
   private entries = 0;
@@ -156,33 +182,54 @@ export class RecentEndpoints implements EndpointLookup {
     if (timeUs > entry.lastUs) entry.lastUs = timeUs;
   }
 
-  lookup(proto: L4Proto, localIp: string, localPort: number, remoteIp: string, remotePort: number, incoming: boolean, timeUs: number): Owner | null {
+  ready(timeUs: number): boolean {
+    return timeUs <= this.completeUntilUs();
+  }
+
+  completeUntilUs(): number {
+    return this.horizonUs - this.limits.slackUs;
+  }
+
+  /** Events were lost between these times (µs): packets then are not answered. */
+  markLoss(fromUs: number, toUs: number): void {
+    const last = this.lossSpans[this.lossSpans.length - 1];
+    if (last && fromUs <= last[1]) last[1] = Math.max(last[1], toUs);
+    else this.lossSpans.push([fromUs, toUs]);
+    if (this.lossSpans.length > MAX_LOSS_SPANS) this.lossSpans.shift();
+  }
+
+  lookup(proto: L4Proto, localIp: string, localPort: number, remoteIp: string, remotePort: number, fromUs: number, toUs: number): Owner | null {
     const list = this.keys.get(`${proto}|${localPort}`);
     if (!list) return null;
     const lip = unmapIpv4(localIp);
     const rip = unmapIpv4(remoteIp);
     const { slackUs, maxAgeUs } = this.limits;
+    const sameFlow = (x: Entry) => x.rport === remotePort && x.rip === rip && (isWildcard(x.lip) || x.lip === lip);
     let best: Entry | null = null;
-    let bestExact = false;
     let bestScore = -Infinity;
     for (const x of list) {
-      if (x.firstUs > timeUs + slackUs || timeUs - x.lastUs > maxAgeUs) continue;
-      if (!isWildcard(x.lip) && x.lip !== lip) continue;
-      const exact = x.rport === remotePort && x.rip === rip;
-      if (incoming && !exact) continue;
-      const score = Math.min(x.lastUs, timeUs);
-      if (
-        !best ||
-        (exact && !bestExact) ||
-        (exact === bestExact && (score > bestScore || (score === bestScore && x.firstUs > best.firstUs)))
-      ) {
+      if (!sameFlow(x) || x.firstUs > fromUs + slackUs || fromUs - x.lastUs > maxAgeUs) continue;
+      const score = Math.min(x.lastUs, fromUs);
+      if (!best || score > bestScore || (score === bestScore && x.firstUs > best.firstUs)) {
         best = x;
-        bestExact = exact;
         bestScore = score;
       }
     }
-    if (best) this.counts.hits++;
-    return best ? best.owner : null;
+    if (!best) return null;
+    for (const x of list) {
+      if (x.owner.pid !== best.owner.pid && sameFlow(x) && x.firstUs > fromUs + slackUs && x.firstUs <= toUs + slackUs) {
+        this.counts.ambiguous++;
+        return null;
+      }
+    }
+    for (const [a, b] of this.lossSpans) {
+      if (a <= toUs + slackUs && fromUs - slackUs <= b) {
+        this.counts.lossy++;
+        return null;
+      }
+    }
+    this.counts.hits++;
+    return best.owner;
   }
 
   /** Drops entries whose last event is older than maxAgeUs before nowUs. */

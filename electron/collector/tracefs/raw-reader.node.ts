@@ -57,6 +57,11 @@ export class RawReader<E extends { tsNs: number }> {
   missedOnPages = 0;
   private last: RawLosses = { overrun: 0, commitOverrun: 0, dropped: 0, unparsed: 0 };
   events = 0;
+  /**
+   * Every event recorded before this time of the trace clock (ns) has been read: the start of the last poll that
+   * emptied every CPU's buffer. -Infinity until one did.
+   */
+  completeUntilNs = -Infinity;
 
   constructor(
     private readonly inst: TracefsInstance,
@@ -83,24 +88,31 @@ export class RawReader<E extends { tsNs: number }> {
     }
     if (this.inst.isClosed || this.closed) return this.opts.ordered ? this.finishOrdered(out, Infinity) : out;
     const cutoff = monoNowNs();
-    this.readInto(out, this.opts.maxPagesPerPoll ?? 4096);
+    if (this.readInto(out, this.opts.maxPagesPerPoll ?? 4096)) this.completeUntilNs = cutoff;
     this.losses();
     return this.opts.ordered ? this.finishOrdered(out, cutoff) : out;
   }
 
-  private readInto(out: E[], maxPages: number): void {
+  /** Reads each CPU's buffer up to maxPages pages; true if every one was emptied. */
+  private readInto(out: E[], maxPages: number): boolean {
+    let emptied = true;
     for (const c of this.fds) {
       const { cpu, fd } = c;
+      let empty = false;
       for (let i = 0; i < maxPages; i++) {
         let n: number;
         try {
           n = readSync(fd, this.page, 0, this.pageSize, null);
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code;
+          if (code === 'EAGAIN' || code === 'EWOULDBLOCK') empty = true;
           if (code === 'EAGAIN' || code === 'EWOULDBLOCK' || code === 'EINTR' || code === 'EBADF') break;
           throw e;
         }
-        if (n <= 0) break;
+        if (n <= 0) {
+          empty = true;
+          break;
+        }
         this.pages++;
         const stats = walkPage(this.page, 0, n, this.layout, (buf, off, len, ts) => {
           const e = this.decode(buf, off, len, ts, cpu);
@@ -111,7 +123,9 @@ export class RawReader<E extends { tsNs: number }> {
         this.missedOnPages += stats.missedEvents;
         if (stats.corrupt) this.corruptPages++;
       }
+      if (!empty) emptied = false;
     }
+    return emptied;
   }
 
   private finishOrdered(out: E[], cutoff: number): E[] {

@@ -1,69 +1,175 @@
-// Who a thread is: its process id, real uid and command, from /proc, cached
-// (bounded, short-lived entries since tids are reused). A thread that is gone
-// by the time its event is read falls back on tracefs's own records: the
-// global saved_cmdlines (comm) and saved_tgids (tgid, with the instance's
-// options/record-tgid on); its uid is then unknown (-1) and counted by callers.
+// Who a thread was when its event happened: its process id, real uid and
+// command. Told by a TaskLedger (task-ledger.ts) kept from the kernel's task
+// events in the probe's own instance — task:task_newtask, task:task_rename,
+// sched:sched_process_exit — seeded from /proc at start, so a thread that has
+// exited by the time its event is read is still named, with its own process
+// and the command it had; never from the kernel's saved_tgids/saved_cmdlines,
+// which keep whatever task last had the tid (stale after pids wrap).
+//
+// The uid is read from /proc while the task lives (once per life); of a task
+// that had exited before that, it is unknown (-1). A thread whose process
+// cannot be told (its fork was lost, or it was forked between enabling the
+// events and the seed and exited before being read) is pid -1.
 
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { field, readInt, type EventFormat, type FieldLayout } from './format.ts';
+import type { TracefsInstance } from './instance.node.ts';
+import { monoNowNs } from './raw-reader.node.ts';
+import { TaskLedger, type Life } from './task-ledger.ts';
 
 export interface TaskInfo {
   readonly pid: number;
   readonly uid: number;
   readonly comm: string;
-  /** False when the thread had exited and tracefs's records filled in. */
+  /** False when the thread had exited by the time it was asked about (uid then from earlier, or -1). */
   readonly live: boolean;
 }
 
-const MAX_ENTRIES = 8192;
-const TTL_MS = 5000;
+const EVENTS: readonly [string, string][] = [
+  ['task', 'task_newtask'],
+  ['task', 'task_rename'],
+  ['sched', 'sched_process_exit'],
+];
 
-export class TaskCache {
-  private readonly cache = new Map<number, { info: TaskInfo; at: number }>();
-  private saved: { at: number; comm: Map<number, string>; tgid: Map<number, number> } | null = null;
+type Decode = (buf: Buffer, off: number, tsNs: number) => void;
 
-  constructor(private readonly tracefsRoot: string) {}
+export class TaskTracker {
+  readonly ledger = new TaskLedger();
+  /** Decoders of the task events by event id: the caller's reader hands them their records. */
+  readonly decoders = new Map<number, Decode>();
+  /** Task events missing on this kernel (then exited threads may be pid -1). */
+  readonly missing: string[] = [];
 
-  get(tid: number): TaskInfo {
-    const now = Date.now();
-    const hit = this.cache.get(tid);
-    if (hit && now - hit.at < TTL_MS) return hit.info;
-    const info = this.read(tid) ?? this.fromTracefs(tid, now);
-    if (this.cache.size >= MAX_ENTRIES) this.cache.clear();
-    this.cache.set(tid, { info, at: now });
-    return info;
+  constructor(private readonly inst: TracefsInstance) {
+    const comm = (buf: Buffer, off: number, f: FieldLayout) => {
+      const raw = buf.subarray(off + f.offset, off + f.offset + f.size);
+      const nul = raw.indexOf(0);
+      return raw.toString('utf8', 0, nul < 0 ? raw.length : nul);
+    };
+    const on = (sys: string, ev: string, make: (fmt: EventFormat, pidF: FieldLayout) => Decode) => {
+      if (!inst.hasEvent(sys, ev)) return void this.missing.push(`${sys}:${ev}`);
+      const fmt = inst.eventFormat(sys, ev);
+      this.decoders.set(fmt.id, make(fmt, field(fmt, 'common_pid')));
+    };
+    on('task', 'task_newtask', (fmt, parentF) => {
+      const pidF = field(fmt, 'pid');
+      const commF = field(fmt, 'comm');
+      const flagsF = field(fmt, 'clone_flags');
+      // clone_flags is a u64; CLONE_THREAD is in its low word.
+      return (buf, off, ts) => this.ledger.fork(ts, readInt(buf, off, parentF), readInt(buf, off, pidF), buf.readUInt32LE(off + flagsF.offset), comm(buf, off, commF));
+    });
+    on('task', 'task_rename', (fmt) => {
+      const pidF = field(fmt, 'pid');
+      const commF = field(fmt, 'newcomm');
+      return (buf, off, ts) => this.ledger.rename(ts, readInt(buf, off, pidF), comm(buf, off, commF));
+    });
+    on('sched', 'sched_process_exit', (fmt) => {
+      const pidF = field(fmt, 'pid');
+      const commF = field(fmt, 'comm');
+      return (buf, off, ts) => this.ledger.exit(ts, readInt(buf, off, pidF), comm(buf, off, commF));
+    });
   }
 
-  private read(tid: number): TaskInfo | null {
+  /**
+   * Enables the task events (unfiltered: a filter on the instance's other events must not hide a fork), then seeds
+   * the ledger with the threads in /proc. Call after setting trace_clock and before enabling the probe's events.
+   */
+  start(): void {
+    for (const [sys, ev] of EVENTS) if (this.inst.hasEvent(sys, ev)) this.inst.enable(sys, ev);
+    const now = monoNowNs();
+    let pids: string[];
     try {
-      const status = readFileSync(`/proc/${tid}/status`, 'utf8');
-      const tgid = Number(/^Tgid:\s*(\d+)/m.exec(status)?.[1] ?? tid);
-      const uid = Number(/^Uid:\s*(\d+)/m.exec(status)?.[1] ?? -1);
-      const comm = /^Name:\s*(.*)$/m.exec(status)?.[1] ?? '';
-      return { pid: tgid, uid, comm, live: true };
+      pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
     } catch {
-      return null;
+      return;
+    }
+    for (const p of pids) {
+      const tgid = Number(p);
+      const st = readStatus(tgid);
+      if (!st) continue;
+      let tids: string[];
+      try {
+        tids = readdirSync(`/proc/${p}/task`);
+      } catch {
+        continue;
+      }
+      for (const t of tids) {
+        const tid = Number(t);
+        this.ledger.seed(tid, tgid, tid === tgid ? st.comm : readComm(tgid, tid) ?? st.comm, st.uid, now);
+      }
     }
   }
 
-  private fromTracefs(tid: number, now: number): TaskInfo {
-    if (!this.saved || now - this.saved.at > 1000) {
-      const comm = new Map<number, string>();
-      const tgid = new Map<number, number>();
-      try {
-        for (const line of readFileSync(`${this.tracefsRoot}/saved_cmdlines`, 'utf8').split('\n')) {
-          const sp = line.indexOf(' ');
-          if (sp > 0) comm.set(Number(line.slice(0, sp)), line.slice(sp + 1));
+  /** If the record at buf[off] is a task event, takes it into the ledger and returns true. */
+  take(buf: Buffer, off: number, tsNs: number): boolean {
+    const decode = this.decoders.get(buf.readUInt16LE(off)); // common_type: the first field of every record
+    if (!decode) return false;
+    decode(buf, off, tsNs);
+    return true;
+  }
+
+  /** Who thread `tid` was at trace time `tsNs`. */
+  get(tid: number, tsNs: number): TaskInfo {
+    let life = this.ledger.at(tid, tsNs);
+    let live = false;
+    if (!life || life.exitNs === Infinity) {
+      // Alive as far as the events read say: /proc tells the uid (and the process, if the ledger does not know it).
+      const st = readStatus(tid);
+      if (st && (!life || !this.ledger.processOf(life) || life.tgid === st.tgid)) {
+        if (!life) {
+          this.ledger.seed(tid, st.tgid, st.comm, st.uid, monoNowNs());
+          life = this.ledger.at(tid, tsNs);
         }
-        for (const line of readFileSync(`${this.tracefsRoot}/saved_tgids`, 'utf8').split('\n')) {
-          const [a, b] = line.split(' ');
-          if (a && b) tgid.set(Number(a), Number(b));
+        if (life) {
+          if (!life.tgid) life.tgid = st.tgid;
+          if (life.uid < 0) life.uid = st.uid;
+          live = true;
         }
-      } catch {
-        /* older kernels: no saved_tgids */
       }
-      this.saved = { at: now, comm, tgid };
     }
-    return { pid: this.saved.tgid.get(tid) ?? tid, uid: -1, comm: this.saved.comm.get(tid) ?? '<...>', live: false };
+    if (!life || !this.ledger.processOf(life)) return { pid: -1, uid: -1, comm: life?.comm ?? '?', live: false };
+    return { pid: life.tgid, uid: life.uid, comm: this.ledger.commandOf(life.tgid, tsNs, life.comm), live };
+  }
+
+  /** The network namespace of `tid` at `tsNs` ("net:[…]", kept per life), or null when it had exited unasked. */
+  netns(tid: number, tsNs: number): string | null {
+    const life: Life | null = this.ledger.at(tid, tsNs);
+    if (life && life.note !== undefined) return life.note;
+    let ns: string | null = null;
+    if (!life || life.exitNs === Infinity) {
+      try {
+        ns = readlinkSync(`/proc/${tid}/ns/net`);
+      } catch {
+        ns = null;
+      }
+    }
+    if (life) life.note = ns;
+    return ns;
+  }
+
+  /** Forgets the threads that exited long ago; call now and then. */
+  expire(): void {
+    this.ledger.expire(monoNowNs());
+  }
+}
+
+function readStatus(tid: number): { tgid: number; uid: number; comm: string } | null {
+  try {
+    const status = readFileSync(`/proc/${tid}/status`, 'utf8');
+    const tgid = Number(/^Tgid:\s*(\d+)/m.exec(status)?.[1] ?? tid);
+    const uid = Number(/^Uid:\s*(\d+)/m.exec(status)?.[1] ?? -1);
+    const comm = /^Name:\s*(.*)$/m.exec(status)?.[1] ?? '';
+    return { tgid, uid, comm };
+  } catch {
+    return null;
+  }
+}
+
+function readComm(tgid: number, tid: number): string | null {
+  try {
+    return readFileSync(`/proc/${tgid}/task/${tid}/comm`, 'utf8').trimEnd();
+  } catch {
+    return null;
   }
 }
 

@@ -88,7 +88,11 @@ export const nettop = defineProbe<NettopRow, NettopOptions>({
     { key: 'traced', label: 'traced', description: 'flows whose owner /proc no longer showed (a socket opened and closed between two scans), named by tracepoints in the sending task (fib:fib_table_lookup, fib6:fib6_table_lookup, sock:inet_sock_set_state)', loss: false },
     { key: 'traceOverruns', label: 'trace overruns', description: 'tracepoint events the kernel overwrote before they were read: short-lived sockets among them may land in the unknown row', loss: true },
     { key: 'traceEvicted', label: 'trace evicted', description: 'recent endpoints dropped because their table was full (bounded), before they expired', loss: true },
-    { key: 'held', label: 'held', description: 'packets that waited for a /proc rescan because their socket was new', loss: false },
+    { key: 'traceUnresolved', label: 'trace unresolved', description: 'tracepoint events whose process could not be told (its fork event lost, or it began as nettop started): not used', loss: true },
+    { key: 'traceAmbiguous', label: 'trace ambiguous', description: 'lookups left unknown because two processes used the same ports with the same peer within the packets\' span', loss: true },
+    { key: 'traceLossy', label: 'trace lossy', description: 'lookups left unknown because the kernel overwrote tracepoint events around the packets\' time', loss: true },
+    { key: 'traceFailed', label: 'trace failed', description: 'the tracepoints failed during the run (1): /proc alone from then on', loss: true },
+    { key: 'held', label: 'held', description: 'packets that waited for a /proc rescan (their socket was new) or for the tracepoints to be read up to their time', loss: false },
     { key: 'scanMs', label: '/proc ms', description: 'milliseconds spent scanning /proc, in total', loss: false },
     { key: 'scans', label: '/proc scans', description: 'scans of /proc for socket owners (on a new socket, rate-limited, and every 2 s while traffic flows)', loss: false },
     { key: 'malformed', label: 'malformed', description: 'frames with impossible headers (counted in the kernel rows)', loss: false },
@@ -107,10 +111,13 @@ export const nettop = defineProbe<NettopRow, NettopOptions>({
     'owner existed but was gone before /proc could be read and the tracepoints did not see it either.\n' +
     'Short-lived sockets (opened, used and closed between two /proc scans): where tracefs has fib:fib_table_lookup,\n' +
     'fib6:fib6_table_lookup and sock:inet_sock_set_state, the process that last used the local port with that peer\n' +
-    'before the packet (seen in task context: each unconnected UDP send, connect, close) owns it; its uid is -1 if\n' +
-    'it had exited before its event was read (pid, and command from sched:sched_process_exit, are still known). A datagram coming in for a UDP port\n' +
-    'no socket holds goes to the process that last sent from that port to its sender (a reply), else to kernel.\n' +
-    'Without those tracepoints, /proc alone (the source line says so).\n' +
+    'before the packet (seen in task context: each unconnected UDP send, connect, close) owns it. Such a packet waits\n' +
+    'until the tracepoints are read up to its time (tens of ms). Which process and command an exited thread had comes\n' +
+    'from task:task_newtask, task:task_rename and sched:sched_process_exit; its uid is -1 if it had exited before it\n' +
+    'could be read. A datagram coming in for a UDP port no socket holds goes to the process that last sent from that\n' +
+    'port to its sender (a reply), else to kernel. Where events were lost, or two processes used the same ports and\n' +
+    'peer within the packets\' span, unknown. Without those tracepoints (or NETPROBES_NETTOP_TRACE=0), /proc alone\n' +
+    '(the source line says so).\n' +
     'On lo, a packet is XMIT for the sending socket\'s process and RECV for the receiving one. Bytes are frame lengths\n' +
     'with the device\'s own link-layer header (14 bytes on Ethernet and lo, none on tun). Sockets of other network\n' +
     'namespaces (containers) are not visible from this one: their traffic on a shared veth is counted as kernel.',

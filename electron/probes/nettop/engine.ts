@@ -18,11 +18,15 @@
 //   4. where step 3 would say "unknown" — or a datagram came in for a UDP port
 //      no socket holds — the recent endpoints seen by tracepoints in the
 //      sending task's context (attribution/recent-endpoints.ts): the process
-//      that last used that local port with that peer before the packet. A sent
-//      packet asks them before being held; a received one only after the
-//      rescan, which must first confirm no socket is there. Owners found so
-//      are cached briefly (NEGATIVE_TTL) and re-checked against each snapshot,
-//      where /proc wins when it knows the socket.
+//      that last used that local port with that peer before the packet. They
+//      are asked only once they are complete up to the packet's time (every
+//      event before it read: recent.ready), so a packet waits, held, for the
+//      next read of the trace; a sent packet asks them without waiting for the
+//      rescan, a received one only after it confirmed no socket is there. An
+//      owner found so holds for the flow's packets up to the time the
+//      endpoints were complete then (a later packet may be another process's,
+//      reusing the ports), and is re-checked against each snapshot, where
+//      /proc wins when it knows the socket.
 //   Cached entries expire: an owner is confirmed at each rescan while its
 //   socket exists and forgotten POSITIVE_TTL after it is gone (so the FIN and
 //   the last ACKs of a closed connection still go to its process); verdicts of
@@ -104,7 +108,12 @@ interface Flow {
   /** The socket that decided it; 0 for kernel/unknown verdicts. */
   inode: number;
   validUntilMs: number;
+  /** Decided by the recent endpoints: valid for packets captured up to here (µs), Infinity otherwise. */
+  untilUs: number;
 }
+
+/** What identifies a flow at one local endpoint, and the TCP flags of its (first) packet. */
+type FlowKey = Pick<Flow, 'proto' | 'lip' | 'lport' | 'rip' | 'rport'> & { tcpFlags: number };
 
 interface Held {
   proto: L4Proto;
@@ -115,6 +124,8 @@ interface Held {
   dir: Direction;
   tcpFlags: number;
   firstUs: number;
+  lastUs: number;
+  scanAsked: boolean;
   /** Counts by (interval, device); a handful of entries at most. */
   counts: { bucket: number; dev: string; pk: number; bytes: number }[];
 }
@@ -139,6 +150,8 @@ export class NettopEngine {
   private readonly limits: EngineLimits;
   private snapshot: SocketSnapshot | null = null;
   private snapshotUs = -Infinity;
+  /** Set at the end: the recent endpoints will not be read again. */
+  private recentDone = false;
   private readonly flows = new Map<string, Flow>();
   private readonly held = new Map<string, Held>();
   private readonly tables = new Map<number, Table>();
@@ -151,9 +164,9 @@ export class NettopEngine {
    * a flow forgotten, an interval taken): the fast path's memo is valid only within one generation.
    */
   generation = 0;
-  /** After side(): the row it counted in, or null if the packet was held; and until when that holds. */
+  /** After side(): the row it counted in, or null if the packet was held; and for packets captured until when (µs). */
   lastAcc: Acc | null = null;
-  lastValidUntilMs = 0;
+  lastValidUntilUs = 0;
 
   constructor(private readonly opts: EngineOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
@@ -211,30 +224,62 @@ export class NettopEngine {
           f.target = r.owner;
           f.inode = r.inode;
           f.validUntilMs = now + this.limits.positiveTtlMs;
+          f.untilUs = Infinity;
         }
       }
       if (f.validUntilMs < now) this.flows.delete(key);
     }
+    this.settle();
+  }
+
+  /**
+   * The recent endpoints took in more events (they are complete up to a later time): the held packets they can
+   * now decide are counted.
+   */
+  recentAdvanced(): void {
+    this.settle(); // memoised verdicts of the trace carry their own time limit (untilUs): nothing else to redo
+  }
+
+  /** The capture and the tracepoints have ended: what they hold is all there is; the held packets are decided with it. */
+  recentFinished(): void {
+    this.recentDone = true;
+    this.settle();
+  }
+
+  /** The tracepoints stopped (failed): /proc alone decides from here on, held packets included. */
+  dropRecent(): void {
+    this.opts.recent = null;
+    this.generation++;
+    this.settle();
+  }
+
+  /** Counts the held packets that can be decided now; asks for another scan if some wait for one. */
+  private settle(): void {
+    const snapshot = this.snapshot;
+    if (!snapshot || !this.held.size) return;
+    const now = this.opts.now();
+    const recent = this.opts.recent;
     this.lastAcc = null;
     let again = false;
     for (const [key, h] of this.held) {
-      const r = snapshot.resolve(h.proto, h.lip, h.lport, h.rip, h.rport, h.dir === RECV);
-      let target: Owner;
+      const incoming = h.dir === RECV;
+      const r = snapshot.resolve(h.proto, h.lip, h.lport, h.rip, h.rport, incoming);
+      let target: Owner | null = null;
       if (r.kind === 'process') {
         target = r.owner;
-        this.remember(key, h, h.dir === RECV, target, r.inode, now + this.limits.positiveTtlMs);
-      } else if (this.snapshotUs > h.firstUs) {
-        target = verdict(r, h.proto, h.tcpFlags, h.dir === RECV);
-        target = this.traced(target, r, h.proto, h.lip, h.lport, h.rip, h.rport, h.dir === RECV, h.firstUs) ?? target;
-        this.remember(key, h, h.dir === RECV, target, 0, now + this.limits.negativeTtlMs);
+        this.remember(key, h, incoming, target, r.inode, now + this.limits.positiveTtlMs, Infinity);
       } else {
-        again = true; // captured after this scan began: the next scan decides
-        continue;
+        const ready = !recent || this.recentDone || recent.ready(h.lastUs);
+        const final = this.snapshotUs > h.firstUs;
+        if (ready && final) target = this.decide(key, h, incoming, r, h.firstUs, h.lastUs, now);
+        else if (ready && !incoming && recent) target = this.sentBy(key, h, h.firstUs, h.lastUs, now);
+        if (!target && !final) again = true; // captured after this scan began: a later scan decides
       }
+      if (!target) continue;
       this.held.delete(key);
       for (const c of h.counts) this.add(this.clamp(c.bucket), target, c.dev, h.dir, c.pk, c.bytes);
     }
-    if (again) this.opts.requestScan();
+    if (again && this.held.size) this.opts.requestScan();
   }
 
   /** A TCP or UDP packet, seen at one local endpoint: the sender's (XMIT) or the receiver's (RECV). */
@@ -256,9 +301,9 @@ export class NettopEngine {
     const f = this.flows.get(key);
     const now = this.opts.now();
     if (f) {
-      if (f.validUntilMs >= now) {
+      if (f.validUntilMs >= now && timeUs <= f.untilUs) {
         this.add(this.bucketOf(timeUs), f.target, dev, dir, 1, bytes);
-        this.lastValidUntilMs = f.validUntilMs;
+        this.lastValidUntilUs = Math.min(f.validUntilMs * 1000, f.untilUs);
         return;
       }
       this.flows.delete(key);
@@ -266,54 +311,59 @@ export class NettopEngine {
     }
     const incoming = dir === RECV;
     const r: Resolution = this.snapshot ? this.snapshot.resolve(proto, localIp, localPort, remoteIp, remotePort, incoming) : { kind: 'absent' };
-    const flow = { proto, lip: localIp, lport: localPort, rip: remoteIp, rport: remotePort };
+    const flow = { proto, lip: localIp, lport: localPort, rip: remoteIp, rport: remotePort, tcpFlags };
     if (r.kind === 'process') {
-      this.remember(key, flow, incoming, r.owner, r.inode, now + this.limits.positiveTtlMs);
+      this.remember(key, flow, incoming, r.owner, r.inode, now + this.limits.positiveTtlMs, Infinity);
       this.add(this.bucketOf(timeUs), r.owner, dev, dir, 1, bytes);
-      this.lastValidUntilMs = now + this.limits.positiveTtlMs;
+      this.lastValidUntilUs = (now + this.limits.positiveTtlMs) * 1000;
       return;
     }
-    if (this.snapshotUs > timeUs) {
-      let target = verdict(r, proto, tcpFlags, incoming);
-      target = this.traced(target, r, proto, localIp, localPort, remoteIp, remotePort, incoming, timeUs) ?? target;
-      this.remember(key, flow, incoming, target, 0, now + this.limits.negativeTtlMs);
+    const recent = this.opts.recent;
+    const ready = !recent || recent.ready(timeUs);
+    const final = this.snapshotUs > timeUs;
+    let target: Owner | null = null;
+    if (ready && final) target = this.decide(key, flow, incoming, r, timeUs, timeUs, now);
+    else if (ready && !incoming && recent) target = this.sentBy(key, flow, timeUs, timeUs, now); // no need to wait for /proc
+    if (target) {
       this.add(this.bucketOf(timeUs), target, dev, dir, 1, bytes);
-      this.lastValidUntilMs = now + this.limits.negativeTtlMs;
+      const f2 = this.flows.get(key)!;
+      this.lastValidUntilUs = Math.min(f2.validUntilMs * 1000, f2.untilUs);
       return;
     }
-    if (!incoming && this.opts.recent) {
-      // A sent packet: the process that sent it is known if the tracepoints saw it; no need to wait.
-      const owner = this.traced(UNKNOWN, r, proto, localIp, localPort, remoteIp, remotePort, false, timeUs);
-      if (owner) {
-        this.remember(key, flow, incoming, owner, 0, now + this.limits.negativeTtlMs);
-        this.add(this.bucketOf(timeUs), owner, dev, dir, 1, bytes);
-        this.lastValidUntilMs = now + this.limits.negativeTtlMs;
-        return;
-      }
-    }
-    this.hold(key, dev, dir, flow, tcpFlags, timeUs, bytes);
+    this.hold(key, dev, dir, flow, tcpFlags, timeUs, bytes, !final);
   }
 
   /**
-   * The recent endpoints' owner for a packet /proc gave `target` for, when that
-   * is "unknown" or a datagram for a UDP port no socket holds; else null.
+   * The final verdict on a flow's packets captured from fromUs to toUs, which a snapshot newer than them does not
+   * give a process: kernel or unknown, unless the recent endpoints name its owner. Remembered for the flow.
    */
-  private traced(
-    target: Owner,
-    r: Resolution,
-    proto: L4Proto,
-    localIp: string,
-    localPort: number,
-    remoteIp: string,
-    remotePort: number,
-    incoming: boolean,
-    timeUs: number,
-  ): Owner | null {
+  private decide(key: string, flow: FlowKey, incoming: boolean, r: Resolution, fromUs: number, toUs: number, now: number): Owner {
+    const target = verdict(r, flow.proto, flow.tcpFlags, incoming);
     const recent = this.opts.recent;
-    if (!recent) return null;
-    if (target !== UNKNOWN && !(proto === 'UDP' && incoming && r.kind === 'absent')) return null;
-    const owner = recent.lookup(proto, localIp, localPort, remoteIp, remotePort, incoming, timeUs);
-    if (owner) this.counts.traced++;
+    if (recent && (target === UNKNOWN || (flow.proto === 'UDP' && incoming && r.kind === 'absent'))) {
+      const owner = recent.lookup(flow.proto, flow.lip, flow.lport, flow.rip, flow.rport, fromUs, toUs);
+      if (owner) {
+        this.counts.traced++;
+        this.remember(key, flow, incoming, owner, 0, now + this.limits.negativeTtlMs, recent.completeUntilUs());
+        return owner;
+      }
+      // Unknown may yet be named by a later event (a process reusing the ports): valid only as far as the trace is read.
+      if (target === UNKNOWN) {
+        this.remember(key, flow, incoming, target, 0, now + this.limits.negativeTtlMs, recent.completeUntilUs());
+        return target;
+      }
+    }
+    this.remember(key, flow, incoming, target, 0, now + this.limits.negativeTtlMs, Infinity);
+    return target;
+  }
+
+  /** A sent packet's owner as the recent endpoints name it, before /proc has looked; null if they do not. */
+  private sentBy(key: string, flow: FlowKey, fromUs: number, toUs: number, now: number): Owner | null {
+    const recent = this.opts.recent!;
+    const owner = recent.lookup(flow.proto, flow.lip, flow.lport, flow.rip, flow.rport, fromUs, toUs);
+    if (!owner) return null;
+    this.counts.traced++;
+    this.remember(key, flow, false, owner, 0, now + this.limits.negativeTtlMs, recent.completeUntilUs());
     return owner;
   }
 
@@ -361,25 +411,17 @@ export class NettopEngine {
     return rows.sort(byActivity);
   }
 
-  private remember(key: string, flow: Pick<Flow, 'proto' | 'lip' | 'lport' | 'rip' | 'rport'>, incoming: boolean, target: Owner, inode: number, validUntilMs: number): void {
+  private remember(key: string, flow: FlowKey, incoming: boolean, target: Owner, inode: number, validUntilMs: number, untilUs: number): void {
     if (!this.flows.has(key) && this.flows.size >= this.limits.maxFlows) {
       // Evict the oldest entry (Map keeps insertion order): it is re-resolved if its flow comes back.
       const oldest = this.flows.keys().next();
       if (!oldest.done) this.flows.delete(oldest.value);
       this.generation++;
     }
-    this.flows.set(key, { proto: flow.proto, lip: flow.lip, lport: flow.lport, rip: flow.rip, rport: flow.rport, incoming, target, inode, validUntilMs });
+    this.flows.set(key, { proto: flow.proto, lip: flow.lip, lport: flow.lport, rip: flow.rip, rport: flow.rport, incoming, target, inode, validUntilMs, untilUs });
   }
 
-  private hold(
-    key: string,
-    dev: string,
-    dir: Direction,
-    flow: Pick<Held, 'proto' | 'lip' | 'lport' | 'rip' | 'rport'>,
-    tcpFlags: number,
-    timeUs: number,
-    bytes: number,
-  ): void {
+  private hold(key: string, dev: string, dir: Direction, flow: FlowKey, tcpFlags: number, timeUs: number, bytes: number, scan: boolean): void {
     const bucket = this.bucketOf(timeUs);
     let h = this.held.get(key);
     if (!h) {
@@ -389,8 +431,12 @@ export class NettopEngine {
         this.lastAcc = null; // not a verdict on the flow: not to be memoised
         return;
       }
-      h = { ...flow, dir, tcpFlags, firstUs: timeUs, counts: [] };
+      h = { proto: flow.proto, lip: flow.lip, lport: flow.lport, rip: flow.rip, rport: flow.rport, dir, tcpFlags, firstUs: timeUs, lastUs: timeUs, scanAsked: false, counts: [] };
       this.held.set(key, h);
+    }
+    if (timeUs > h.lastUs) h.lastUs = timeUs;
+    if (scan && !h.scanAsked) {
+      h.scanAsked = true; // once per held flow (settle asks again for those a scan left undecided)
       this.opts.requestScan();
     }
     this.counts.held++;

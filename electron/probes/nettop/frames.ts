@@ -89,10 +89,10 @@ export class FrameCounter {
     if (loop) {
       engine.side(timeUs, dev, XMIT, d.proto, d.src, d.sport, d.dst, d.dport, d.tcpFlags, bytes);
       const a = engine.lastAcc;
-      const until = engine.lastValidUntilMs;
+      const until = engine.lastValidUntilUs;
       engine.side(timeUs, dev, RECV, d.proto, d.dst, d.dport, d.src, d.sport, d.tcpFlags, bytes);
       const b = engine.lastAcc;
-      if (memoable && a && b) memo.store(engine.generation, bucket, Math.min(until, engine.lastValidUntilMs) * 1000, a, b);
+      if (memoable && a && b) memo.store(engine.generation, bucket, Math.min(until, engine.lastValidUntilUs), a, b);
       return;
     }
     if (pktType === PacketType.OTHERHOST) {
@@ -101,6 +101,6 @@ export class FrameCounter {
     }
     if (dir === XMIT) engine.side(timeUs, dev, XMIT, d.proto, d.src, d.sport, d.dst, d.dport, d.tcpFlags, bytes);
     else engine.side(timeUs, dev, RECV, d.proto, d.dst, d.dport, d.src, d.sport, d.tcpFlags, bytes);
-    if (memoable && engine.lastAcc) memo.store(engine.generation, bucket, engine.lastValidUntilMs * 1000, engine.lastAcc, null);
+    if (memoable && engine.lastAcc) memo.store(engine.generation, bucket, engine.lastValidUntilUs, engine.lastAcc, null);
   }
 }

@@ -7,12 +7,12 @@
 // start, when a packet's socket is not in the last snapshot (at most every
 // MIN_SCAN_GAP_MS), and every REFRESH_MS while traffic flows — never per packet.
 // Sockets too short-lived for /proc (opened, used and closed between two scans)
-// can be named by tracepoints in the sending task's context, in a private
-// tracefs instance (attribution/recent-endpoints-trace.node.ts), read every
-// POLL_MS and before each scan. That path is experimental and off unless
-// NETPROBES_NETTOP_TRACE=1: in about one run in four of its test a short-lived
-// IPv6 sender's packets went to another process, and a wrong owner is worse
-// than an honest "unknown". The description says which attribution is in use.
+// are named by tracepoints in the sending task's context, in a private tracefs
+// instance (attribution/recent-endpoints-trace.node.ts), read every POLL_MS,
+// before each scan and before each interval's table goes out; packets that
+// need them wait until they are read up to the packet's time. Without tracefs
+// (or with NETPROBES_NETTOP_TRACE=0) /proc alone names owners, and such
+// sockets' packets are unknown. The description says which is in use.
 
 import { PcapCapture, type CapturedPacket } from '../../collector/capture/pcap.node.ts';
 import type { ProbeSource } from '../../collector/source.ts';
@@ -47,22 +47,27 @@ export const nettopSource: ProbeSource<NettopOptions, NettopRow> = async (option
 
   let tracer: EndpointTracer | null = null;
   let traceWhy = '';
-  if (process.env.NETPROBES_NETTOP_TRACE !== '1') traceWhy = 'naming them by tracepoints is experimental, off unless NETPROBES_NETTOP_TRACE=1';
+  if (process.env.NETPROBES_NETTOP_TRACE === '0') traceWhy = 'tracepoints turned off by NETPROBES_NETTOP_TRACE=0';
   else {
     const t = startEndpointTracer();
     if ('unavailable' in t) traceWhy = t.unavailable;
     else tracer = t;
   }
+  /** Reads the tracepoints; the engine then counts the held packets they can now decide. */
   const pollTrace = () => {
+    if (!tracer) return;
     try {
-      tracer?.poll();
+      if (tracer.poll()) engine.recentAdvanced();
     } catch (e) {
-      // Not fatal: /proc alone from here on, and the description of the next start says why.
+      // Not fatal: /proc alone from here on (counted as traceFailed), the held packets decided without them.
       traceWhy = `tracepoints failed: ${e instanceof Error ? e.message : String(e)}`;
-      tracer?.close();
+      traceFailed++;
+      tracer.close();
       tracer = null;
+      engine.dropRecent();
     }
   };
+  let traceFailed = 0;
 
   let lastScanMs = 0;
   let scanTimer: NodeJS.Timeout | null = null;
@@ -124,6 +129,7 @@ export const nettopSource: ProbeSource<NettopOptions, NettopRow> = async (option
   };
   const tick = () => {
     if (stopped) return;
+    pollTrace();
     if (scanTimer && engine.heldCount) scan(); // settle held packets before their table goes out
     sink.rows(engine.takeInterval(k));
     k++;
@@ -133,11 +139,8 @@ export const nettopSource: ProbeSource<NettopOptions, NettopRow> = async (option
   const refresh = setInterval(() => {
     if (!stopped && engine.active && !scanTimer) scan();
   }, REFRESH_MS);
-  let polls = 0;
   const tracePoll = setInterval(() => {
-    if (stopped || !tracer) return;
-    pollTrace();
-    if (++polls % 25 === 0) tracer?.table.expire(Date.now() * 1000);
+    if (!stopped) pollTrace();
   }, POLL_MS);
 
   let finished = false;
@@ -154,6 +157,10 @@ export const nettopSource: ProbeSource<NettopOptions, NettopRow> = async (option
       ...engine.counts,
       traceOverruns: traced?.overruns() ?? 0,
       traceEvicted: traced?.table.counts.evicted ?? 0,
+      traceUnresolved: traced?.counts.unresolved ?? 0,
+      traceAmbiguous: traced?.table.counts.ambiguous ?? 0,
+      traceLossy: traced?.table.counts.lossy ?? 0,
+      traceFailed,
       frames: frames.frames,
       scans: counts.scans,
       scanMs: Math.round(counts.scanMs),
@@ -174,6 +181,8 @@ export const nettopSource: ProbeSource<NettopOptions, NettopRow> = async (option
       clearInterval(refresh);
       clearInterval(tracePoll);
       capture.close();
+      pollTrace(); // every event up to now: the held packets' senders are in
+      engine.recentFinished();
       if (engine.heldCount) scan(); // settle the held packets for the last table
       if (scanTimer) clearTimeout(scanTimer);
       scanTimer = null;

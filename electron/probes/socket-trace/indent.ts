@@ -57,7 +57,7 @@ export class Indenter {
 
   /** `ratePerSec`: most top-level calls admitted per second (a token bucket with one second of burst); 0 = no limit. */
   constructor(
-    private readonly who: (tid: number) => Who,
+    private readonly who: (tid: number, tsNs: number) => Who,
     private readonly epochUs: (tsNs: number) => number,
     private readonly ratePerSec: number,
   ) {
@@ -153,7 +153,7 @@ export class Indenter {
 
   private row(tid: number, t: Thread, tsNs: number, depth: number, direction: 'call' | 'return', func: string, ret = 0): SockRow {
     this.counts.rows++;
-    const w = this.who(tid);
+    const w = this.who(tid, tsNs);
     return {
       time: this.epochUs(tsNs),
       relUs: Math.floor((tsNs - t.startNs) / 1000),

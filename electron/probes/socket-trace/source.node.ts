@@ -11,7 +11,7 @@ import { TracefsInstance } from '../../collector/tracefs/instance.node.ts';
 import { field, readInt } from '../../collector/tracefs/format.ts';
 import { pollRows } from '../../collector/tracefs/poll.node.ts';
 import { RawReader, epochMicrosConverter } from '../../collector/tracefs/raw-reader.node.ts';
-import { TaskCache } from '../../collector/tracefs/tasks.node.ts';
+import { TaskTracker } from '../../collector/tracefs/tasks.node.ts';
 import { ProbeError } from '../../shared/probe-error.ts';
 import { Indenter, type TraceEvent } from './indent.ts';
 import type { SockRow, SocketTraceOptions } from './definition.ts';
@@ -113,17 +113,17 @@ export const socketTraceSource: ProbeSource<SocketTraceOptions, SockRow> = async
     }
     if (filters.length) for (const [sys, ev] of enabled) inst.setFilter(sys, ev, filters.join(' && '));
 
-    const tasks = new TaskCache(inst.root);
+    const tasks = new TaskTracker(inst);
     const toEpoch = epochMicrosConverter();
-    const indenter = new Indenter((tid) => tasks.get(tid), toEpoch, options.rate);
+    const indenter = new Indenter((tid, tsNs) => tasks.get(tid, tsNs), toEpoch, options.rate);
 
     inst.write('trace_clock', 'mono');
-    inst.write('options/record-tgid', '1');
     inst.write('buffer_size_kb', String(bufferKbPerCpu(inst.cpus().length)));
+    tasks.start();
     for (const [sys, ev] of enabled) inst.enable(sys, ev);
     const reader = new RawReader<TraceEvent>(
       inst,
-      (buf, off, _len, ts) => events.get(buf.readUInt16LE(off + typeF.offset))?.(ts, readInt(buf, off, pidF), buf, off),
+      (buf, off, _len, ts) => (tasks.take(buf, off, ts) ? undefined : events.get(buf.readUInt16LE(off + typeF.offset))?.(ts, readInt(buf, off, pidF), buf, off)),
       { ordered: true },
     );
 

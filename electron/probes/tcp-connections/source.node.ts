@@ -8,7 +8,7 @@ import { TracefsInstance } from '../../collector/tracefs/instance.node.ts';
 import { field, readInt, type EventFormat } from '../../collector/tracefs/format.ts';
 import { pollRows } from '../../collector/tracefs/poll.node.ts';
 import { RawReader, epochMicrosConverter } from '../../collector/tracefs/raw-reader.node.ts';
-import { TaskCache, socketInode, tcpLocalPort } from '../../collector/tracefs/tasks.node.ts';
+import { TaskTracker, socketInode, tcpLocalPort } from '../../collector/tracefs/tasks.node.ts';
 import { ConnTracker, sockAddr, type ConnEvent } from './tracker.ts';
 import type { ConnRow, TcpConnectionsOptions } from './definition.ts';
 
@@ -62,12 +62,12 @@ export const tcpConnectionsSource: ProbeSource<TcpConnectionsOptions, ConnRow> =
     }
     if (!syscalls.includes('accept4')) inst.eventFormat('syscalls', 'sys_enter_accept4'); // throws the ProbeError naming it
 
-    const tasks = new TaskCache(inst.root);
+    const tasks = new TaskTracker(inst);
     const listenerPorts = new Map<number, number>(); // socket inode → port
     const toEpoch = epochMicrosConverter();
     const tracker = new ConnTracker(
       {
-        owner: (tid) => tasks.get(tid),
+        owner: (tid, tsNs) => tasks.get(tid, tsNs),
         epochUs: toEpoch,
         listenerPort: (tid, fd) => {
           const inode = socketInode(tid, fd);
@@ -86,7 +86,7 @@ export const tcpConnectionsSource: ProbeSource<TcpConnectionsOptions, ConnRow> =
     );
 
     inst.write('trace_clock', 'mono');
-    inst.write('options/record-tgid', '1');
+    tasks.start();
     inst.setFilter('sock', 'inet_sock_set_state', 'protocol == 6');
     inst.enable('sock', 'inet_sock_set_state');
     for (const name of syscalls) {
@@ -95,7 +95,7 @@ export const tcpConnectionsSource: ProbeSource<TcpConnectionsOptions, ConnRow> =
     }
     const reader = new RawReader<ConnEvent>(
       inst,
-      (buf, off, _len, ts) => decoders.get(buf.readUInt16LE(off + c.type.offset))?.(buf, off, ts),
+      (buf, off, _len, ts) => (tasks.take(buf, off, ts) ? undefined : decoders.get(buf.readUInt16LE(off + c.type.offset))?.(buf, off, ts)),
       { ordered: true },
     );
 

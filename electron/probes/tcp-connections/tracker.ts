@@ -61,8 +61,8 @@ export interface Owner {
 }
 
 export interface Lookups {
-  /** Who thread `tid` is. */
-  owner(tid: number): Owner;
+  /** Who thread `tid` was at trace time `tsNs`. */
+  owner(tid: number, tsNs: number): Owner;
   /** The local port of listening socket `fd` of thread `tid`'s process, or null if it cannot be found. */
   listenerPort(tid: number, fd: number): number | null;
   /** Trace timestamp (ns) → µs since the epoch. */
@@ -125,7 +125,7 @@ export class ConnTracker {
           this.counts.shed++;
           continue;
         }
-        this.inAccept.set(e.tid, { fd: e.fd, owner: this.lookups.owner(e.tid) });
+        this.inAccept.set(e.tid, { fd: e.fd, owner: this.lookups.owner(e.tid, e.tsNs) });
       } else if (e.kind === 'acceptExit') this.onAcceptExit(e, rows, true);
       else this.onState(e, rows);
     }
@@ -142,7 +142,7 @@ export class ConnTracker {
 
   private onState(e: StateChange, rows: ConnRow[]): void {
     if (e.newstate === TCP_LISTEN && !e.irq) {
-      const pid = this.lookups.owner(e.tid).pid;
+      const pid = this.lookups.owner(e.tid, e.tsNs).pid;
       let set = this.listens.get(pid);
       if (!set) {
         if (this.listens.size >= MAX_THREADS) this.listens.clear();
@@ -179,7 +179,7 @@ export class ConnTracker {
         this.counts.shed++;
         return;
       }
-      this.connecting.set(e.sk, { ev: e, owner: this.lookups.owner(e.tid) });
+      this.connecting.set(e.sk, { ev: e, owner: this.lookups.owner(e.tid, e.tsNs) });
       return;
     }
     if (e.oldstate === TCP_SYN_SENT) {
@@ -201,7 +201,7 @@ export class ConnTracker {
     }
     let port = this.lookups.listenerPort(e.tid, entered.fd);
     if (port === null) {
-      const ports = this.listens.get(this.lookups.owner(e.tid).pid);
+      const ports = this.listens.get(this.lookups.owner(e.tid, e.tsNs).pid);
       if (ports?.size === 1) port = [...ports][0]!;
     }
     if (port === null) {
@@ -222,7 +222,7 @@ export class ConnTracker {
     this.waitingCount--;
     if (q!.length === 0) this.waiting.delete(port);
     this.counts.accepted++;
-    const now = this.lookups.owner(e.tid);
+    const now = this.lookups.owner(e.tid, e.tsNs);
     rows.push(this.row({ ...conn, tsNs: e.tsNs }, !now.live && atEnter?.live ? atEnter : now, 'accepted'));
   }
 

@@ -1,0 +1,195 @@
+// Who a thread was at a moment of the trace clock: its process (tgid) and the
+// process's command, kept from the kernel's own task events so it can be told
+// after the thread has exited — when /proc has nothing left and the kernel's
+// saved_tgids/saved_cmdlines may still hold a previous task of the same tid
+// (pids wrap: 32768 by default, and a busy machine goes round in minutes).
+//
+// A tid has a few "lives", each from a fork (task:task_newtask) to an exit
+// (sched:sched_process_exit), renamed on the way (task:task_rename: prctl,
+// exec). Threads alive at start are seeded from /proc. Events may arrive out of
+// order (per-CPU buffers read one after the other), so a life is built from
+// whichever of its events comes first: an exit read before its fork makes a
+// life with an unknown start, which the fork then completes.
+//
+// Pure (no Node imports): tracefs wiring and /proc reads are in tasks.node.ts.
+
+/** clone(2)'s CLONE_THREAD: the new task is a thread of its parent's process. */
+export const CLONE_THREAD = 0x10000;
+
+export interface Life {
+  readonly tid: number;
+  /** Its process id; 0 when not known yet (see processOf). */
+  tgid: number;
+  /** A thread: the task that created it, whose process it is in (told when the parent's fork is read later). */
+  parent?: number;
+  /** Its latest command (comm), and the trace time it was set at. */
+  comm: string;
+  commNs: number;
+  /** Real uid when read from /proc while it lived; -1 when not known. */
+  uid: number;
+  /** Trace time of its fork; -Infinity when not seen (it was there at start, or its fork is not read yet). */
+  startNs: number;
+  /** Trace time of its exit; Infinity while alive (as far as the events read tell). */
+  exitNs: number;
+  /** Seeded from /proc at this trace time: a fork of this tid after it is a new life. */
+  seededNs?: number;
+  /** Free for the caller (tasks.node.ts keeps its network namespace here). */
+  note?: string | null;
+}
+
+export interface LedgerLimits {
+  /** Most tids kept; past it, the longest-exited lives go first. */
+  maxTids: number;
+  /** Exited lives are kept this long (trace ns) after their exit, for events read late. */
+  keepNs: number;
+}
+
+export const DEFAULT_LEDGER_LIMITS: LedgerLimits = { maxTids: 65536, keepNs: 10e9 };
+
+const LIVES_PER_TID = 4;
+
+export class TaskLedger {
+  private readonly lives = new Map<number, Life[]>();
+  private readonly limits: LedgerLimits;
+  /** Lives dropped to stay within maxTids. */
+  evicted = 0;
+  private exits = 0;
+
+  constructor(limits: Partial<LedgerLimits> = {}) {
+    this.limits = { ...DEFAULT_LEDGER_LIMITS, ...limits };
+  }
+
+  get size(): number {
+    return this.lives.size;
+  }
+
+  /** A thread found in /proc at trace time `nowNs`. */
+  seed(tid: number, tgid: number, comm: string, uid: number, nowNs: number): void {
+    if (this.at(tid, nowNs)) return; // its fork was read already
+    this.push({ tid, tgid, comm, commNs: -Infinity, uid, startNs: -Infinity, exitNs: Infinity, seededNs: nowNs });
+  }
+
+  /** task:task_newtask: `parent` (the event's task) created `tid`. */
+  fork(tsNs: number, parent: number, tid: number, cloneFlags: number, comm: string): void {
+    const thread = (cloneFlags & CLONE_THREAD) !== 0;
+    const tgid = thread ? (this.at(parent, tsNs)?.tgid ?? 0) : tid;
+    const l = this.at(tid, tsNs);
+    if (l && l.startNs === -Infinity && (l.seededNs === undefined || tsNs <= l.seededNs)) {
+      // This life's own fork, read after its exit or its seed.
+      l.startNs = tsNs;
+      if (!l.tgid) l.tgid = tgid;
+      if (thread) l.parent = parent;
+      if (l.commNs === -Infinity) l.comm = comm;
+      return;
+    }
+    if (l) l.exitNs = tsNs; // the tid was reused: its previous life's exit was lost
+    this.push({ tid, tgid, parent: thread ? parent : undefined, comm, commNs: tsNs, uid: -1, startNs: tsNs, exitNs: Infinity });
+  }
+
+  /** task:task_rename (prctl PR_SET_NAME, exec). */
+  rename(tsNs: number, tid: number, comm: string): void {
+    const l = this.at(tid, tsNs);
+    if (!l) {
+      // Read before its fork (another CPU's buffer): a life the fork completes.
+      this.push({ tid, tgid: 0, comm, commNs: tsNs, uid: -1, startNs: -Infinity, exitNs: Infinity });
+    } else if (tsNs >= l.commNs) {
+      l.comm = comm;
+      l.commNs = tsNs;
+    }
+  }
+
+  /** sched:sched_process_exit: the comm it died with. */
+  exit(tsNs: number, tid: number, comm: string): void {
+    if (++this.exits % 1024 === 0) this.expire(tsNs);
+    const l = this.at(tid, tsNs);
+    if (l) {
+      l.exitNs = tsNs;
+      if (tsNs >= l.commNs) {
+        l.comm = comm;
+        l.commNs = tsNs;
+      }
+      return;
+    }
+    this.push({ tid, tgid: 0, comm, commNs: tsNs, uid: -1, startNs: -Infinity, exitNs: tsNs });
+  }
+
+  /**
+   * The life of `tid` that contains trace time `tsNs`, or null. Of two that
+   * could (one whose start is unknown), the one that ends first: a life whose
+   * start is unknown began after every earlier life of its tid ended.
+   */
+  at(tid: number, tsNs: number): Life | null {
+    const list = this.lives.get(tid);
+    if (!list) return null;
+    let best: Life | null = null;
+    for (const l of list) {
+      if (l.startNs <= tsNs && tsNs <= l.exitNs && (!best || l.exitNs < best.exitNs)) best = l;
+    }
+    return best;
+  }
+
+  /** The process a life is in (its tgid), asking its creator's life when its fork was read before the creator's; 0 if unknown. */
+  processOf(l: Life): number {
+    let cur: Life | null = l;
+    for (let hops = 0; cur && !cur.tgid && cur.parent !== undefined && hops < 8; hops++) cur = this.at(cur.parent, cur.startNs);
+    if (cur?.tgid) l.tgid = cur.tgid;
+    return l.tgid;
+  }
+
+  /** The command of process `tgid` at `tsNs`: its main thread's (as /proc/<pid>/comm), else `fallback`. */
+  commandOf(tgid: number, tsNs: number, fallback: string): string {
+    return this.at(tgid, tsNs)?.comm ?? fallback;
+  }
+
+  /** Drops lives that exited more than keepNs before `nowNs`. */
+  expire(nowNs: number): void {
+    const limit = nowNs - this.limits.keepNs;
+    for (const [tid, list] of this.lives) {
+      const kept = list.filter((l) => l.exitNs >= limit);
+      if (kept.length === list.length) continue;
+      if (kept.length) this.lives.set(tid, kept);
+      else this.lives.delete(tid);
+    }
+  }
+
+  private push(l: Life): void {
+    let list = this.lives.get(l.tid);
+    if (!list) {
+      if (this.lives.size >= this.limits.maxTids) this.makeRoom();
+      this.lives.set(l.tid, (list = []));
+    }
+    if (list.length >= LIVES_PER_TID) {
+      // The life that ended first goes.
+      let k = 0;
+      for (let i = 1; i < list.length; i++) if (list[i]!.exitNs < list[k]!.exitNs) k = i;
+      list.splice(k, 1);
+      this.evicted++;
+    }
+    list.push(l);
+  }
+
+  /** Full: drops the tids whose lives all ended, longest ago first, down to 7/8 of the limit. */
+  private makeRoom(): void {
+    const ended: [number, number][] = [];
+    for (const [tid, list] of this.lives) {
+      let last = -Infinity;
+      for (const l of list) last = Math.max(last, l.exitNs);
+      if (last !== Infinity) ended.push([last, tid]);
+    }
+    ended.sort((a, b) => a[0] - b[0]);
+    const target = Math.floor((this.limits.maxTids * 7) / 8);
+    for (const [, tid] of ended) {
+      if (this.lives.size <= target) break;
+      this.evicted += this.lives.get(tid)!.length;
+      this.lives.delete(tid);
+    }
+    if (this.lives.size >= this.limits.maxTids) {
+      // Every tid alive (exits lost, or a machine with more threads than the limit): the oldest entries go.
+      for (const tid of this.lives.keys()) {
+        if (this.lives.size <= target) break;
+        this.evicted += this.lives.get(tid)!.length;
+        this.lives.delete(tid);
+      }
+    }
+  }
+}
