@@ -174,8 +174,8 @@ export async function churnRun(proto: 'tcp' | 'udp', procsPerSec: number, connsP
     for (const c of csvRows(file)) {
       const pid = Number(c[1]);
       const pk = Number(c[4]) + Number(c[5]);
-      if (ours.has(pid)) right += pk;
       if (children.has(pid)) toChildren += pk;
+      if (ours.has(pid)) right += pk;
       else if (pid === 0) kernel += pk;
       else if (pid === -1) unknown += pk;
       else other += pk;

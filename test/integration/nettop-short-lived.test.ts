@@ -216,7 +216,7 @@ test('short-lived UDP senders (IPv4 and IPv6) that exit at once: every datagram 
   assert.ok(!all.has('-1@lo'), 'no unknown row');
   assert.deepEqual(of(all, recv4.pid, 'npt-sl-recv4'), { xmitPk: 0, recvPk: 3 * N, xmitBytes: 0, recvBytes: 3 * N * 1042 });
   assert.deepEqual(of(all, recv6.pid, 'npt-sl-recv6'), { xmitPk: 0, recvPk: 3 * N, xmitBytes: 0, recvBytes: 3 * N * 1062 });
-  assert.match(stderr, /traced [6-9]/);
+  assert.match(stderr, /traced [1-9]/); // the rest were alive at a /proc scan
   assert.match(stderr, /trace overruns 0\b/);
   assert.ok(!netprobesInstances(nettop.pid).length, 'the CLI removed its tracefs instance');
 });

@@ -249,7 +249,6 @@ export class NettopEngine {
   /** The tracepoints stopped (failed): /proc alone decides from here on, held packets included. */
   dropRecent(): void {
     this.opts.recent = null;
-    this.generation++;
     this.settle();
   }
 
@@ -330,7 +329,7 @@ export class NettopEngine {
       this.lastValidUntilUs = Math.min(f2.validUntilMs * 1000, f2.untilUs);
       return;
     }
-    this.hold(key, dev, dir, flow, tcpFlags, timeUs, bytes, !final);
+    this.hold(key, dev, dir, flow, timeUs, bytes, !final);
   }
 
   /**
@@ -421,7 +420,7 @@ export class NettopEngine {
     this.flows.set(key, { proto: flow.proto, lip: flow.lip, lport: flow.lport, rip: flow.rip, rport: flow.rport, incoming, target, inode, validUntilMs, untilUs });
   }
 
-  private hold(key: string, dev: string, dir: Direction, flow: FlowKey, tcpFlags: number, timeUs: number, bytes: number, scan: boolean): void {
+  private hold(key: string, dev: string, dir: Direction, flow: FlowKey, timeUs: number, bytes: number, scan: boolean): void {
     const bucket = this.bucketOf(timeUs);
     let h = this.held.get(key);
     if (!h) {
@@ -431,7 +430,7 @@ export class NettopEngine {
         this.lastAcc = null; // not a verdict on the flow: not to be memoised
         return;
       }
-      h = { proto: flow.proto, lip: flow.lip, lport: flow.lport, rip: flow.rip, rport: flow.rport, dir, tcpFlags, firstUs: timeUs, lastUs: timeUs, scanAsked: false, counts: [] };
+      h = { proto: flow.proto, lip: flow.lip, lport: flow.lport, rip: flow.rip, rport: flow.rport, dir, tcpFlags: flow.tcpFlags, firstUs: timeUs, lastUs: timeUs, scanAsked: false, counts: [] };
       this.held.set(key, h);
     }
     if (timeUs > h.lastUs) h.lastUs = timeUs;
