@@ -93,10 +93,8 @@ export class TaskTracker {
       } catch {
         continue;
       }
-      for (const t of tids) {
-        const tid = Number(t);
-        this.ledger.seed(tid, tgid, tid === tgid ? st.comm : readComm(tgid, tid) ?? st.comm, st.uid, now);
-      }
+      // A thread's own name is not needed: rows name the process (its main thread's comm).
+      for (const t of tids) this.ledger.seed(Number(t), tgid, st.comm, st.uid, now);
     }
   }
 
@@ -160,14 +158,6 @@ function readStatus(tid: number): { tgid: number; uid: number; comm: string } | 
     const uid = Number(/^Uid:\s*(\d+)/m.exec(status)?.[1] ?? -1);
     const comm = /^Name:\s*(.*)$/m.exec(status)?.[1] ?? '';
     return { tgid, uid, comm };
-  } catch {
-    return null;
-  }
-}
-
-function readComm(tgid: number, tid: number): string | null {
-  try {
-    return readFileSync(`/proc/${tgid}/task/${tid}/comm`, 'utf8').trimEnd();
   } catch {
     return null;
   }
