@@ -53,7 +53,7 @@ test('engine: on lo one packet is XMIT for the sending socket and RECV for the r
   ]);
   assert.equal(rows[0]!.time, T0 + 5 * SEC);
   assert.equal(rows[0]!.recvKb, 203); // floor(208400 / 1024), as the seed
-  assert.deepEqual(e.counts, { attributed: 400, kernel: 0, unknown: 0, held: 0, holdOverflow: 0, traced: 0 });
+  assert.deepEqual(e.counts, { attributed: 400, kernel: 0, unknown: 0, held: 0, holdOverflow: 0, traced: 0, ambiguous: 0 });
   assert.equal(scans.length, 0, 'every packet was found in the snapshot or the flow cache: no rescan');
   assert.deepEqual(e.takeInterval(1), [], 'tables reset each interval');
 });

@@ -91,7 +91,7 @@ test('frames: real SLL2 frames counted per owner, device and direction, with dev
   const rows = engine.takeInterval(0);
   assert.deepEqual(rows.map((r) => [r.pid, r.dev, r.xmitPk, r.recvPk, r.xmitBytes, r.recvBytes]), EXPECTED);
   assert.deepEqual([counter.frames, counter.malformed], [frames.length, 0]);
-  assert.deepEqual(engine.counts, { attributed: 2 + 1 + 8 + 8 + 1, kernel: 6, unknown: 0, held: 0, holdOverflow: 0, traced: 0 });
+  assert.deepEqual(engine.counts, { attributed: 2 + 1 + 8 + 8 + 1, kernel: 6, unknown: 0, held: 0, holdOverflow: 0, traced: 0, ambiguous: 0 });
   const r1 = rows.find((r) => r.pid === 1)!;
   assert.deepEqual([r1.uid, r1.command], [1001, 'sender']);
 });

@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RecentEndpoints, type EndpointEvent } from '../../electron/collector/attribution/recent-endpoints.ts';
+import { AMBIGUOUS, RecentEndpoints, type EndpointEvent } from '../../electron/collector/attribution/recent-endpoints.ts';
 import { SocketIndex, type Owner } from '../../electron/collector/attribution/socket-index.ts';
 import { NettopEngine, RECV, XMIT } from '../../electron/probes/nettop/engine.ts';
 
@@ -55,8 +55,7 @@ test('recent endpoints: ephemeral port reuse — each packet goes to the last us
   assert.equal(q(T0 + 18 * MS), a);
   assert.equal(q(T0 - 10 * MS), null, 'before any event');
   // Packets held together from T0+3ms to T0+25ms: some are a's, some b's — neither is named.
-  assert.equal(t.lookup('UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, T0 + 3 * MS, T0 + 25 * MS), null);
-  assert.equal(t.counts.ambiguous, 1);
+  assert.equal(t.lookup('UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, T0 + 3 * MS, T0 + 25 * MS), AMBIGUOUS);
   assert.equal(t.lookup('UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, T0 + 21 * MS, T0 + 25 * MS), b);
 });
 
@@ -162,4 +161,39 @@ test('engine without recent endpoints: the same sender is unknown (what the trac
   clock.now = T0_MS + 120;
   e.setSnapshot(new SocketIndex([], new Map()), T0_MS + 110);
   assert.deepEqual(e.takeInterval(0).map((r) => [r.pid, r.xmitPk]), [[-1, 40]]);
+});
+
+test('engine + recent endpoints: held packets of two processes that used the same ports in turn are split at the reuse, one by one', () => {
+  const clock = { now: T0_MS + 10 };
+  const recent = new RecentEndpoints();
+  const e = new NettopEngine({ startUs: T0, intervalUs: 5 * SEC, now: () => clock.now, requestScan: () => {}, recent });
+  e.setSnapshot(new SocketIndex([], new Map()), T0_MS);
+  recent.horizonUs = T0;
+  // a sends 3 datagrams from port 40000, exits; b takes the port to the same peer and sends 4; none read yet.
+  for (let i = 0; i < 3; i++) e.side(T0 + 2 * MS + i, 'lo', XMIT, 'UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, 0, 1042);
+  for (let i = 0; i < 4; i++) e.side(T0 + 20 * MS + i, 'lo', XMIT, 'UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, 0, 1042);
+  assert.equal(e.heldCount, 1, 'one held flow');
+  recent.add(ev({ timeUs: T0 + 1 * MS, owner: a }));
+  recent.add(ev({ timeUs: T0 + 19 * MS, owner: b }));
+  recent.horizonUs = T0 + 40 * MS;
+  e.recentAdvanced();
+  assert.equal(e.heldCount, 0);
+  assert.deepEqual(e.takeInterval(0).map((r) => [r.pid, r.xmitPk]), [[200, 4], [100, 3]]);
+  assert.equal(e.counts.ambiguous, 0);
+  assert.equal(e.counts.unknown, 0);
+});
+
+test('engine + recent endpoints: too many held packets to split go to unknown, counted as ambiguous', () => {
+  const clock = { now: T0_MS + 10 };
+  const recent = new RecentEndpoints();
+  const e = new NettopEngine({ startUs: T0, intervalUs: 5 * SEC, now: () => clock.now, requestScan: () => {}, recent });
+  e.setSnapshot(new SocketIndex([], new Map()), T0_MS);
+  recent.horizonUs = T0;
+  for (let i = 0; i < 100; i++) e.side(T0 + 2 * MS + i * 200, 'lo', XMIT, 'UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, 0, 1042);
+  recent.add(ev({ timeUs: T0 + 1 * MS, owner: a }));
+  recent.add(ev({ timeUs: T0 + 12 * MS, owner: b }));
+  recent.horizonUs = T0 + 40 * MS;
+  e.recentAdvanced();
+  assert.deepEqual(e.takeInterval(0).map((r) => [r.pid, r.xmitPk]), [[-1, 100]]);
+  assert.equal(e.counts.ambiguous, 100);
 });

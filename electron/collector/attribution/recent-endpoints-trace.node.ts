@@ -75,8 +75,11 @@ export interface EndpointTracer {
   /** The tracepoints in use, as system:event. */
   readonly tracepoints: readonly string[];
   readonly counts: EndpointTracerCounts;
-  /** Reads what the kernel has now into the table; true if the table is now complete up to a later time. */
-  poll(): boolean;
+  /**
+   * Reads what the kernel has now into the table; true if the table is now complete up to a later time. `last`:
+   * no event is left for a next read.
+   */
+  poll(last?: boolean): boolean;
   /** Events the kernel lost (ring buffer overwritten), summed over CPUs. */
   overruns(): number;
   close(): void;
@@ -92,6 +95,8 @@ interface Pending {
   lport: number;
   rip: string;
   rport: number;
+  /** Its process could not be told at the last read: asked once more at the next (its fork may come then). */
+  deferred?: boolean;
 }
 
 /** Per CPU: the previous endpoint event's bytes, and what became of it. */
@@ -256,13 +261,20 @@ function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): En
   );
 
   /** Who sent each event read: now that this read's task events are in too. */
-  const resolve = () => {
+  const resolve = (last: boolean) => {
     const owners = new Map<Life | number, Owner | null>();
+    const later: Pending[] = [];
     for (const p of pending) {
       const life = tasks.ledger.at(p.tid, p.tsNs);
       let owner = owners.get(life ?? p.tid);
       if (owner === undefined) {
         const info = tasks.get(p.tid, p.tsNs);
+        if (info.pid < 0 && !p.deferred && !last) {
+          // A task forked while this read was under way: its fork, on a CPU read before, comes with the next read.
+          p.deferred = true;
+          later.push(p);
+          continue;
+        }
         const ns = tasks.netns(p.tid, p.tsNs);
         owner = info.pid < 0 ? null : ns !== null && ownNs !== null && ns !== ownNs ? null : { pid: info.pid, uid: info.uid, command: info.comm };
         if (info.pid < 0) counts.unresolved++;
@@ -284,8 +296,8 @@ function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): En
         }
       }
     }
-    pending = [];
-    for (const m of memo) if (m?.pending) m.pending = null; // dropped (foreign, unresolved): not to be repeated
+    pending = later;
+    for (const m of memo) if (m?.pending && !m.pending.deferred) m.pending = null; // dropped (foreign, unresolved): not to be repeated
   };
 
   let closed = false;
@@ -293,13 +305,16 @@ function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): En
   /** Overruns already marked as a lost span in the table. */
   let marked = 0;
   let polls = 0;
-  const poll = (): boolean => {
+  const poll = (last = false): boolean => {
     if (closed) return false;
     const before = reader.completeUntilNs;
     reader.poll();
-    resolve();
+    resolve(last);
     if (reader.completeUntilNs === before) return false;
-    const horizonUs = toEpochUs(reader.completeUntilNs) - COMMIT_MARGIN_US;
+    let horizonUs = toEpochUs(reader.completeUntilNs) - COMMIT_MARGIN_US;
+    // Not complete past an event left for the next read.
+    for (const p of pending) horizonUs = Math.min(horizonUs, toEpochUs(p.tsNs));
+    horizonUs = Math.max(horizonUs, table.horizonUs);
     const lost = reader.overruns();
     if (lost > marked) {
       // Overwritten events are the oldest unread ones: from the previous complete read on.

@@ -31,7 +31,8 @@
 //     process, packets before the reuse stay with the first owner and those
 //     after it go to the new one;
 //   - if another process's entry for the same flow begins within the packets'
-//     span, they cannot be told apart: no answer (counted as ambiguous).
+//     span, one answer cannot hold for all of them: AMBIGUOUS (the caller asks
+//     again packet by packet, or counts them unknown).
 // Bounded: at most maxKeys keys (least recently updated evicted, counted),
 // maxPerKey entries per key (oldest dropped, counted); expire() drops entries
 // older than maxAgeUs.
@@ -74,8 +75,6 @@ export interface RecentEndpointCounts {
   expired: number;
   /** Lookups answered with a process. */
   hits: number;
-  /** Lookups not answered because two processes used the flow's ports within its packets' span. */
-  ambiguous: number;
   /** Lookups not answered because the kernel lost events around the packets' time. */
   lossy: number;
 }
@@ -89,14 +88,17 @@ export interface Entry {
   lastUs: number;
 }
 
+/** lookup()'s answer when two processes used the flow's ports within the packets' span. */
+export const AMBIGUOUS = Symbol('ambiguous');
+
 /** What the nettop engine asks of the table. */
 export interface EndpointLookup {
   /** True when every event that could name a packet captured at timeUs is in. */
   ready(timeUs: number): boolean;
   /** The latest capture time ready() accepts now. */
   completeUntilUs(): number;
-  /** The owner of a flow's packets captured from fromUs to toUs (see above), or null. */
-  lookup(proto: L4Proto, localIp: string, localPort: number, remoteIp: string, remotePort: number, fromUs: number, toUs: number): Owner | null;
+  /** The owner of a flow's packets captured from fromUs to toUs (see above), null, or AMBIGUOUS. */
+  lookup(proto: L4Proto, localIp: string, localPort: number, remoteIp: string, remotePort: number, fromUs: number, toUs: number): Owner | null | typeof AMBIGUOUS;
 }
 
 function isWildcard(ip: string): boolean {
@@ -104,7 +106,7 @@ function isWildcard(ip: string): boolean {
 }
 
 export class RecentEndpoints implements EndpointLookup {
-  readonly counts: RecentEndpointCounts = { events: 0, evicted: 0, expired: 0, hits: 0, ambiguous: 0, lossy: 0 };
+  readonly counts: RecentEndpointCounts = { events: 0, evicted: 0, expired: 0, hits: 0, lossy: 0 };
   /** Every event before this time (µs since the epoch) is in; set by the feeder after each full read. */
   horizonUs = -Infinity;
   /** [from, to] spans (µs) in which the kernel lost events. */
@@ -198,7 +200,7 @@ export class RecentEndpoints implements EndpointLookup {
     if (this.lossSpans.length > MAX_LOSS_SPANS) this.lossSpans.shift();
   }
 
-  lookup(proto: L4Proto, localIp: string, localPort: number, remoteIp: string, remotePort: number, fromUs: number, toUs: number): Owner | null {
+  lookup(proto: L4Proto, localIp: string, localPort: number, remoteIp: string, remotePort: number, fromUs: number, toUs: number): Owner | null | typeof AMBIGUOUS {
     const list = this.keys.get(`${proto}|${localPort}`);
     if (!list) return null;
     const lip = unmapIpv4(localIp);
@@ -217,10 +219,7 @@ export class RecentEndpoints implements EndpointLookup {
     }
     if (!best) return null;
     for (const x of list) {
-      if (x.owner.pid !== best.owner.pid && sameFlow(x) && x.firstUs > fromUs + slackUs && x.firstUs <= toUs + slackUs) {
-        this.counts.ambiguous++;
-        return null;
-      }
+      if (x.owner.pid !== best.owner.pid && sameFlow(x) && x.firstUs > fromUs + slackUs && x.firstUs <= toUs + slackUs) return AMBIGUOUS;
     }
     for (const [a, b] of this.lossSpans) {
       if (a <= toUs + slackUs && fromUs - slackUs <= b) {

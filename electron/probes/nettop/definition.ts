@@ -89,7 +89,7 @@ export const nettop = defineProbe<NettopRow, NettopOptions>({
     { key: 'traceOverruns', label: 'trace overruns', description: 'tracepoint events the kernel overwrote before they were read: short-lived sockets among them may land in the unknown row', loss: true },
     { key: 'traceEvicted', label: 'trace evicted', description: 'recent endpoints dropped because their table was full (bounded), before they expired', loss: true },
     { key: 'traceUnresolved', label: 'trace unresolved', description: 'tracepoint events whose process could not be told (its fork event lost, or it began as nettop started): not used', loss: true },
-    { key: 'traceAmbiguous', label: 'trace ambiguous', description: 'lookups left unknown because two processes used the same ports with the same peer within the packets\' span', loss: true },
+    { key: 'ambiguous', label: 'trace ambiguous', description: 'packets left unknown: two processes used the same ports with the same peer while they waited, and there were too many to tell apart one by one', loss: true },
     { key: 'traceLossy', label: 'trace lossy', description: 'lookups left unknown because the kernel overwrote tracepoint events around the packets\' time', loss: true },
     { key: 'traceFailed', label: 'trace failed', description: 'the tracepoints failed during the run (1): /proc alone from then on', loss: true },
     { key: 'held', label: 'held', description: 'packets that waited for a /proc rescan (their socket was new) or for the tracepoints to be read up to their time', loss: false },

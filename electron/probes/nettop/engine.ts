@@ -40,7 +40,7 @@
 
 import type { L4Proto } from '../../collector/attribution/proc-net.ts';
 import type { Owner, Resolution } from '../../collector/attribution/socket-index.ts';
-import type { EndpointLookup } from '../../collector/attribution/recent-endpoints.ts';
+import { AMBIGUOUS, type EndpointLookup } from '../../collector/attribution/recent-endpoints.ts';
 import { KERNEL_COMMAND, KERNEL_PID, UNKNOWN_COMMAND, UNKNOWN_PID, type NettopRow } from './definition.ts';
 
 export const XMIT = 0;
@@ -95,7 +95,12 @@ export interface EngineCounts {
   holdOverflow: number;
   /** Flows (direction, endpoint, peer) whose owner came from the recent endpoints, /proc not knowing it. */
   traced: number;
+  /** Held packets of two processes (a port reused) too many to tell apart one by one: counted unknown. */
+  ambiguous: number;
 }
+
+/** Held packets kept one by one (time, bytes) per flow, so a flow whose ports changed hands can be split. */
+const MAX_HELD_PACKETS = 64;
 
 interface Flow {
   proto: L4Proto;
@@ -126,6 +131,8 @@ interface Held {
   firstUs: number;
   lastUs: number;
   scanAsked: boolean;
+  /** Its packets one by one (capture time, interval, device, bytes), while there are at most MAX_HELD_PACKETS; else null. */
+  packets: [number, number, string, number][] | null;
   /** Counts by (interval, device); a handful of entries at most. */
   counts: { bucket: number; dev: string; pk: number; bytes: number }[];
 }
@@ -146,7 +153,7 @@ export interface Acc {
 type Table = Map<string, Map<number, Acc>>;
 
 export class NettopEngine {
-  readonly counts: EngineCounts = { attributed: 0, kernel: 0, unknown: 0, held: 0, holdOverflow: 0, traced: 0 };
+  readonly counts: EngineCounts = { attributed: 0, kernel: 0, unknown: 0, held: 0, holdOverflow: 0, traced: 0, ambiguous: 0 };
   private readonly limits: EngineLimits;
   private snapshot: SocketSnapshot | null = null;
   private snapshotUs = -Infinity;
@@ -263,7 +270,7 @@ export class NettopEngine {
     for (const [key, h] of this.held) {
       const incoming = h.dir === RECV;
       const r = snapshot.resolve(h.proto, h.lip, h.lport, h.rip, h.rport, incoming);
-      let target: Owner | null = null;
+      let target: Owner | null | typeof AMBIGUOUS = null;
       if (r.kind === 'process') {
         target = r.owner;
         this.remember(key, h, incoming, target, r.inode, now + this.limits.positiveTtlMs, Infinity);
@@ -276,9 +283,31 @@ export class NettopEngine {
       }
       if (!target) continue;
       this.held.delete(key);
-      for (const c of h.counts) this.add(this.clamp(c.bucket), target, c.dev, h.dir, c.pk, c.bytes);
+      if (target === AMBIGUOUS) this.split(h, r);
+      else for (const c of h.counts) this.add(this.clamp(c.bucket), target, c.dev, h.dir, c.pk, c.bytes);
     }
     if (again && this.held.size) this.opts.requestScan();
+  }
+
+  /**
+   * A held flow whose ports two processes used within its span (a port given up and taken again): each packet goes
+   * to the owner at its own time — if they were kept one by one; else all are unknown (counted).
+   */
+  private split(h: Held, r: Resolution): void {
+    const recent = this.opts.recent!;
+    const fallback = this.snapshotUs > h.lastUs ? verdict(r, h.proto, h.tcpFlags, h.dir === RECV) : UNKNOWN;
+    if (!h.packets) {
+      for (const c of h.counts) {
+        this.counts.ambiguous += c.pk;
+        this.add(this.clamp(c.bucket), UNKNOWN, c.dev, h.dir, c.pk, c.bytes);
+      }
+      return;
+    }
+    this.counts.traced++;
+    for (const [t, bucket, dev, bytes] of h.packets) {
+      const owner = recent.lookup(h.proto, h.lip, h.lport, h.rip, h.rport, t, t);
+      this.add(this.clamp(bucket), owner && owner !== AMBIGUOUS ? owner : fallback, dev, h.dir, 1, bytes);
+    }
   }
 
   /** A TCP or UDP packet, seen at one local endpoint: the sender's (XMIT) or the receiver's (RECV). */
@@ -320,10 +349,10 @@ export class NettopEngine {
     const recent = this.opts.recent;
     const ready = !recent || recent.ready(timeUs);
     const final = this.snapshotUs > timeUs;
-    let target: Owner | null = null;
+    let target: Owner | null | typeof AMBIGUOUS = null; // one packet: never AMBIGUOUS
     if (ready && final) target = this.decide(key, flow, incoming, r, timeUs, timeUs, now);
     else if (ready && !incoming && recent) target = this.sentBy(key, flow, timeUs, timeUs, now); // no need to wait for /proc
-    if (target) {
+    if (target && target !== AMBIGUOUS) {
       this.add(this.bucketOf(timeUs), target, dev, dir, 1, bytes);
       const f2 = this.flows.get(key)!;
       this.lastValidUntilUs = Math.min(f2.validUntilMs * 1000, f2.untilUs);
@@ -336,11 +365,12 @@ export class NettopEngine {
    * The final verdict on a flow's packets captured from fromUs to toUs, which a snapshot newer than them does not
    * give a process: kernel or unknown, unless the recent endpoints name its owner. Remembered for the flow.
    */
-  private decide(key: string, flow: FlowKey, incoming: boolean, r: Resolution, fromUs: number, toUs: number, now: number): Owner {
+  private decide(key: string, flow: FlowKey, incoming: boolean, r: Resolution, fromUs: number, toUs: number, now: number): Owner | typeof AMBIGUOUS {
     const target = verdict(r, flow.proto, flow.tcpFlags, incoming);
     const recent = this.opts.recent;
     if (recent && (target === UNKNOWN || (flow.proto === 'UDP' && incoming && r.kind === 'absent'))) {
       const owner = recent.lookup(flow.proto, flow.lip, flow.lport, flow.rip, flow.rport, fromUs, toUs);
+      if (owner === AMBIGUOUS) return owner; // not remembered: the flow's next packets are asked again
       if (owner) {
         this.counts.traced++;
         this.remember(key, flow, incoming, owner, 0, now + this.limits.negativeTtlMs, recent.completeUntilUs());
@@ -357,10 +387,10 @@ export class NettopEngine {
   }
 
   /** A sent packet's owner as the recent endpoints name it, before /proc has looked; null if they do not. */
-  private sentBy(key: string, flow: FlowKey, fromUs: number, toUs: number, now: number): Owner | null {
+  private sentBy(key: string, flow: FlowKey, fromUs: number, toUs: number, now: number): Owner | null | typeof AMBIGUOUS {
     const recent = this.opts.recent!;
     const owner = recent.lookup(flow.proto, flow.lip, flow.lport, flow.rip, flow.rport, fromUs, toUs);
-    if (!owner) return null;
+    if (!owner || owner === AMBIGUOUS) return owner;
     this.counts.traced++;
     this.remember(key, flow, false, owner, 0, now + this.limits.negativeTtlMs, recent.completeUntilUs());
     return owner;
@@ -430,10 +460,14 @@ export class NettopEngine {
         this.lastAcc = null; // not a verdict on the flow: not to be memoised
         return;
       }
-      h = { proto: flow.proto, lip: flow.lip, lport: flow.lport, rip: flow.rip, rport: flow.rport, dir, tcpFlags: flow.tcpFlags, firstUs: timeUs, lastUs: timeUs, scanAsked: false, counts: [] };
+      h = { proto: flow.proto, lip: flow.lip, lport: flow.lport, rip: flow.rip, rport: flow.rport, dir, tcpFlags: flow.tcpFlags, firstUs: timeUs, lastUs: timeUs, scanAsked: false, packets: [], counts: [] };
       this.held.set(key, h);
     }
     if (timeUs > h.lastUs) h.lastUs = timeUs;
+    if (h.packets) {
+      if (h.packets.length < MAX_HELD_PACKETS) h.packets.push([timeUs, bucket, dev, bytes]);
+      else h.packets = null;
+    }
     if (scan && !h.scanAsked) {
       h.scanAsked = true; // once per held flow (settle asks again for those a scan left undecided)
       this.opts.requestScan();

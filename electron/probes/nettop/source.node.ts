@@ -54,10 +54,10 @@ export const nettopSource: ProbeSource<NettopOptions, NettopRow> = async (option
     else tracer = t;
   }
   /** Reads the tracepoints; the engine then counts the held packets they can now decide. */
-  const pollTrace = () => {
+  const pollTrace = (last = false) => {
     if (!tracer) return;
     try {
-      if (tracer.poll()) engine.recentAdvanced();
+      if (tracer.poll(last)) engine.recentAdvanced();
     } catch (e) {
       // Not fatal: /proc alone from here on (counted as traceFailed), the held packets decided without them.
       traceWhy = `tracepoints failed: ${e instanceof Error ? e.message : String(e)}`;
@@ -158,7 +158,6 @@ export const nettopSource: ProbeSource<NettopOptions, NettopRow> = async (option
       traceOverruns: traced?.overruns() ?? 0,
       traceEvicted: traced?.table.counts.evicted ?? 0,
       traceUnresolved: traced?.counts.unresolved ?? 0,
-      traceAmbiguous: traced?.table.counts.ambiguous ?? 0,
       traceLossy: traced?.table.counts.lossy ?? 0,
       traceFailed,
       frames: frames.frames,
@@ -181,7 +180,7 @@ export const nettopSource: ProbeSource<NettopOptions, NettopRow> = async (option
       clearInterval(refresh);
       clearInterval(tracePoll);
       capture.close();
-      pollTrace(); // every event up to now: the held packets' senders are in
+      pollTrace(true); // every event up to now: the held packets' senders are in
       engine.recentFinished();
       if (engine.heldCount) scan(); // settle the held packets for the last table
       if (scanTimer) clearTimeout(scanTimer);
