@@ -21,8 +21,9 @@
 //      that last used that local port with that peer before the packet. They
 //      are asked only once they are complete up to the packet's time (every
 //      event before it read: recent.ready), so a packet waits, held, for the
-//      next read of the trace; a sent packet asks them without waiting for the
-//      rescan, a received one only after it confirmed no socket is there. An
+//      next read of the trace; a sent packet or a received TCP segment asks
+//      them without waiting for the rescan, a received datagram only after it
+//      confirmed no socket holds its port (waitsForProc). An
 //      owner found so holds for the flow's packets up to the time the
 //      endpoints were complete then (a later packet may be another process's,
 //      reusing the ports), and is re-checked against each snapshot, where
@@ -278,7 +279,7 @@ export class NettopEngine {
         const ready = !recent || this.recentDone || recent.ready(h.lastUs);
         const final = this.snapshotUs > h.firstUs;
         if (ready && final) target = this.decide(key, h, incoming, r, h.firstUs, h.lastUs, now);
-        else if (ready && !incoming && recent) target = this.sentBy(key, h, h.firstUs, h.lastUs, now);
+        else if (ready && recent && !waitsForProc(h.proto, incoming)) target = this.namedByTrace(key, h, incoming, h.firstUs, h.lastUs, now);
         if (!target && !final) again = true; // captured after this scan began: a later scan decides
       }
       if (!target) continue;
@@ -351,14 +352,15 @@ export class NettopEngine {
     const final = this.snapshotUs > timeUs;
     let target: Owner | null | typeof AMBIGUOUS = null; // one packet: never AMBIGUOUS
     if (ready && final) target = this.decide(key, flow, incoming, r, timeUs, timeUs, now);
-    else if (ready && !incoming && recent) target = this.sentBy(key, flow, timeUs, timeUs, now); // no need to wait for /proc
+    else if (ready && recent && !waitsForProc(proto, incoming)) target = this.namedByTrace(key, flow, incoming, timeUs, timeUs, now);
     if (target && target !== AMBIGUOUS) {
       this.add(this.bucketOf(timeUs), target, dev, dir, 1, bytes);
       const f2 = this.flows.get(key)!;
       this.lastValidUntilUs = Math.min(f2.validUntilMs * 1000, f2.untilUs);
       return;
     }
-    this.hold(key, dev, dir, flow, timeUs, bytes, !final);
+    // A packet the trace may name waits for it before costing a /proc scan (settle asks for one if it does not).
+    this.hold(key, dev, dir, flow, timeUs, bytes, !final && (!recent || waitsForProc(proto, incoming)));
   }
 
   /**
@@ -386,13 +388,13 @@ export class NettopEngine {
     return target;
   }
 
-  /** A sent packet's owner as the recent endpoints name it, before /proc has looked; null if they do not. */
-  private sentBy(key: string, flow: FlowKey, fromUs: number, toUs: number, now: number): Owner | null | typeof AMBIGUOUS {
+  /** A packet's owner as the recent endpoints name it, before /proc has looked; null if they do not. */
+  private namedByTrace(key: string, flow: FlowKey, incoming: boolean, fromUs: number, toUs: number, now: number): Owner | null | typeof AMBIGUOUS {
     const recent = this.opts.recent!;
     const owner = recent.lookup(flow.proto, flow.lip, flow.lport, flow.rip, flow.rport, fromUs, toUs);
     if (!owner || owner === AMBIGUOUS) return owner;
     this.counts.traced++;
-    this.remember(key, flow, false, owner, 0, now + this.limits.negativeTtlMs, recent.completeUntilUs());
+    this.remember(key, flow, incoming, owner, 0, now + this.limits.negativeTtlMs, recent.completeUntilUs());
     return owner;
   }
 
@@ -520,6 +522,15 @@ export class NettopEngine {
       a.recvBytes += bytes;
     }
   }
+}
+
+/**
+ * True if the recent endpoints may name a packet only after /proc showed no socket for it: a datagram received on a
+ * UDP port is its current holder's, who may never have sent from it. A sent packet is its sender's, and a TCP
+ * connection's 4-tuple is one socket's (not reused for a second after it closes, TIME_WAIT).
+ */
+function waitsForProc(proto: L4Proto, incoming: boolean): boolean {
+  return incoming && proto === 'UDP';
 }
 
 /** Where a packet goes when a snapshot newer than it has no process for its endpoint. */
