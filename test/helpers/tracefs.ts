@@ -17,6 +17,11 @@ export function netprobesInstances(pid = process.pid): string[] {
   return readdirSync(`${TRACEFS}/instances`).filter((n) => n.startsWith(`netprobes-${pid}-`));
 }
 
+/** A probe's own instances of process `pid`, without the helper instance that follows task events (tasks.node.ts). */
+export function probeInstances(pid = process.pid): string[] {
+  return netprobesInstances(pid).filter((n) => !n.endsWith('-tasks'));
+}
+
 /** NetProbes instances whose owner process is gone: what a start must have removed. */
 export function staleInstances(): string[] {
   if (!existsSync(`${TRACEFS}/instances`)) return [];

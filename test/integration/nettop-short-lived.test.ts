@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { need } from '../helpers/env.ts';
 import { nettopCli } from '../helpers/nettop-cli.ts';
-import { netprobesInstances, staleInstances, TRACEFS } from '../helpers/tracefs.ts';
+import { netprobesInstances, probeInstances, staleInstances, TRACEFS } from '../helpers/tracefs.ts';
 import { nettopSource } from '../../electron/probes/nettop/source.node.ts';
 import type { NettopRow } from '../../electron/probes/nettop/definition.ts';
 
@@ -297,10 +297,13 @@ test('with the tracepoints off (NETPROBES_NETTOP_TRACE=0), /proc alone, said in 
 test('tracefs is left clean: stop, SIGTERM, and after SIGKILL the next start removes the instance', { timeout: 60_000 }, async (t) => {
   if (!need(t, 'root')) return;
   const running = await nettopSource({ interval: 1, ifaces: [] }, { rows: () => {}, fail: (e) => assert.fail(e) });
-  const [mine] = netprobesInstances();
+  const [mine] = probeInstances();
   assert.ok(mine, 'an instance while running');
-  for (const ev of ['fib/fib_table_lookup', 'task/task_newtask', 'task/task_rename', 'sched/sched_process_exit']) {
-    assert.equal(readFileSync(`${TRACEFS}/instances/${mine}/events/${ev}/enable`, 'utf8').trim(), '1', ev);
+  assert.equal(readFileSync(`${TRACEFS}/instances/${mine}/events/fib/fib_table_lookup/enable`, 'utf8').trim(), '1');
+  const tasks = netprobesInstances().find((n) => n.endsWith('-tasks'));
+  assert.ok(tasks, 'and one following task events');
+  for (const ev of ['task/task_newtask', 'task/task_rename', 'sched/sched_process_exit']) {
+    assert.equal(readFileSync(`${TRACEFS}/instances/${tasks}/events/${ev}/enable`, 'utf8').trim(), '1', ev);
   }
   await running.stop();
   assert.deepEqual(netprobesInstances(), []);
@@ -310,16 +313,18 @@ test('tracefs is left clean: stop, SIGTERM, and after SIGKILL the next start rem
     const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_c, sig) => r(sig)));
     cleanups.push(() => void child.kill('SIGKILL'));
     const line = await new Promise<string>((r) => createInterface({ input: child.stdout! }).once('line', r));
-    const [name] = line.replace(/^ready ?/, '').split(' ');
-    assert.ok(name && existsSync(`${TRACEFS}/instances/${name}`), line);
+    const names = line.replace(/^ready ?/, '').split(' ').filter(Boolean);
+    assert.equal(names.length, 2, `the probe's instance and the task events' (${line})`);
+    const there = () => names.filter((n) => existsSync(`${TRACEFS}/instances/${n}`));
+    assert.deepEqual(there(), names);
     child.kill(how);
     assert.equal(await exited, how);
     if (how === 'SIGTERM') {
-      assert.ok(!existsSync(`${TRACEFS}/instances/${name}`), 'removed on SIGTERM');
+      assert.deepEqual(there(), [], 'removed on SIGTERM');
     } else {
-      assert.ok(existsSync(`${TRACEFS}/instances/${name}`), 'SIGKILL cannot clean up');
+      assert.deepEqual(there(), names, 'SIGKILL cannot clean up');
       const next = await nettopSource({ interval: 1, ifaces: [] }, { rows: () => {}, fail: (e) => assert.fail(e) });
-      assert.ok(!existsSync(`${TRACEFS}/instances/${name}`), "the next start removed the dead owner's instance");
+      assert.deepEqual(there(), [], "the next start removed the dead owner's instances");
       await next.stop();
     }
   }

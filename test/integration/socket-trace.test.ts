@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { need } from '../helpers/env.ts';
-import { globalTracingState, netprobesInstances, sleep, startSource, TRACEFS, until } from '../helpers/tracefs.ts';
+import { globalTracingState, netprobesInstances, probeInstances, sleep, startSource, TRACEFS, until } from '../helpers/tracefs.ts';
 import { closeAllTracefsInstances } from '../../electron/collector/tracefs/instance.node.ts';
 import { socketTraceSource } from '../../electron/probes/socket-trace/source.node.ts';
 import { socketTrace, type SockRow } from '../../electron/probes/socket-trace/definition.ts';
@@ -177,7 +177,7 @@ function seenEvents(rows: SockRow[], unmatched: number): number {
 async function burst(n: number, shrink: boolean, closeFirst: boolean) {
   const comm = `npsb${process.pid % 100000}`;
   const run = await startSource(socketTraceSource, { ...socketTrace.defaults, comm, rate: 0 });
-  const [inst] = netprobesInstances();
+  const [inst] = probeInstances();
   if (shrink) writeFileSync(`${TRACEFS}/instances/${inst}/buffer_size_kb`, '8');
   execFileSync('/usr/bin/python3', ['-c', BURST, comm, String(n)], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 });
   await sleep(200);

@@ -17,7 +17,7 @@
 // in the kernel.
 //
 // Who the task was comes from a TaskTracker (tracefs/tasks.node.ts) fed by the
-// kernel's fork/rename/exit events in the same instance: its process and
+// kernel's fork/rename/exit events in an instance of its own: its process and
 // command even when it has exited before its event is read; its uid when it
 // was still there to ask (else -1). Events are resolved after each read of
 // every CPU's buffer, once the task events of that read are in too. An event
@@ -140,7 +140,8 @@ export function startEndpointTracer(limits: Partial<RecentEndpointLimits> = {}):
 
 function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): EndpointTracer | { unavailable: string } {
   const table = new RecentEndpoints(limits);
-  const tasks = new TaskTracker(inst);
+  const tasks = TaskTracker.open();
+  inst.beforeClose(() => tasks.close());
   if (tasks.missing.length) {
     inst.close();
     return { unavailable: `no ${tasks.missing.join(', ')} on this kernel: exited senders could not be named` };
@@ -240,7 +241,6 @@ function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): En
   } catch {
     /* the default size then; overruns are counted */
   }
-  tasks.start();
   for (const [sys, ev] of used) {
     // Only TCP and UDP, only with both ports known: the rest never reaches user space.
     const filter = sys === 'sock' ? 'protocol == 6 && sport != 0 && dport != 0' : '(proto == 6 || proto == 17) && sport != 0 && dport != 0';
@@ -254,7 +254,7 @@ function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): En
   const reader = new RawReader<{ tsNs: number }>(
     inst,
     (buf, off, len, ts, cpu) => {
-      if (!tasks.take(buf, off, ts)) decoders.get(buf.readUInt16LE(off))?.(buf, off, len, ts, cpu);
+      decoders.get(buf.readUInt16LE(off))?.(buf, off, len, ts, cpu);
       return undefined;
     },
     { ordered: false },
@@ -309,6 +309,7 @@ function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): En
     if (closed) return false;
     const before = reader.completeUntilNs;
     reader.poll();
+    tasks.poll(); // after: the forks of the tasks whose events were just read are in
     resolve(last);
     if (reader.completeUntilNs === before) return false;
     let horizonUs = toEpochUs(reader.completeUntilNs) - COMMIT_MARGIN_US;

@@ -8,7 +8,7 @@
 //    it is called on process 'exit', on an uncaught exception, and on
 //    SIGINT/SIGTERM/SIGHUP when no one else handles them (the collector and CLI
 //    stop their probes in order on a signal, and 'exit' is the backstop);
-//  - SIGKILL cannot be caught: instances are named netprobes-<pid>-<starttime>-<seq>
+//  - SIGKILL cannot be caught: instances are named netprobes-<pid>-<starttime>-<seq>[-label]
 //    and every start removes those whose owner (pid with that start time) is gone.
 
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeFileSync, constants } from 'node:fs';
@@ -18,7 +18,7 @@ import { parseEventFormat, parseHeaderPage, type EventFormat } from './format.ts
 import type { PageLayout } from './raw.ts';
 
 const CANDIDATES = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
-const NAME_RE = /^netprobes-(\d+)(?:-(\d+))?(?:-\d+)?$/;
+const NAME_RE = /^netprobes-(\d+)(?:-(\d+))?(?:-\d+)?(?:-[a-z]+)?$/;
 
 function errno(e: unknown): string {
   return (e as NodeJS.ErrnoException)?.code ?? '';
@@ -168,12 +168,15 @@ export class TracefsInstance {
     this.dir = `${root}/instances/${name}`;
   }
 
-  /** Mounts tracefs if needed, removes stale instances of dead owners, and creates a fresh instance. */
-  static create(): TracefsInstance {
+  /**
+   * Mounts tracefs if needed, removes stale instances of dead owners, and creates a fresh instance; `label`
+   * (lower-case letters) ends its name, to tell a helper instance from a probe's own.
+   */
+  static create(label = ''): TracefsInstance {
     const root = tracefsRoot();
     removeStaleInstances(root);
     const start = processStartTime(process.pid) ?? '0';
-    const name = `netprobes-${process.pid}-${start}-${++seq}`;
+    const name = `netprobes-${process.pid}-${start}-${++seq}${label ? `-${label}` : ''}`;
     try {
       mkdirSync(`${root}/instances/${name}`);
     } catch (e) {

@@ -27,6 +27,8 @@ export interface Life {
   commNs: number;
   /** Real uid when read from /proc while it lived; -1 when not known. */
   uid: number;
+  /** When the uid was read (monotonic ns). */
+  uidNs?: number;
   /** Trace time of its fork; -Infinity when not seen (it was there at start, or its fork is not read yet). */
   startNs: number;
   /** Trace time of its exit; Infinity while alive (as far as the events read tell). */

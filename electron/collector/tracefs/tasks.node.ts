@@ -1,11 +1,14 @@
 // Who a thread was when its event happened: its process id, real uid and
 // command. Told by a TaskLedger (task-ledger.ts) kept from the kernel's task
-// events in the probe's own instance — task:task_newtask, task:task_rename,
-// sched:sched_process_exit — seeded from /proc at start, so a thread that has
-// exited by the time its event is read is still named, with its own process
-// and the command it had; never from the kernel's saved_tgids/saved_cmdlines,
-// which keep whatever task last had the tid (stale after pids wrap).
+// events — task:task_newtask, task:task_rename, sched:sched_process_exit — in
+// an instance of its own (so their overruns never mix with a probe's counts of
+// its own events), seeded from /proc at start. A thread that has exited by the
+// time its event is read is still named, with its own process and the command
+// it had; never from the kernel's saved_tgids/saved_cmdlines, which keep
+// whatever task last had the tid (stale after pids wrap).
 //
+// Callers poll() the tracker after reading their own events and before asking
+// about them: a task's fork precedes its events, so it is in by then.
 // The uid is read from /proc while the task lives (once per life); of a task
 // that had exited before that, it is unknown (-1). A thread whose process
 // cannot be told (its fork was lost, or it was forked between enabling the
@@ -13,8 +16,8 @@
 
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { field, readInt, type EventFormat, type FieldLayout } from './format.ts';
-import type { TracefsInstance } from './instance.node.ts';
-import { monoNowNs } from './raw-reader.node.ts';
+import { TracefsInstance } from './instance.node.ts';
+import { monoNowNs, RawReader } from './raw-reader.node.ts';
 import { TaskLedger, type Life } from './task-ledger.ts';
 
 export interface TaskInfo {
@@ -25,32 +28,32 @@ export interface TaskInfo {
   readonly live: boolean;
 }
 
-const EVENTS: readonly [string, string][] = [
-  ['task', 'task_newtask'],
-  ['task', 'task_rename'],
-  ['sched', 'sched_process_exit'],
-];
-
 type Decode = (buf: Buffer, off: number, tsNs: number) => void;
+
+/** A live task's uid is read again after this long (setuid): ns. */
+const UID_TTL_NS = 1e9;
 
 export class TaskTracker {
   readonly ledger = new TaskLedger();
-  /** Decoders of the task events by event id: the caller's reader hands them their records. */
-  readonly decoders = new Map<number, Decode>();
   /** Task events missing on this kernel (then exited threads may be pid -1). */
   readonly missing: string[] = [];
+  private readonly reader: RawReader<{ tsNs: number }>;
+  private lastLost = 0;
 
-  constructor(private readonly inst: TracefsInstance) {
+  private constructor(private readonly inst: TracefsInstance) {
     const comm = (buf: Buffer, off: number, f: FieldLayout) => {
       const raw = buf.subarray(off + f.offset, off + f.offset + f.size);
       const nul = raw.indexOf(0);
       return raw.toString('utf8', 0, nul < 0 ? raw.length : nul);
     };
+    const decoders = new Map<number, Decode>();
     const on = (sys: string, ev: string, make: (fmt: EventFormat, pidF: FieldLayout) => Decode) => {
       if (!inst.hasEvent(sys, ev)) return void this.missing.push(`${sys}:${ev}`);
       const fmt = inst.eventFormat(sys, ev);
-      this.decoders.set(fmt.id, make(fmt, field(fmt, 'common_pid')));
+      decoders.set(fmt.id, make(fmt, field(fmt, 'common_pid')));
+      inst.enable(sys, ev);
     };
+    inst.write('trace_clock', 'mono');
     on('task', 'task_newtask', (fmt, parentF) => {
       const pidF = field(fmt, 'pid');
       const commF = field(fmt, 'comm');
@@ -68,14 +71,47 @@ export class TaskTracker {
       const commF = field(fmt, 'comm');
       return (buf, off, ts) => this.ledger.exit(ts, readInt(buf, off, pidF), comm(buf, off, commF));
     });
+    this.reader = new RawReader<{ tsNs: number }>(
+      inst,
+      (buf, off, _len, ts) => {
+        decoders.get(buf.readUInt16LE(off))?.(buf, off, ts); // common_type: the first field of every record
+        return undefined;
+      },
+      { ordered: false },
+    );
+    this.seed();
   }
 
-  /**
-   * Enables the task events (unfiltered: a filter on the instance's other events must not hide a fork), then seeds
-   * the ledger with the threads in /proc. Call after setting trace_clock and before enabling the probe's events.
-   */
-  start(): void {
-    for (const [sys, ev] of EVENTS) if (this.inst.hasEvent(sys, ev)) this.inst.enable(sys, ev);
+  /** Starts following the task events (in an instance of its own) and seeds from /proc. Throws a ProbeError without tracefs. */
+  static open(): TaskTracker {
+    const inst = TracefsInstance.create('tasks');
+    try {
+      return new TaskTracker(inst);
+    } catch (e) {
+      inst.close();
+      throw e;
+    }
+  }
+
+  /** Takes in the task events the kernel has now. */
+  poll(): void {
+    this.reader.poll();
+  }
+
+  /** Task events the kernel overwrote before they were read (then an exited thread may be pid -1). */
+  lost(): number {
+    if (!this.inst.isClosed) this.lastLost = this.reader.overruns();
+    return this.lastLost;
+  }
+
+  close(): void {
+    this.lost();
+    this.reader.close();
+    this.inst.close();
+  }
+
+  /** Every thread in /proc now. */
+  private seed(): void {
     const now = monoNowNs();
     let pids: string[];
     try {
@@ -98,35 +134,28 @@ export class TaskTracker {
     }
   }
 
-  /** If the record at buf[off] is a task event, takes it into the ledger and returns true. */
-  take(buf: Buffer, off: number, tsNs: number): boolean {
-    const decode = this.decoders.get(buf.readUInt16LE(off)); // common_type: the first field of every record
-    if (!decode) return false;
-    decode(buf, off, tsNs);
-    return true;
-  }
-
   /** Who thread `tid` was at trace time `tsNs`. */
   get(tid: number, tsNs: number): TaskInfo {
     let life = this.ledger.at(tid, tsNs);
-    let live = false;
-    if (!life || life.exitNs === Infinity) {
-      // Alive as far as the events read say: /proc tells the uid (and the process, if the ledger does not know it).
+    const now = monoNowNs();
+    // /proc/<tid> is still this task (alive, or a zombie not yet reaped) unless the tid has begun another life since.
+    const current = this.ledger.at(tid, now);
+    if ((!life || life.uid < 0 || now - (life.uidNs ?? 0) > UID_TTL_NS || !this.ledger.processOf(life)) && (current === null || current === life)) {
       const st = readStatus(tid);
       if (st && (!life || !this.ledger.processOf(life) || life.tgid === st.tgid)) {
         if (!life) {
-          this.ledger.seed(tid, st.tgid, st.comm, st.uid, monoNowNs());
+          this.ledger.seed(tid, st.tgid, st.comm, st.uid, now);
           life = this.ledger.at(tid, tsNs);
         }
         if (life) {
           if (!life.tgid) life.tgid = st.tgid;
-          if (life.uid < 0) life.uid = st.uid;
-          live = true;
+          life.uid = st.uid;
+          life.uidNs = now;
         }
       }
     }
     if (!life || !this.ledger.processOf(life)) return { pid: -1, uid: -1, comm: life?.comm ?? '?', live: false };
-    return { pid: life.tgid, uid: life.uid, comm: this.ledger.commandOf(life.tgid, tsNs, life.comm), live };
+    return { pid: life.tgid, uid: life.uid, comm: this.ledger.commandOf(life.tgid, tsNs, life.comm), live: life.exitNs === Infinity };
   }
 
   /** The network namespace of `tid` at `tsNs` ("net:[…]", kept per life), or null when it had exited unasked. */
@@ -143,11 +172,6 @@ export class TaskTracker {
     }
     if (life) life.note = ns;
     return ns;
-  }
-
-  /** Forgets the threads that exited long ago; call now and then. */
-  expire(): void {
-    this.ledger.expire(monoNowNs());
   }
 }
 

@@ -113,21 +113,29 @@ export const socketTraceSource: ProbeSource<SocketTraceOptions, SockRow> = async
     }
     if (filters.length) for (const [sys, ev] of enabled) inst.setFilter(sys, ev, filters.join(' && '));
 
-    const tasks = new TaskTracker(inst);
+    const tasks = TaskTracker.open();
+    inst.beforeClose(() => tasks.close());
     const toEpoch = epochMicrosConverter();
     const indenter = new Indenter((tid, tsNs) => tasks.get(tid, tsNs), toEpoch, options.rate);
 
     inst.write('trace_clock', 'mono');
     inst.write('buffer_size_kb', String(bufferKbPerCpu(inst.cpus().length)));
-    tasks.start();
     for (const [sys, ev] of enabled) inst.enable(sys, ev);
     const reader = new RawReader<TraceEvent>(
       inst,
-      (buf, off, _len, ts) => (tasks.take(buf, off, ts) ? undefined : events.get(buf.readUInt16LE(off + typeF.offset))?.(ts, readInt(buf, off, pidF), buf, off)),
+      (buf, off, _len, ts) => events.get(buf.readUInt16LE(off + typeF.offset))?.(ts, readInt(buf, off, pidF), buf, off),
       { ordered: true },
     );
 
-    const loop = pollRows(reader, (events) => indenter.process(events), sink, POLL_MS);
+    const loop = pollRows(
+      reader,
+      (events) => {
+        tasks.poll(); // the forks of the tasks in these events
+        return indenter.process(events);
+      },
+      sink,
+      POLL_MS,
+    );
     return {
       description:
         `tracefs syscall tracepoints of net/socket.c's ${enabled.length / 2 - 1} socket syscalls with sock:sock_send_length/sock_recv_length nested (${why})` +

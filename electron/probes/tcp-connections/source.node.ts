@@ -62,7 +62,8 @@ export const tcpConnectionsSource: ProbeSource<TcpConnectionsOptions, ConnRow> =
     }
     if (!syscalls.includes('accept4')) inst.eventFormat('syscalls', 'sys_enter_accept4'); // throws the ProbeError naming it
 
-    const tasks = new TaskTracker(inst);
+    const tasks = TaskTracker.open();
+    inst.beforeClose(() => tasks.close());
     const listenerPorts = new Map<number, number>(); // socket inode → port
     const toEpoch = epochMicrosConverter();
     const tracker = new ConnTracker(
@@ -86,7 +87,6 @@ export const tcpConnectionsSource: ProbeSource<TcpConnectionsOptions, ConnRow> =
     );
 
     inst.write('trace_clock', 'mono');
-    tasks.start();
     inst.setFilter('sock', 'inet_sock_set_state', 'protocol == 6');
     inst.enable('sock', 'inet_sock_set_state');
     for (const name of syscalls) {
@@ -95,11 +95,19 @@ export const tcpConnectionsSource: ProbeSource<TcpConnectionsOptions, ConnRow> =
     }
     const reader = new RawReader<ConnEvent>(
       inst,
-      (buf, off, _len, ts) => (tasks.take(buf, off, ts) ? undefined : decoders.get(buf.readUInt16LE(off + c.type.offset))?.(buf, off, ts)),
+      (buf, off, _len, ts) => decoders.get(buf.readUInt16LE(off + c.type.offset))?.(buf, off, ts),
       { ordered: true },
     );
 
-    const loop = pollRows(reader, (events) => tracker.process(events), sink, POLL_MS);
+    const loop = pollRows(
+      reader,
+      (events) => {
+        tasks.poll(); // the forks of the tasks in these events
+        return tracker.process(events);
+      },
+      sink,
+      POLL_MS,
+    );
     return {
       description: `tracefs tracepoints sock:inet_sock_set_state and ${syscalls.map((s) => `syscalls:sys_exit_${s}`).join(', ')} (acceptor found at accept time), binary per-CPU ring buffers`,
       counters: () => {
