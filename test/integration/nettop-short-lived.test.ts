@@ -77,12 +77,12 @@ function sums(rows: NettopRow[]): Map<string, Sum> {
   return out;
 }
 
-/** The counts of one process on lo, checked to be its own: its command, and uid 0 or -1 (gone before its event was read). */
+/** The counts of one process on lo, checked to be its own: its command and uid. */
 function of(all: Map<string, Sum>, pid: number, command: string) {
   const s = all.get(`${pid}@lo`);
   assert.ok(s, `no row for pid ${pid} (${command}); rows: ${JSON.stringify([...all.keys()])}`);
   assert.deepEqual([...s.commands], [command]);
-  for (const uid of s.uids) assert.ok(uid === 0 || uid === -1, `uid ${uid}`);
+  assert.deepEqual([...s.uids], [0], 'root, as forked (read from /proc, or handed down at fork to a process gone before)');
   return { xmitPk: s.xmitPk, recvPk: s.recvPk, xmitBytes: s.xmitBytes, recvBytes: s.recvBytes };
 }
 

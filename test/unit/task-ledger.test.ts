@@ -80,3 +80,23 @@ test('task ledger: an unknown process is not guessed; exited lives expire; the l
   l.expire(10_000);
   assert.equal(l.size, 0, 'every life ended long ago');
 });
+
+test("task ledger: a forked task has its parent's uid until it calls setuid, in either order of reading", () => {
+  const l = new TaskLedger();
+  l.seed(10, 10, 'sudo', 0, 0);
+  l.fork(100, 10, 500, 0, 'sudo');
+  assert.equal(l.at(500, 150)?.uid, 0, "its parent's");
+  l.setuid(120, 500); // the child drops privileges: the uid it had is not its uid any more
+  assert.equal(l.at(500, 150)?.uid, -1);
+  // The child's setuid read before its fork: the fork does not hand down the parent's uid.
+  l.setuid(220, 600);
+  l.fork(200, 10, 600, 0, 'sudo');
+  assert.equal(l.at(600, 250)?.uid, -1);
+  assert.equal(l.at(600, 250)?.comm, 'sudo');
+  // Without setuid events, nothing is handed down.
+  const m = new TaskLedger();
+  m.inheritUid = false;
+  m.seed(10, 10, 'bash', 1000, 0);
+  m.fork(100, 10, 700, 0, 'bash');
+  assert.equal(m.at(700, 150)?.uid, -1);
+});

@@ -6,7 +6,10 @@
 //
 // A tid has a few "lives", each from a fork (task:task_newtask) to an exit
 // (sched:sched_process_exit), renamed on the way (task:task_rename: prctl,
-// exec). Threads alive at start are seeded from /proc. Events may arrive out of
+// exec). A forked task has its parent's uid, until it calls setuid, setreuid
+// or setresuid (their syscall exits): then its uid is unknown until /proc is
+// read again. (A parent's setuid read after its fork, from another CPU's
+// buffer, is not carried over to the child: a window of one read.) Threads alive at start are seeded from /proc. Events may arrive out of
 // order (per-CPU buffers read one after the other), so a life is built from
 // whichever of its events comes first: an exit read before its fork makes a
 // life with an unknown start, which the fork then completes.
@@ -25,10 +28,12 @@ export interface Life {
   /** Its latest command (comm), and the trace time it was set at. */
   comm: string;
   commNs: number;
-  /** Real uid when read from /proc while it lived; -1 when not known. */
+  /** Real uid: read from /proc while it lived, or its parent's at fork; -1 when not known. */
   uid: number;
-  /** When the uid was read (monotonic ns). */
+  /** When the uid was read from /proc (monotonic ns); undefined when inherited or unknown. */
   uidNs?: number;
+  /** Trace time of its last setuid-family call: the uid it had before is not its uid any more. */
+  setuidNs?: number;
   /** Trace time of its fork; -Infinity when not seen (it was there at start, or its fork is not read yet). */
   startNs: number;
   /** Trace time of its exit; Infinity while alive (as far as the events read tell). */
@@ -55,6 +60,8 @@ export class TaskLedger {
   private readonly limits: LedgerLimits;
   /** Lives dropped to stay within maxTids. */
   evicted = 0;
+  /** False when setuid calls cannot be seen: then a forked task's uid is not taken from its parent. */
+  inheritUid = true;
   private exits = 0;
 
   constructor(limits: Partial<LedgerLimits> = {}) {
@@ -74,7 +81,9 @@ export class TaskLedger {
   /** task:task_newtask: `parent` (the event's task) created `tid`. */
   fork(tsNs: number, parent: number, tid: number, cloneFlags: number, comm: string): void {
     const thread = (cloneFlags & CLONE_THREAD) !== 0;
-    const tgid = thread ? (this.at(parent, tsNs)?.tgid ?? 0) : tid;
+    const from = this.at(parent, tsNs);
+    const tgid = thread ? (from?.tgid ?? 0) : tid;
+    const uid = this.inheritUid ? (from?.uid ?? -1) : -1;
     const l = this.at(tid, tsNs);
     if (l && l.startNs === -Infinity && (l.seededNs === undefined || tsNs <= l.seededNs)) {
       // This life's own fork, read after its exit or its seed.
@@ -82,10 +91,11 @@ export class TaskLedger {
       if (!l.tgid) l.tgid = tgid;
       if (thread) l.parent = parent;
       if (l.commNs === -Infinity) l.comm = comm;
+      if (l.uid < 0 && l.setuidNs === undefined) l.uid = uid;
       return;
     }
     if (l) l.exitNs = tsNs; // the tid was reused: its previous life's exit was lost
-    this.push({ tid, tgid, parent: thread ? parent : undefined, comm, commNs: tsNs, uid: -1, startNs: tsNs, exitNs: Infinity });
+    this.push({ tid, tgid, parent: thread ? parent : undefined, comm, commNs: tsNs, uid, startNs: tsNs, exitNs: Infinity });
   }
 
   /** task:task_rename (prctl PR_SET_NAME, exec). */
@@ -98,6 +108,21 @@ export class TaskLedger {
       l.comm = comm;
       l.commNs = tsNs;
     }
+  }
+
+  /** The exit of a setuid, setreuid or setresuid call: the task's uid may have changed. */
+  setuid(tsNs: number, tid: number): void {
+    let l = this.at(tid, tsNs);
+    if (!l) {
+      // Read before its fork: a life the fork completes (without handing down the parent's uid).
+      l = { tid, tgid: 0, comm: '', commNs: -Infinity, uid: -1, startNs: -Infinity, exitNs: Infinity };
+      this.push(l);
+    }
+    if (l.uidNs === undefined || l.uidNs < tsNs) {
+      l.uid = -1;
+      l.uidNs = undefined;
+    }
+    l.setuidNs = Math.max(l.setuidNs ?? -Infinity, tsNs);
   }
 
   /** sched:sched_process_exit: the comm it died with. */

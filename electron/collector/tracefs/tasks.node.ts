@@ -9,8 +9,10 @@
 //
 // Callers poll() the tracker after reading their own events and before asking
 // about them: a task's fork precedes its events, so it is in by then.
-// The uid is read from /proc while the task lives (once per life); of a task
-// that had exited before that, it is unknown (-1). A thread whose process
+// The uid is read from /proc while the task lives (again after UID_TTL_NS);
+// a task that exited before that has the uid it was forked with, unless it
+// called setuid/setreuid/setresuid (syscall exits, followed too): then it is
+// unknown (-1). A thread whose process
 // cannot be told (its fork was lost, or it was forked between enabling the
 // events and the seed and exited before being read) is pid -1.
 
@@ -71,6 +73,15 @@ export class TaskTracker {
       const commF = field(fmt, 'comm');
       return (buf, off, ts) => this.ledger.exit(ts, readInt(buf, off, pidF), comm(buf, off, commF));
     });
+    // A forked task has its parent's uid until one of these: without them, no uid is handed down.
+    const before = this.missing.length;
+    for (const call of ['setuid', 'setreuid', 'setresuid']) {
+      on('syscalls', `sys_exit_${call}`, (_fmt, taskF) => (buf, off, ts) => this.ledger.setuid(ts, readInt(buf, off, taskF)));
+    }
+    if (this.missing.length > before) {
+      this.ledger.inheritUid = false;
+      this.missing.length = before; // not needed to name a process, only to know its uid
+    }
     this.reader = new RawReader<{ tsNs: number }>(
       inst,
       (buf, off, _len, ts) => {
