@@ -113,8 +113,8 @@ export const nettop = defineProbe<NettopRow, NettopOptions>({
     'fib6:fib6_table_lookup and sock:inet_sock_set_state, the process that last used the local port with that peer\n' +
     'before the packet (seen in task context: each unconnected UDP send, connect, close) owns it. Such a packet waits\n' +
     'until the tracepoints are read up to its time (tens of ms). Which process and command an exited thread had comes\n' +
-    'from task:task_newtask, task:task_rename and sched:sched_process_exit; its uid is -1 if it had exited before it\n' +
-    'could be read. A datagram coming in for a UDP port no socket holds goes to the process that last sent from that\n' +
+    'from task:task_newtask, task:task_rename and sched:sched_process_exit; if it had exited before /proc could be\n' +
+    'read, its uid is the one it was forked with, or -1 if it called setuid. A datagram coming in for a UDP port no socket holds goes to the process that last sent from that\n' +
     'port to its sender (a reply), else to kernel. Where events were lost, or two processes used the same ports and\n' +
     'peer within the packets\' span, unknown. Without those tracepoints (or NETPROBES_NETTOP_TRACE=0), /proc alone\n' +
     '(the source line says so).\n' +
