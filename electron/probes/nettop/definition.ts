@@ -114,10 +114,10 @@ export const nettop = defineProbe<NettopRow, NettopOptions>({
     'before the packet (seen in task context: each unconnected UDP send, connect, close) owns it. Such a packet waits\n' +
     'until the tracepoints are read up to its time (tens of ms). Which process and command an exited thread had comes\n' +
     'from task:task_newtask, task:task_rename and sched:sched_process_exit; if it had exited before /proc could be\n' +
-    'read, its uid is the one it was forked with, or -1 if it called setuid. A datagram coming in for a UDP port no socket holds goes to the process that last sent from that\n' +
-    'port to its sender (a reply), else to kernel. Where events were lost, or two processes used the same ports and\n' +
-    'peer within the packets\' span, unknown. Without those tracepoints (or NETPROBES_NETTOP_TRACE=0), /proc alone\n' +
-    '(the source line says so).\n' +
+    'read, its uid is the one it was forked with, or -1 if it called setuid. A datagram coming in for a UDP port no\n' +
+    'socket holds goes to the process that last sent from that port to its sender (a reply), else to kernel. Where\n' +
+    'events were lost, or two processes used the same ports and peer while too many packets waited, unknown.\n' +
+    'Without those tracepoints (or NETPROBES_NETTOP_TRACE=0), /proc alone (the source line says so).\n' +
     'On lo, a packet is XMIT for the sending socket\'s process and RECV for the receiving one. Bytes are frame lengths\n' +
     'with the device\'s own link-layer header (14 bytes on Ethernet and lo, none on tun). Sockets of other network\n' +
     'namespaces (containers) are not visible from this one: their traffic on a shared veth is counted as kernel.',
