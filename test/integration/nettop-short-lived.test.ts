@@ -13,14 +13,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { need } from '../helpers/env.ts';
 import { nettopCli } from '../helpers/nettop-cli.ts';
+import { referenceCapture, sides } from '../helpers/reference-capture.ts';
 import { netprobesInstances, probeInstances, staleInstances, TRACEFS } from '../helpers/tracefs.ts';
 import { nettopSource } from '../../electron/probes/nettop/source.node.ts';
 import type { NettopRow } from '../../electron/probes/nettop/definition.ts';
@@ -109,61 +108,8 @@ function accountFor(all: Map<string, Sum>, peers: { pid: number; name: string; e
 
 
 
-interface Frame {
-  sport: number;
-  dport: number;
-  len: number;
-}
-
-/** An independent reference capture (tcpdump), for TCP whose segment count is not known in advance. */
-async function tcpdump(iface: string, filter: string, netns?: string): Promise<{ stop(): Promise<Frame[]> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'nettop-short-'));
-  const file = join(dir, 'truth.pcap');
-  const argv = ['-i', iface, '-nn', '-U', '--immediate-mode', '-s', '128', '-B', '16384', '-Z', 'root', '-w', file, filter];
-  const child = netns ? spawn('ip', ['netns', 'exec', netns, 'tcpdump', ...argv], { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn('tcpdump', argv, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  cleanups.push(() => {
-    child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`tcpdump did not start: ${err}`)), 10_000);
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (err.includes('listening on')) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-  });
-  return {
-    stop: async () => {
-      await sleep(200);
-      child.kill('SIGINT');
-      await exited;
-      assert.match(err, /\b0 packets dropped by kernel/, `the reference capture lost packets: ${err}`);
-      const { stdout } = await run('tcpdump', ['-r', file, '-nn', '-e'], { maxBuffer: 64 << 20 });
-      return stdout
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => {
-          const len = /length (\d+):/.exec(line);
-          const ports = /(\S+)\.(\d+) > (\S+)\.(\d+):/.exec(line);
-          assert.ok(len && ports, `cannot read tcpdump line: ${line}`);
-          return { len: Number(len[1]), sport: Number(ports[2]), dport: Number(ports[4]) };
-        });
-    },
-  };
-}
-
-/** Packets sent from and to a local port, as tcpdump saw them. */
-function sides(frames: Frame[], port: number) {
-  const from = frames.filter((f) => f.sport === port);
-  const to = frames.filter((f) => f.dport === port);
-  const sum = (fs: Frame[]) => fs.reduce((n, f) => n + f.len, 0);
-  return { xmitPk: from.length, recvPk: to.length, xmitBytes: sum(from), recvBytes: sum(to) };
-}
+/** An independent reference capture (test/helpers/reference-capture.ts), for TCP whose segment count is not known in advance. */
+const tcpdump = (iface: string, filter: string, netns: string) => referenceCapture(iface, filter, { netns, onCleanup: (kill) => cleanups.push(kill) });
 
 /** A fresh network namespace with lo up: nettop's capture there sees only this test's packets. */
 async function namespace(): Promise<string> {

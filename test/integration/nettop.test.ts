@@ -9,9 +9,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -20,6 +17,7 @@ import { nettopSource } from '../../electron/probes/nettop/source.node.ts';
 import type { NettopOptions, NettopRow } from '../../electron/probes/nettop/definition.ts';
 import type { RunningProbe } from '../../electron/collector/source.ts';
 import { nettopCli } from '../helpers/nettop-cli.ts';
+import { referenceCapture, sides } from '../helpers/reference-capture.ts';
 
 const run = promisify(execFile);
 const PEER = new URL('./nettop-peer.mjs', import.meta.url).pathname;
@@ -136,65 +134,9 @@ async function inProcess(options: NettopOptions): Promise<{ running: RunningProb
 /** `netprobes nettop ... --format csv` as its own process (optionally inside a namespace). */
 const cli = (args: string[], netns?: string) => nettopCli(args, { ...(netns ? { netns } : {}), onCleanup: (kill) => cleanups.push(kill) });
 
-// ---- ground truth for TCP: an independent tcpdump ---------------------------------------
+// ---- ground truth for TCP: an independent tcpdump (test/helpers/reference-capture.ts) ---
 
-interface Frame {
-  sport: number;
-  dport: number;
-  len: number;
-}
-
-async function tcpdump(iface: string, filter: string): Promise<{ stop(): Promise<Frame[]> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'nettop-test-'));
-  const file = join(dir, 'truth.pcap');
-  // Immediate mode (so nothing waits in a ring block at stop), a short snap length and a large buffer
-  // (many ring slots: with the default 256 KiB snap length on lo a 2 MiB ring holds a few dozen packets).
-  const child = spawn('tcpdump', ['-i', iface, '-nn', '-U', '--immediate-mode', '-s', '128', '-B', '16384', '-Z', 'root', '-w', file, filter], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  cleanups.push(() => {
-    child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`tcpdump did not start: ${err}`)), 10_000);
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (err.includes('listening on')) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-  });
-  return {
-    stop: async () => {
-      await sleep(200);
-      child.kill('SIGINT');
-      await exited;
-      assert.match(err, /\b0 packets dropped by kernel/, `the reference capture lost packets: ${err}`);
-      const { stdout } = await run('tcpdump', ['-r', file, '-nn', '-e'], { maxBuffer: 64 << 20 });
-      return stdout
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => {
-          const len = /length (\d+):/.exec(line);
-          const ports = /(\S+)\.(\d+) > (\S+)\.(\d+):/.exec(line);
-          assert.ok(len && ports, `cannot read tcpdump line: ${line}`);
-          return { len: Number(len[1]), sport: Number(ports[2]), dport: Number(ports[4]) };
-        });
-    },
-  };
-}
-
-/** Packets and frame bytes sent from `port` and sent to `port`, as tcpdump saw them. */
-function sides(frames: Frame[], port: number) {
-  const from = frames.filter((f) => f.sport === port);
-  const to = frames.filter((f) => f.dport === port);
-  const sum = (fs: Frame[]) => fs.reduce((n, f) => n + f.len, 0);
-  return { fromPk: from.length, fromBytes: sum(from), toPk: to.length, toBytes: sum(to) };
-}
+const tcpdump = (iface: string, filter: string) => referenceCapture(iface, filter, { onCleanup: (kill) => cleanups.push(kill) });
 
 // ---- network namespaces --------------------------------------------------------------
 
@@ -286,9 +228,9 @@ for (const [family, host] of [['IPv4', '127.0.0.1'], ['IPv6', '::1']] as const) 
     await sleep(300);
     const all = totals(await nettop.stop());
     const s = sides(frames, port);
-    assert.ok(s.toPk >= 10 && s.fromPk >= 10, `tcpdump saw the exchange: ${JSON.stringify(s)}`);
-    assert.deepEqual(row(all, server.pid, 'lo'), { xmitPk: s.fromPk, recvPk: s.toPk, xmitBytes: s.fromBytes, recvBytes: s.toBytes, uid: 0, command: 'npt-tcp-srv' });
-    assert.deepEqual(row(all, client.pid, 'lo'), { xmitPk: s.toPk, recvPk: s.fromPk, xmitBytes: s.toBytes, recvBytes: s.fromBytes, uid: 0, command: 'npt-tcp-cli' });
+    assert.ok(s.recvPk >= 10 && s.xmitPk >= 10, `tcpdump saw the exchange: ${JSON.stringify(s)}`);
+    assert.deepEqual(row(all, server.pid, 'lo'), { ...s, uid: 0, command: 'npt-tcp-srv' });
+    assert.deepEqual(row(all, client.pid, 'lo'), { xmitPk: s.recvPk, recvPk: s.xmitPk, xmitBytes: s.recvBytes, recvBytes: s.xmitBytes, uid: 0, command: 'npt-tcp-cli' });
   });
 }
 
@@ -312,14 +254,14 @@ test('short-lived connections: opened, used and closed between two /proc refresh
   t.diagnostic(`counters: ${JSON.stringify(counters)}; tcpdump frames ${frames.length}; rows: ${JSON.stringify([...all.entries()].filter(([k]) => k.endsWith('@lo')))}`);
   assert.ok(counters.held! > 0, 'some packets waited for a rescan');
   const c = sides(frames, localPort as number);
-  assert.deepEqual(row(all, client.pid, 'lo'), { xmitPk: c.fromPk, recvPk: c.toPk, xmitBytes: c.fromBytes, recvBytes: c.toBytes, uid: 0, command: 'npt-short-cli' });
+  assert.deepEqual(row(all, client.pid, 'lo'), { ...c, uid: 0, command: 'npt-short-cli' });
   const s = sides(frames, port);
-  assert.deepEqual(row(all, server.pid, 'lo'), { xmitPk: s.fromPk, recvPk: s.toPk, xmitBytes: s.fromBytes, recvBytes: s.toBytes, uid: 0, command: 'npt-short-srv' });
+  assert.deepEqual(row(all, server.pid, 'lo'), { ...s, uid: 0, command: 'npt-short-srv' });
   // The quick clients' own sides: theirs if /proc caught the socket, else unknown — never anyone else's.
   for (const [i, q] of quick.entries()) {
     const mine = sides(frames, quickPorts[i]!);
     const r = all.get(`${q.pid}@lo`);
-    assert.ok(!r || (r.xmitPk <= mine.fromPk && r.recvPk <= mine.toPk), `quick client ${i}`);
+    assert.ok(!r || (r.xmitPk <= mine.xmitPk && r.recvPk <= mine.recvPk), `quick client ${i}`);
   }
 });
 
@@ -347,8 +289,8 @@ test('across a veth into a test namespace: UDP and TCP, IPv4 and IPv6, on that d
   assert.deepEqual(row(all, send6.pid, dev), { xmitPk: 80, recvPk: 0, xmitBytes: 80 * 1062, recvBytes: 0, uid: 0, command: 'npt-v-send6' });
   for (const [p, m, name] of [[cli4, c4, 'npt-v-tcp4'], [cli6, c6, 'npt-v-tcp6']] as const) {
     const s = sides(frames, m.localPort as number);
-    assert.ok(s.fromPk >= 10 && s.toPk >= 10, JSON.stringify(s));
-    assert.deepEqual(row(all, p.pid, dev), { xmitPk: s.fromPk, recvPk: s.toPk, xmitBytes: s.fromBytes, recvBytes: s.toBytes, uid: 0, command: name });
+    assert.ok(s.xmitPk >= 10 && s.recvPk >= 10, JSON.stringify(s));
+    assert.deepEqual(row(all, p.pid, dev), { ...s, uid: 0, command: name });
   }
   // The namespace's processes are in another network namespace: their sockets are not ours to see.
   for (const p of [recv4, recv6, server]) assert.equal(all.has(`${p.pid}@${dev}`), false);

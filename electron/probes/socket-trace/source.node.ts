@@ -127,15 +127,7 @@ export const socketTraceSource: ProbeSource<SocketTraceOptions, SockRow> = async
       { ordered: true },
     );
 
-    const loop = pollRows(
-      reader,
-      (events) => {
-        tasks.poll(); // the forks of the tasks in these events
-        return indenter.process(events);
-      },
-      sink,
-      POLL_MS,
-    );
+    const loop = pollRows(reader, (events) => indenter.process(events), sink, POLL_MS, tasks);
     return {
       description:
         `tracefs syscall tracepoints of net/socket.c's ${enabled.length / 2 - 1} socket syscalls with sock:sock_send_length/sock_recv_length nested (${why})` +

@@ -99,15 +99,7 @@ export const tcpConnectionsSource: ProbeSource<TcpConnectionsOptions, ConnRow> =
       { ordered: true },
     );
 
-    const loop = pollRows(
-      reader,
-      (events) => {
-        tasks.poll(); // the forks of the tasks in these events
-        return tracker.process(events);
-      },
-      sink,
-      POLL_MS,
-    );
+    const loop = pollRows(reader, (events) => tracker.process(events), sink, POLL_MS, tasks);
     return {
       description: `tracefs tracepoints sock:inet_sock_set_state and ${syscalls.map((s) => `syscalls:sys_exit_${s}`).join(', ')} (acceptor found at accept time), binary per-CPU ring buffers`,
       counters: () => {
