@@ -109,6 +109,8 @@ interface Memo {
   entry: Entry | null;
   life: Life | null;
   gen: number;
+  /** Resolved to no owner (another namespace's task): its repeats, from the same life, are skipped too. */
+  skip: boolean;
 }
 
 interface Layout {
@@ -154,7 +156,7 @@ function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): En
   const used: [string, string][] = [];
   let pending: Pending[] = [];
   const memo: Memo[] = [];
-  const memoFor = (cpu: number) => (memo[cpu] ??= { rec: Buffer.alloc(256), len: 0, pending: null, entry: null, life: null, gen: -1 });
+  const memoFor = (cpu: number) => (memo[cpu] ??= { rec: Buffer.alloc(256), len: 0, pending: null, entry: null, life: null, gen: -1, skip: false });
 
   const make = (fmt: EventFormat, l: Layout, protoOf: (buf: Buffer, off: number) => L4Proto | null, v6Of: (buf: Buffer, off: number) => boolean): Decode => {
     const flags = field(fmt, 'common_flags');
@@ -172,9 +174,15 @@ function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): En
           m.pending.lastNs = tsNs;
           return;
         }
-        if (m.entry && m.gen === table.generation && tasks.ledger.at(m.life!.tid, tsNs) === m.life) {
-          table.touch(m.entry, toEpochUs(tsNs));
-          return;
+        if (m.life && tasks.ledger.at(m.life.tid, tsNs) === m.life) {
+          if (m.skip) {
+            counts.foreign++;
+            return;
+          }
+          if (m.entry && m.gen === table.generation) {
+            table.touch(m.entry, toEpochUs(tsNs));
+            return;
+          }
         }
       }
       const tid = readInt(buf, off, pidF);
@@ -190,6 +198,8 @@ function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): En
       pending.push(p);
       m.entry = null;
       m.pending = null;
+      m.life = null;
+      m.skip = false;
       if (len <= m.rec.length) {
         buf.copy(m.rec, 0, off, off + len);
         m.len = len;
@@ -263,6 +273,8 @@ function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): En
   /** Who sent each event read: now that this read's task events are in too. */
   const resolve = (last: boolean) => {
     const owners = new Map<Life | number, Owner | null>();
+    const foreign = new Set<Life | number>();
+    const gone = new Set<Life | number>();
     const later: Pending[] = [];
     for (const p of pending) {
       const life = tasks.ledger.at(p.tid, p.tsNs);
@@ -277,12 +289,21 @@ function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): En
         }
         const ns = tasks.netns(p.tid, p.tsNs);
         owner = info.pid < 0 ? null : ns !== null && ownNs !== null && ns !== ownNs ? null : { pid: info.pid, uid: info.uid, command: info.comm };
-        if (info.pid < 0) counts.unresolved++;
-        else if (!owner) counts.foreign++;
-        else if (!info.live) counts.gone++;
+        if (info.pid >= 0 && !owner) foreign.add(life ?? p.tid);
+        if (owner && !info.live) gone.add(life ?? p.tid);
         owners.set(life ?? p.tid, owner);
       }
-      if (!owner) continue;
+      if (!owner) {
+        if (!foreign.has(life ?? p.tid)) {
+          counts.unresolved++;
+          continue;
+        }
+        counts.foreign++;
+        // A foreign task's flood is skipped in the decoder from here on.
+        if (life) for (const m of memo) if (m?.pending === p) Object.assign(m, { pending: null, life, skip: true });
+        continue;
+      }
+      if (gone.has(life ?? p.tid)) counts.gone++;
       const entry = table.add({ proto: p.proto, localIp: p.lip, localPort: p.lport, remoteIp: p.rip, remotePort: p.rport, timeUs: toEpochUs(p.tsNs), owner });
       if (p.lastNs > p.tsNs) table.touch(entry, toEpochUs(p.lastNs));
       // The CPU whose last event this was keeps its entry, for repeats in the next read.
