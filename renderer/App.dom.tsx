@@ -3,7 +3,7 @@
 // that says what the collector is doing, what each running probe uses, and
 // what was lost.
 
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import { PROBES } from '../electron/probes/registry.ts';
 import type { HostState, NetprobesApi } from '../electron/shared/api.ts';
 import { PROBE_IDS, type ProbeId } from '../electron/shared/probe.ts';
@@ -32,12 +32,13 @@ export const SHORTCUTS: [string, string][] = [
   ['?', 'this help'],
 ];
 
-export function App(props: { api: NetprobesApi; link: () => Link; onLink: (l: (x: Link) => void) => void }) {
+export function App(props: { api: NetprobesApi; link: () => Link; subscribeLink: (onChange: () => void) => () => void }) {
   const { api } = props;
   const stores = useMemo(() => Object.fromEntries(PROBE_IDS.map((id) => [id, new ProbeStore(PROBES[id])])) as Record<ProbeId, ProbeStore>, []);
   const names = useMemo(() => new Names(api), [api]);
   const [state, setState] = useState<HostState | null>(null);
-  const [link, setLink] = useState<Link>(props.link());
+  // An external store: the connection may open before the first effect runs, and must not be missed.
+  const link = useSyncExternalStore(props.subscribeLink, props.link);
   const [tab, setTab] = useState<Tab>('overview');
   const [incoming, setIncoming] = useState<Partial<Record<ProbeId, Incoming>>>({});
   const [help, setHelp] = useState(false);
@@ -48,7 +49,6 @@ export function App(props: { api: NetprobesApi; link: () => Link; onLink: (l: (x
   useTick(1000);
 
   useEffect(() => {
-    props.onLink(setLink);
     const unsubscribe = api.subscribe((e) => {
       if (e.type === 'state') setState(structuredClone(e.state));
       else if (e.type === 'rows') stores[e.probe].addRows(e.rows);

@@ -4,10 +4,14 @@ import { App } from './App.dom.tsx';
 import { createBrowserApi, type Link } from './api.dom.ts';
 
 let link: Link = window.netprobes ? 'open' : 'connecting';
-let notify: (l: Link) => void = () => {};
+const watchers = new Set<() => void>();
 const api = window.netprobes ?? createBrowserApi((l) => {
   link = l;
-  notify(l);
+  for (const w of watchers) w();
 });
+const subscribeLink = (onChange: () => void) => {
+  watchers.add(onChange);
+  return () => void watchers.delete(onChange);
+};
 
-createRoot(document.getElementById('root')!).render(<App api={api} link={() => link} onLink={(f) => (notify = f)} />);
+createRoot(document.getElementById('root')!).render(<App api={api} link={() => link} subscribeLink={subscribeLink} />);

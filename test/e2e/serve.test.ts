@@ -113,6 +113,8 @@ describe('the GUI in a browser, against netprobes serve', () => {
 
     await panel.getByLabel('Find in rows').fill('');
     await sleep(300);
+    // Connected, and the status bar says so (it once kept "connecting…" when the socket opened before the app listened).
+    assert.equal(await page.getByText(/connecting to netprobes serve|disconnected from netprobes serve/).count(), 0);
     await page.screenshot({ path: SCREENSHOT });
 
     await panel.getByRole('button', { name: 'Stop' }).click();

@@ -150,7 +150,7 @@ export const nettopSource: ProbeSource<NettopOptions, NettopRow> = async (option
     description:
       `libpcap on any (LINUX_SLL2)${options.ifaces.length ? ` for ${options.ifaces.join(', ')}` : ''}, ` +
       (tracer
-        ? `socket owners from /proc and, for short-lived sockets, tracepoints ${tracer.tracepoints.join(', ')} (private tracefs instance)`
+        ? `socket owners from /proc and, for short-lived sockets, tracepoints ${tracer.tracepoints.join(', ')} (private tracefs instances)`
         : `socket owners from /proc only (short-lived sockets may be unknown: ${traceWhy})`) +
       `, every ${options.interval} s`,
     counters: () => ({
