@@ -280,7 +280,8 @@ export class NettopEngine {
         const final = this.snapshotUs > h.firstUs;
         if (ready && final) target = this.decide(key, h, incoming, r, h.firstUs, h.lastUs, now);
         else if (ready && recent && !waitsForProc(h.proto, incoming)) target = this.namedByTrace(key, h, incoming, h.firstUs, h.lastUs, now);
-        if (!target && !final) again = true; // captured after this scan began: a later scan decides
+        // Captured after this scan began, and not for the trace to name (or it could not): a later scan decides.
+        if (!target && !final && (!recent || ready || waitsForProc(h.proto, incoming))) again = true;
       }
       if (!target) continue;
       this.held.delete(key);
