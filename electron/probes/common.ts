@@ -1,5 +1,6 @@
-// Option schemas that several probes share.
+// Option schemas and counters that several probes share.
 
+import type { Counter } from '../shared/probe.ts';
 import { int, str } from '../shared/schema.ts';
 
 /** A Linux interface name: at most IFNAMSIZ-1 = 15 bytes, no slash or whitespace. */
@@ -9,3 +10,11 @@ export const IFACE_NAME = str({ min: 1, max: 15, pattern: /^[A-Za-z0-9_.:@-]+$/ 
 export const INTERVAL_SECONDS = int({ min: 1, max: 60 });
 
 export const FILTER_EXPR = str({ max: 2048 });
+
+/** The probes that name tasks through the kernel's task events (collector/tracefs/tasks.node.ts) count what they lost. */
+export const TASK_EVENTS_LOST: Counter = {
+  key: 'taskEventsLost',
+  label: 'task events lost',
+  description: 'fork/rename/exit events the kernel overwrote before they were read: a process that exited unseen may then show as PID -1',
+  loss: true,
+};

@@ -41,7 +41,7 @@ import { field, readInt, type EventFormat, type FieldLayout } from '../tracefs/f
 import { RawReader } from '../tracefs/raw-reader.node.ts';
 import { TaskTracker } from '../tracefs/tasks.node.ts';
 import type { Life } from '../tracefs/task-ledger.ts';
-import { preciseEpochMicrosConverter } from '../tracefs/clock.node.ts';
+import { epochMicrosConverter } from '../tracefs/clock.node.ts';
 import { readlinkSync } from 'node:fs';
 import { ipv4, ipv6 } from '../../shared/packet.ts';
 import type { L4Proto } from './proc-net.ts';
@@ -87,6 +87,8 @@ export interface EndpointTracer {
 
 /** One endpoint event read but not yet resolved to a process (and its repeats on the same CPU). */
 interface Pending {
+  /** The CPU it was read from: its memo may point at it. */
+  cpu: number;
   tid: number;
   tsNs: number;
   lastNs: number;
@@ -142,13 +144,12 @@ export function startEndpointTracer(limits: Partial<RecentEndpointLimits> = {}):
 
 function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): EndpointTracer | { unavailable: string } {
   const table = new RecentEndpoints(limits);
-  const tasks = TaskTracker.open();
-  inst.beforeClose(() => tasks.close());
+  const tasks = TaskTracker.open(inst);
   if (tasks.missing.length) {
     inst.close();
     return { unavailable: `no ${tasks.missing.join(', ')} on this kernel: exited senders could not be named` };
   }
-  const toEpochUs = preciseEpochMicrosConverter();
+  const toEpochUs = epochMicrosConverter();
   const counts: EndpointTracerCounts = { read: 0, irq: 0, gone: 0, foreign: 0, unresolved: 0 };
   const ownNs = netns('self');
   type Decode = (buf: Buffer, off: number, len: number, tsNs: number, cpu: number) => void;
@@ -194,7 +195,7 @@ function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): En
       const src = v6 ? l.v6!.src : l.src;
       const dst = v6 ? l.v6!.dst : l.dst;
       const addr = (f: FieldLayout) => (f.size === 16 ? ipv6(buf, off + f.offset) : ipv4(buf, off + f.offset));
-      const p: Pending = { tid, tsNs, lastNs: tsNs, proto, lip: addr(src), lport: sport, rip: addr(dst), rport: dport };
+      const p: Pending = { cpu, tid, tsNs, lastNs: tsNs, proto, lip: addr(src), lport: sport, rip: addr(dst), rport: dport };
       pending.push(p);
       m.entry = null;
       m.pending = null;
@@ -300,21 +301,20 @@ function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): En
         }
         counts.foreign++;
         // A foreign task's flood is skipped in the decoder from here on.
-        if (life) for (const m of memo) if (m?.pending === p) Object.assign(m, { pending: null, life, skip: true });
+        const m = memo[p.cpu]!;
+        if (life && m.pending === p) Object.assign(m, { pending: null, life, skip: true });
         continue;
       }
       if (gone.has(life ?? p.tid)) counts.gone++;
       const entry = table.add({ proto: p.proto, localIp: p.lip, localPort: p.lport, remoteIp: p.rip, remotePort: p.rport, timeUs: toEpochUs(p.tsNs), owner });
       if (p.lastNs > p.tsNs) table.touch(entry, toEpochUs(p.lastNs));
       // The CPU whose last event this was keeps its entry, for repeats in the next read.
-      for (const m of memo) {
-        if (m?.pending === p) {
-          m.pending = null;
-          m.entry = entry;
-          m.life = tasks.ledger.at(p.tid, p.tsNs);
-          m.gen = table.generation;
-          if (!m.life) m.entry = null;
-        }
+      const m = memo[p.cpu]!;
+      if (m.pending === p) {
+        m.pending = null;
+        m.life = tasks.ledger.at(p.tid, p.tsNs);
+        m.entry = m.life ? entry : null;
+        m.gen = table.generation;
       }
     }
     pending = later;
@@ -323,8 +323,9 @@ function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): En
 
   let closed = false;
   let lastOverruns = 0;
-  /** Overruns already marked as a lost span in the table. */
-  let marked = 0;
+  /** Losses already marked as a lost span in the table: pages flagged, and (checked once a second) the kernel's count. */
+  let markedPages = 0;
+  let markedOverruns = 0;
   let polls = 0;
   const poll = (last = false): boolean => {
     if (closed) return false;
@@ -337,14 +338,18 @@ function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): En
     // Not complete past an event left for the next read.
     for (const p of pending) horizonUs = Math.min(horizonUs, toEpochUs(p.tsNs));
     horizonUs = Math.max(horizonUs, table.horizonUs);
-    const lost = reader.overruns();
-    if (lost > marked) {
-      // Overwritten events are the oldest unread ones: from the previous complete read on.
-      table.markLoss(table.horizonUs, horizonUs + COMMIT_MARGIN_US);
-      marked = lost;
+    // A page flagged as following overwritten events tells of a loss at no cost; the kernel's per-CPU stats (a file
+    // read per CPU) also catch commit overruns, and are read once a second.
+    const statsDue = ++polls % 25 === 0;
+    const lost = statsDue ? reader.overruns() : markedOverruns;
+    if (reader.missedPages > markedPages || lost > markedOverruns) {
+      // Overwritten events are the oldest unread ones: from the previous complete read on (a second back, for stats).
+      table.markLoss(statsDue ? Math.min(table.horizonUs, horizonUs - 1e6) : table.horizonUs, horizonUs + COMMIT_MARGIN_US);
+      markedPages = reader.missedPages;
+      markedOverruns = lost;
     }
     table.horizonUs = horizonUs;
-    if (++polls % 25 === 0) table.expire(horizonUs);
+    if (statsDue) table.expire(horizonUs);
     if (polls % 750 === 0) toEpochUs.recalibrate(); // every ~30 s: follows a step of the wall clock
     return true;
   };
@@ -353,10 +358,10 @@ function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): En
     tracepoints: [...used, ['task', 'task_newtask'], ['task', 'task_rename'], ['sched', 'sched_process_exit']].map(([s, e]) => `${s}:${e}`),
     counts,
     poll,
-    overruns: () => (closed ? lastOverruns : (lastOverruns = Math.max(lastOverruns, reader.overruns()))),
+    overruns: () => (closed ? lastOverruns : (lastOverruns = Math.max(lastOverruns, reader.overruns() + tasks.lost()))),
     close: () => {
       if (closed) return;
-      lastOverruns = Math.max(lastOverruns, reader.overruns());
+      lastOverruns = Math.max(lastOverruns, reader.overruns() + tasks.lost());
       closed = true;
       reader.close();
       inst.close();

@@ -1,7 +1,7 @@
-// Converting tracefs timestamps (the instance's trace_clock "mono", i.e.
-// CLOCK_MONOTONIC in ns) to µs since the epoch, the clock of libpcap's packet
-// timestamps, to within a few µs rather than raw-reader's Date.now()-based
-// millisecond. Date.now() has ms resolution but is exact at the instant it
+// The trace clock, and converting its timestamps (every instance runs with
+// trace_clock "mono", i.e. CLOCK_MONOTONIC in ns) to µs since the epoch, the
+// clock of libpcap's packet timestamps and of every row's TIME, to within a
+// few µs. Date.now() has ms resolution but is exact at the instant it
 // ticks: spin (at most ~1 ms) until it does, with the monotonic clock read
 // just before the last read of Date.now() that had not ticked and just after
 // the one that had — the tick lies between. A round in which the thread was
@@ -11,7 +11,8 @@
 // A step of the wall clock (settimeofday) is followed by recalibrate(); NTP
 // slewing applies to both clocks alike.
 
-import { monoNowNs } from './raw-reader.node.ts';
+/** The monotonic clock in ns: the same clock as the instances' trace_clock "mono". */
+export const monoNowNs = (): number => Number(process.hrtime.bigint());
 
 /** realtime − monotonic, in µs, measured at a tick of Date.now(); and the width of the bracket, in µs. */
 export function monoToEpochOffsetUs(rounds = 5): { offsetUs: number; widthUs: number } {
@@ -40,16 +41,16 @@ export function monoToEpochOffsetUs(rounds = 5): { offsetUs: number; widthUs: nu
 }
 
 export interface EpochConverter {
-  /** µs since the epoch for a trace timestamp in the mono clock. */
+  /** Whole µs since the epoch for a trace timestamp in the mono clock. */
   (tsNs: number): number;
   /** Measures the offset again (after a wall-clock step); keeps the old one if this measure is worse. */
   recalibrate(): void;
 }
 
 /** A converter from the mono trace clock to µs since the epoch, calibrated now. */
-export function preciseEpochMicrosConverter(): EpochConverter {
+export function epochMicrosConverter(): EpochConverter {
   let { offsetUs } = monoToEpochOffsetUs();
-  const convert = ((tsNs: number) => tsNs / 1000 + offsetUs) as EpochConverter;
+  const convert = ((tsNs: number) => Math.round(tsNs / 1000 + offsetUs)) as EpochConverter;
   convert.recalibrate = () => {
     const m = monoToEpochOffsetUs(3);
     if (m.widthUs < 50) offsetUs = m.offsetUs;

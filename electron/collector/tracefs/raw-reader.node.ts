@@ -4,6 +4,7 @@
 // so no threadpool thread sits in a blocking read and close() never waits.
 
 import { readSync } from 'node:fs';
+import { monoNowNs } from './clock.node.ts';
 import type { TracefsInstance } from './instance.node.ts';
 import { parseCpuStats, walkPage, type PageLayout } from './raw.ts';
 
@@ -19,14 +20,6 @@ export interface RawReaderOptions {
   readonly maxHeld?: number;
 }
 
-/** The monotonic clock in ns: the instance runs with trace_clock "mono", the same clock. */
-export const monoNowNs = (): number => Number(process.hrtime.bigint());
-
-/** µs since the epoch for a trace timestamp in the mono clock. */
-export function epochMicrosConverter(): (tsNs: number) => number {
-  const offsetUs = Date.now() * 1000 - monoNowNs() / 1000;
-  return (tsNs) => Math.round(tsNs / 1000 + offsetUs);
-}
 
 /** Events lost before they reached the reader, by cause (sums over CPUs). */
 export interface RawLosses {
@@ -55,6 +48,8 @@ export class RawReader<E extends { tsNs: number }> {
   pages = 0;
   /** Events the kernel said it overwrote, summed from the pages flagged RB_MISSED_EVENTS / RB_MISSED_STORED. */
   missedOnPages = 0;
+  /** Pages flagged RB_MISSED_EVENTS: the kernel overwrote events before them (a loss seen without reading stats). */
+  missedPages = 0;
   private last: RawLosses = { overrun: 0, commitOverrun: 0, dropped: 0, unparsed: 0 };
   events = 0;
   /**
@@ -121,6 +116,7 @@ export class RawReader<E extends { tsNs: number }> {
         this.events += stats.events;
         c.walked += stats.events;
         this.missedOnPages += stats.missedEvents;
+        if (stats.missed) this.missedPages++;
         if (stats.corrupt) this.corruptPages++;
       }
       if (!empty) emptied = false;

@@ -19,7 +19,8 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { field, readInt, type EventFormat, type FieldLayout } from './format.ts';
 import { TracefsInstance } from './instance.node.ts';
-import { monoNowNs, RawReader } from './raw-reader.node.ts';
+import { monoNowNs } from './clock.node.ts';
+import { RawReader } from './raw-reader.node.ts';
 import { TaskLedger, type Life } from './task-ledger.ts';
 
 export interface TaskInfo {
@@ -93,15 +94,21 @@ export class TaskTracker {
     this.seed();
   }
 
-  /** Starts following the task events (in an instance of its own) and seeds from /proc. Throws a ProbeError without tracefs. */
-  static open(): TaskTracker {
+  /**
+   * Starts following the task events, in an instance of its own closed with the probe's `alongside` (however that
+   * closes), and seeds from /proc. Throws a ProbeError without tracefs.
+   */
+  static open(alongside: TracefsInstance): TaskTracker {
     const inst = TracefsInstance.create('tasks');
+    let tracker: TaskTracker;
     try {
-      return new TaskTracker(inst);
+      tracker = new TaskTracker(inst);
     } catch (e) {
       inst.close();
       throw e;
     }
+    alongside.beforeClose(() => tracker.close());
+    return tracker;
   }
 
   /** Takes in the task events the kernel has now. */

@@ -5,7 +5,8 @@ import type { ProbeSource } from '../../collector/source.ts';
 import { TracefsInstance } from '../../collector/tracefs/instance.node.ts';
 import { loadKernelSymbols } from '../../collector/tracefs/kallsyms.node.ts';
 import { field, parseSymbolic } from '../../collector/tracefs/format.ts';
-import { RawReader, epochMicrosConverter } from '../../collector/tracefs/raw-reader.node.ts';
+import { RawReader } from '../../collector/tracefs/raw-reader.node.ts';
+import { epochMicrosConverter } from '../../collector/tracefs/clock.node.ts';
 import { DropAggregator } from './aggregate.ts';
 import type { DropRow, DropwatchOptions } from './definition.ts';
 

@@ -86,7 +86,7 @@ export const nettop = defineProbe<NettopRow, NettopOptions>({
     { key: 'unknown', label: 'unknown', description: 'packets whose owner existed but could not be found (socket closed or process gone before the /proc scan): PID -1 rows', loss: false },
     { key: 'frames', label: 'frames', description: 'frames libpcap delivered', loss: false },
     { key: 'traced', label: 'traced', description: 'flows whose owner /proc no longer showed (a socket opened and closed between two scans), named by tracepoints in the sending task (fib:fib_table_lookup, fib6:fib6_table_lookup, sock:inet_sock_set_state)', loss: false },
-    { key: 'traceOverruns', label: 'trace overruns', description: 'tracepoint events the kernel overwrote before they were read: short-lived sockets among them may land in the unknown row', loss: true },
+    { key: 'traceOverruns', label: 'trace overruns', description: 'tracepoint events the kernel overwrote before they were read (endpoint and task events): short-lived sockets among them may land in the unknown row', loss: true },
     { key: 'traceEvicted', label: 'trace evicted', description: 'recent endpoints dropped because their table was full (bounded), before they expired', loss: true },
     { key: 'traceUnresolved', label: 'trace unresolved', description: 'tracepoint events whose process could not be told (its fork event lost, or it began as nettop started): not used', loss: true },
     { key: 'ambiguous', label: 'trace ambiguous', description: 'packets left unknown: two processes used the same ports with the same peer while they waited, and there were too many to tell apart one by one', loss: true },

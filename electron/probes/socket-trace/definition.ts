@@ -5,6 +5,7 @@
 // sock:sock_send_length / sock_recv_length nested inside (sock_sendmsg / sock_recvmsg).
 
 import { defineColumns, defineProbe } from '../../shared/probe.ts';
+import { TASK_EVENTS_LOST } from '../common.ts';
 import { int, obj, str, type Infer } from '../../shared/schema.ts';
 import { seedLine } from './indent.ts';
 
@@ -65,6 +66,7 @@ export const socketTrace = defineProbe<SockRow, SocketTraceOptions>({
     { key: 'threadsEvicted', label: 'threads evicted', description: 'threads forgotten because 10000 were being followed', loss: true },
     { key: 'overruns', label: 'ring overruns', description: "events the kernel lost because the tracing ring buffer was full (per CPU: overrun + commit overrun + dropped events): each is a syscall's call or return, or a sock_sendmsg/sock_recvmsg, not shown", loss: true },
     { key: 'unparsed', label: 'unparsed', description: 'events the kernel handed over on pages that could not be read to their end', loss: true },
+    TASK_EVENTS_LOST,
     { key: 'heldShed', label: 'reorder shed', description: 'events dropped while waiting to be put in time order (bounded)', loss: true },
   ],
   printer: () => ({

@@ -10,7 +10,8 @@ import type { ProbeSource } from '../../collector/source.ts';
 import { TracefsInstance } from '../../collector/tracefs/instance.node.ts';
 import { field, readInt } from '../../collector/tracefs/format.ts';
 import { pollRows } from '../../collector/tracefs/poll.node.ts';
-import { RawReader, epochMicrosConverter } from '../../collector/tracefs/raw-reader.node.ts';
+import { RawReader } from '../../collector/tracefs/raw-reader.node.ts';
+import { epochMicrosConverter } from '../../collector/tracefs/clock.node.ts';
 import { TaskTracker } from '../../collector/tracefs/tasks.node.ts';
 import { ProbeError } from '../../shared/probe-error.ts';
 import { Indenter, type TraceEvent } from './indent.ts';
@@ -113,8 +114,7 @@ export const socketTraceSource: ProbeSource<SocketTraceOptions, SockRow> = async
     }
     if (filters.length) for (const [sys, ev] of enabled) inst.setFilter(sys, ev, filters.join(' && '));
 
-    const tasks = TaskTracker.open();
-    inst.beforeClose(() => tasks.close());
+    const tasks = TaskTracker.open(inst);
     const toEpoch = epochMicrosConverter();
     const indenter = new Indenter((tid, tsNs) => tasks.get(tid, tsNs), toEpoch, options.rate);
 
@@ -135,7 +135,7 @@ export const socketTraceSource: ProbeSource<SocketTraceOptions, SockRow> = async
         (options.rate ? `, at most ${options.rate} calls/s` : ''),
       counters: () => {
         const l = reader.losses();
-        return { ...indenter.counts, overruns: l.overrun + l.commitOverrun + l.dropped, unparsed: l.unparsed, heldShed: reader.shed };
+        return { ...indenter.counts, overruns: l.overrun + l.commitOverrun + l.dropped, unparsed: l.unparsed, heldShed: reader.shed, taskEventsLost: tasks.lost() };
       },
       stop: async () => {
         const rows = loop.finish();

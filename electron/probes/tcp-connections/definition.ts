@@ -3,6 +3,7 @@
 // at accept time), the local port and the peer; optionally outbound ones too.
 
 import { defineColumns, defineProbe } from '../../shared/probe.ts';
+import { TASK_EVENTS_LOST } from '../common.ts';
 import { bool, obj, type Infer } from '../../shared/schema.ts';
 import { padL } from '../../shared/format.ts';
 
@@ -53,6 +54,7 @@ export const tcpConnections = defineProbe<ConnRow, TcpConnectionsOptions>({
     { key: 'neverAccepted', label: 'never accepted', description: 'connections established but not accepted within 60 s', loss: false },
     { key: 'ownerGone', label: 'owner gone', description: 'rows whose process had exited before it was looked up: UID -1, command from tracefs', loss: false },
     { key: 'overruns', label: 'ring overruns', description: 'events the kernel lost because the tracing ring buffer was full', loss: true },
+    TASK_EVENTS_LOST,
     { key: 'shedEvents', label: 'shed events', description: 'events dropped because a bounded table was full', loss: true },
   ],
   printer: () => ({

@@ -7,7 +7,8 @@ import type { ProbeSource } from '../../collector/source.ts';
 import { TracefsInstance } from '../../collector/tracefs/instance.node.ts';
 import { field, readInt, type EventFormat } from '../../collector/tracefs/format.ts';
 import { pollRows } from '../../collector/tracefs/poll.node.ts';
-import { RawReader, epochMicrosConverter } from '../../collector/tracefs/raw-reader.node.ts';
+import { RawReader } from '../../collector/tracefs/raw-reader.node.ts';
+import { epochMicrosConverter } from '../../collector/tracefs/clock.node.ts';
 import { TaskTracker, socketInode, tcpLocalPort } from '../../collector/tracefs/tasks.node.ts';
 import { ConnTracker, sockAddr, type ConnEvent } from './tracker.ts';
 import type { ConnRow, TcpConnectionsOptions } from './definition.ts';
@@ -62,8 +63,7 @@ export const tcpConnectionsSource: ProbeSource<TcpConnectionsOptions, ConnRow> =
     }
     if (!syscalls.includes('accept4')) inst.eventFormat('syscalls', 'sys_enter_accept4'); // throws the ProbeError naming it
 
-    const tasks = TaskTracker.open();
-    inst.beforeClose(() => tasks.close());
+    const tasks = TaskTracker.open(inst);
     const listenerPorts = new Map<number, number>(); // socket inode → port
     const toEpoch = epochMicrosConverter();
     const tracker = new ConnTracker(
@@ -104,7 +104,7 @@ export const tcpConnectionsSource: ProbeSource<TcpConnectionsOptions, ConnRow> =
       description: `tracefs tracepoints sock:inet_sock_set_state and ${syscalls.map((s) => `syscalls:sys_exit_${s}`).join(', ')} (acceptor found at accept time), binary per-CPU ring buffers`,
       counters: () => {
         const { shed, ...counts } = tracker.counts;
-        return { ...counts, shedEvents: shed + reader.shed, overruns: reader.overruns() };
+        return { ...counts, shedEvents: shed + reader.shed, overruns: reader.overruns(), taskEventsLost: tasks.lost() };
       },
       stop: async () => {
         const rows = loop.finish();
