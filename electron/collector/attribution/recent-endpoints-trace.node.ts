@@ -253,12 +253,17 @@ function setUp(inst: TracefsInstance, limits: Partial<RecentEndpointLimits>): En
     /* the default size then; overruns are counted */
   }
   for (const [sys, ev] of used) {
-    // Only TCP and UDP, only with both ports known: the rest never reaches user space.
-    const filter = sys === 'sock' ? 'protocol == 6 && sport != 0 && dport != 0' : '(proto == 6 || proto == 17) && sport != 0 && dport != 0';
-    try {
-      inst.setFilter(sys, ev, filter);
-    } catch {
-      /* unfiltered: the decoder checks the same */
+    // Only TCP and UDP, only with both ports known, only in task context: the rest never reaches user space. (On lo
+    // most route lookups are the softirq's, for replies, resets and TIME_WAIT: they would fill the buffer.) A kernel
+    // that refuses the context test keeps the rest; the decoder checks the same.
+    const base = sys === 'sock' ? 'protocol == 6 && sport != 0 && dport != 0' : '(proto == 6 || proto == 17) && sport != 0 && dport != 0';
+    for (const filter of [`${base} && !(common_flags & ${IRQ_FLAGS})`, base]) {
+      try {
+        inst.setFilter(sys, ev, filter);
+        break;
+      } catch {
+        /* the next, simpler filter; or none */
+      }
     }
     inst.enable(sys, ev);
   }

@@ -92,6 +92,7 @@ export const nettop = defineProbe<NettopRow, NettopOptions>({
     { key: 'ambiguous', label: 'trace ambiguous', description: 'packets left unknown: two processes used the same ports with the same peer while they waited, and there were too many to tell apart one by one', loss: true },
     { key: 'traceLossy', label: 'trace lossy', description: 'lookups left unknown because the kernel overwrote tracepoint events around the packets\' time', loss: true },
     { key: 'traceFailed', label: 'trace failed', description: 'the tracepoints failed during the run (1): /proc alone from then on', loss: true },
+    { key: 'holdOverflow', label: 'hold overflow', description: 'packets counted unknown at once because too many flows were already waiting for a /proc rescan or the tracepoints (bounded)', loss: true },
     { key: 'held', label: 'held', description: 'packets that waited for a /proc rescan (their socket was new) or for the tracepoints to be read up to their time', loss: false },
     { key: 'scanMs', label: '/proc ms', description: 'milliseconds spent scanning /proc, in total', loss: false },
     { key: 'scans', label: '/proc scans', description: 'scans of /proc for socket owners (on a new socket, rate-limited, and every 2 s while traffic flows)', loss: false },

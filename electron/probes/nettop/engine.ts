@@ -72,7 +72,7 @@ export interface EngineLimits {
   negativeTtlMs: number;
 }
 
-export const DEFAULT_LIMITS: EngineLimits = { maxFlows: 16384, maxPending: 4096, positiveTtlMs: 5000, negativeTtlMs: 1000 };
+export const DEFAULT_LIMITS: EngineLimits = { maxFlows: 16384, maxPending: 16384, positiveTtlMs: 5000, negativeTtlMs: 1000 };
 
 export interface EngineOptions {
   /** µs since the epoch at which interval 0 starts. */
@@ -101,7 +101,7 @@ export interface EngineCounts {
 }
 
 /** Held packets kept one by one (time, bytes) per flow, so a flow whose ports changed hands can be split. */
-const MAX_HELD_PACKETS = 64;
+const MAX_HELD_PACKETS = 16;
 
 interface Flow {
   proto: L4Proto;
