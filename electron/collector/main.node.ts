@@ -11,7 +11,8 @@ import path from 'node:path';
 import { encodeFrame, FrameDecoder } from '../shared/framing.ts';
 import { parseCommand, PROTOCOL_VERSION, type CollectorMessage } from '../shared/protocol.ts';
 import { ProbeRunner } from './runner.node.ts';
-import { onExit } from './exit.node.ts';
+import { exitNow, onExit } from './exit.node.ts';
+import { confinementTool, CONFINED_FLAG, CONNECTION_FD, superviseConfined } from './confine.node.ts';
 
 /** Bytes queued on the socket beyond which row messages are shed, not queued. */
 const MAX_QUEUED_BYTES = 32 << 20;
@@ -27,6 +28,7 @@ function parseArgs(argv: string[]): { socket: string; ownerUid: number } {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
+    if (a === CONFINED_FLAG) continue; // no value; see confine.node.ts
     if (a === '--socket' && v) socket = v;
     else if (a === '--owner-uid' && v && /^\d{1,10}$/.test(v)) ownerUid = Number(v);
     else fail(`unknown argument ${a}`);
@@ -65,14 +67,25 @@ function checkSocket(socket: string, ownerUid: number): void {
 }
 
 function main(): void {
-  const { socket, ownerUid } = parseArgs(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  const { socket, ownerUid } = parseArgs(argv);
+  if (argv.includes(CONFINED_FLAG)) return serve(new net.Socket({ fd: CONNECTION_FD, readable: true, writable: true }), true);
   try {
     checkSocket(socket, ownerUid);
   } catch (e) {
     fail(`cannot use ${socket}: ${(e as Error).message}`);
   }
-
   const conn = net.createConnection(socket);
+  const setpriv = confinementTool(log);
+  if (!setpriv) return serve(conn, false);
+  conn.on('error', (e) => fail(`cannot connect to ${socket}: ${e.message}`));
+  conn.on('connect', () => superviseConfined(setpriv, argv, conn, log));
+}
+
+const log = (line: string) => process.stderr.write(`netprobes collector: ${line}\n`);
+
+/** Serves the host on its connection until it closes. */
+function serve(conn: net.Socket, connected: boolean): void {
   const send = (m: CollectorMessage, droppable: boolean): boolean => {
     if (conn.destroyed) return false;
     if (droppable && conn.writableLength > MAX_QUEUED_BYTES) return false;
@@ -83,24 +96,29 @@ function main(): void {
   onExit(() => runner.stopAll());
 
   const decoder = new FrameDecoder(1 << 20);
-  conn.on('connect', () => send({ type: 'hello', protocol: PROTOCOL_VERSION, pid: process.pid, uid: process.getuid!() }, false));
+  /** A host that breaks the protocol is cut off, and the exit code says so. */
+  let violated = false;
+  const reject = (why: string) => {
+    process.stderr.write(`netprobes collector: ${why}\n`);
+    violated = true;
+    conn.destroy();
+  };
+  const hello = () => send({ type: 'hello', protocol: PROTOCOL_VERSION, pid: process.pid, uid: process.getuid!() }, false);
+  if (connected) hello();
+  else conn.on('connect', hello);
   conn.on('data', (chunk) => {
     let commands: unknown[];
     try {
       commands = decoder.push(chunk);
     } catch (e) {
-      process.stderr.write(`netprobes collector: broken stream from host: ${(e as Error).message}\n`);
-      conn.destroy();
-      return;
+      return reject(`broken stream from host: ${(e as Error).message}`);
     }
     for (const raw of commands) {
       let cmd;
       try {
         cmd = parseCommand(raw);
       } catch (e) {
-        process.stderr.write(`netprobes collector: rejected command: ${(e as Error).message}\n`);
-        conn.destroy();
-        return;
+        return reject(`rejected command: ${(e as Error).message}`);
       }
       if (cmd.type === 'start') void runner.start(cmd.probe, cmd.options as object);
       else if (cmd.type === 'stop') void runner.stop(cmd.probe);
@@ -108,7 +126,7 @@ function main(): void {
     }
   });
   // Main gone = collector gone.
-  conn.on('close', () => process.emit('SIGTERM'));
+  conn.on('close', () => void exitNow(violated ? 2 : 0));
   conn.on('error', () => conn.destroy());
 }
 

@@ -30,6 +30,8 @@ export class Session {
   private starting: Promise<void> | null = null;
   private readonly listeners = new Set<(e: HostEvent) => void>();
   private readonly names = new NameCache();
+  /** Per probe, the last start/stop in line: each waits for the one before, so the collector gets them in the order asked. */
+  private readonly lanes = new Map<ProbeId, Promise<unknown>>();
   readonly state: HostState;
 
   constructor(private readonly opts: SessionOptions) {
@@ -47,8 +49,17 @@ export class Session {
   }
 
   async handle<R extends Request>(req: R): Promise<Reply<R['type']>> {
-    const reply = await this.dispatch(req);
+    const reply = req.type === 'start' || req.type === 'stop' ? await this.inLane(req.probe, () => this.dispatch(req)) : await this.dispatch(req);
     return reply as Reply<R['type']>;
+  }
+
+  /** Runs `work` after every earlier start/stop of the probe has been handled (whether it failed or not). */
+  private inLane<T>(probe: ProbeId, work: () => Promise<T>): Promise<T> {
+    const next = (this.lanes.get(probe) ?? Promise.resolve()).then(work, work);
+    const settled = next.catch(() => undefined);
+    this.lanes.set(probe, settled);
+    void settled.then(() => this.lanes.get(probe) === settled && this.lanes.delete(probe));
+    return next;
   }
 
   private async dispatch(req: Request): Promise<unknown> {

@@ -93,9 +93,18 @@ void app.whenReady().then(() => {
       return new Response('not found', { status: 404 });
     }
   });
+  // A page that fires requests without waiting for answers gets refused beyond this, instead of queueing without limit.
+  const MAX_REQUESTS_IN_FLIGHT = 64;
+  let inFlight = 0;
   ipcMain.handle('netprobes:request', async (event, raw: unknown) => {
     if (!fromOurPage(event)) throw new Error('request from an unexpected frame');
-    return hostSession.handle(requestSchema.parse(raw, 'request'));
+    if (inFlight >= MAX_REQUESTS_IN_FLIGHT) throw new Error('too many requests in flight');
+    inFlight++;
+    try {
+      return await hostSession.handle(requestSchema.parse(raw, 'request'));
+    } finally {
+      inFlight--;
+    }
   });
   createWindow();
 });

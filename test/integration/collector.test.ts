@@ -103,6 +103,7 @@ describe('collector process', () => {
     assert.equal((hello as { type: string }).type, 'hello');
     conn.write(encodeFrame({ type: 'exec', command: 'id' }));
     const r = await h.done;
+    assert.equal(r.code, 2);
     assert.match(r.stderr, /rejected command: .*type/);
   });
 
