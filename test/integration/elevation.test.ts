@@ -86,9 +86,14 @@ test('elevation through sudo-prompt with real pkexec and polkit', async (t) => {
     const host = startHost(pk, path.join(appDir, 'resources', 'app.asar.unpacked', 'dist', 'collector.js'), 9, 'appimage', file, appDir);
     const started = (await host.next('started', 15_000)) as { pid: number; elevated: boolean };
     assert.equal(started.elevated, true);
-    const cmdline = readFileSync(`/proc/${started.pid}/cmdline`, 'utf8').split('\0');
+    // The collector runs confined under its supervisor (confine.node.ts): the supervisor is what root started from the AppImage.
+    const supervisor = Number(/^PPid:\s*(\d+)$/m.exec(readFileSync(`/proc/${started.pid}/status`, 'utf8'))![1]);
+    const cmdline = readFileSync(`/proc/${supervisor}/cmdline`, 'utf8').split('\0');
     assert.deepEqual(cmdline.slice(1, 3), ['-e', 'process.argv.splice(1,0,"collector");require(require("path").join(process.env.APPDIR,"resources/app.asar.unpacked/dist/collector.js"))']);
     assert.deepEqual(cmdline.slice(3, 8), ['--', '--socket', cmdline[5], '--owner-uid', String(pk.uid)]);
+    const confined = readFileSync(`/proc/${started.pid}/cmdline`, 'utf8').split('\0');
+    assert.deepEqual(confined.slice(2, 7), ['--socket', cmdline[5], '--owner-uid', String(pk.uid), '--confined']);
+    assert.match(readFileSync(`/proc/${started.pid}/status`, 'utf8'), /^NoNewPrivs:\s+1$/m);
     host.child.stdin!.write('close\n');
     await until(() => !alive(started.pid), 2000, 'collector gone after the host closed its socket');
     await host.exited;
