@@ -22,6 +22,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import type net from 'node:net';
 import { removeStaleInstances, tracefsRoot } from './tracefs/instance.node.ts';
+import { SUPERVISED_ENV } from './tracefs/reaper.node.ts';
 
 /** The capabilities the running probes need, and why; nothing else survives the exec. */
 export const COLLECTOR_CAPABILITIES = {
@@ -73,6 +74,7 @@ export function superviseConfined(setpriv: string, argv: string[], conn: net.Soc
   }
   const child = spawn(setpriv, [...setprivArgs(), process.execPath, __filename, ...argv, CONFINED_FLAG], {
     stdio: ['ignore', 'inherit', 'inherit', conn],
+    env: { ...process.env, [SUPERVISED_ENV]: '1' },
   });
   conn.destroy(); // the child holds its own copy; the supervisor reads nothing from the host
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));

@@ -181,6 +181,20 @@ describe('collector privileges', () => {
   });
 });
 
+describe('the CLI killed with SIGKILL', () => {
+  test('its tracefs instances are gone within 3 s, without a new start (the reaper)', async (t) => {
+    if (!need(t, 'root')) return;
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'netprobes.js'), 'tcp-connections'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const done = collect(child);
+    await until(() => netprobesInstances(child.pid!).length >= 2, 10_000, 'the probe and its task instance');
+    child.kill('SIGKILL');
+    await done;
+    const killedAt = Date.now();
+    await until(() => netprobesInstances(child.pid!).length === 0, 3000, 'instances removed within 3 s of SIGKILL');
+    t.diagnostic(`instances gone ${Date.now() - killedAt} ms after SIGKILL`);
+  });
+});
+
 describe('collector IPC fuzz: a host that breaks the protocol', () => {
   /** A hand-made host: a private socket, the real collector started against it, the hello read. */
   async function rawHost() {

@@ -8,7 +8,9 @@
 //    it is called on process 'exit', on an uncaught exception, and on
 //    SIGINT/SIGTERM/SIGHUP when no one else handles them (the collector and CLI
 //    stop their probes in order on a signal, and 'exit' is the backstop);
-//  - SIGKILL cannot be caught: instances are named netprobes-<pid>-<starttime>-<seq>[-label]
+//  - SIGKILL cannot be caught: a watcher that outlives the process removes its
+//    instances at once (the collector's supervisor, or reaper.node.ts for the CLI);
+//    and, as a second line, instances are named netprobes-<pid>-<starttime>-<seq>[-label]
 //    and every start removes those whose owner (pid with that start time) is gone.
 
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeFileSync, constants } from 'node:fs';
@@ -16,6 +18,7 @@ import { execFileSync } from 'node:child_process';
 import { ProbeError } from '../../shared/probe-error.ts';
 import { parseEventFormat, parseHeaderPage, type EventFormat } from './format.ts';
 import type { PageLayout } from './raw.ts';
+import { ensureReaper } from './reaper.node.ts';
 
 const CANDIDATES = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
 const NAME_RE = /^netprobes-(\d+)(?:-(\d+))?(?:-\d+)?(?:-[a-z]+)?$/;
@@ -185,6 +188,7 @@ export class TracefsInstance {
     const inst = new TracefsInstance(root, name);
     live.add(inst);
     installExitHandlers();
+    ensureReaper(root, start);
     return inst;
   }
 
