@@ -1,7 +1,11 @@
 // Builds the `cap` binding after patch-package has applied patches/cap+*.patch
 // (batch delivery, timestamps, wire length, pcap_stats, direction, snaplen,
-// immediate mode off). npm 11 skips dependency install scripts unless
-// allowed, and the unpatched build would be wrong anyway, so we build it here.
+// immediate mode off, a paused open whose filter compiles on a pool thread,
+// checkFilter on a dead handle). npm 11 skips dependency install scripts
+// unless allowed, and the unpatched build would be wrong anyway, so we build
+// it here. To change the patch: edit node_modules/cap/src/binding.cc, run
+// `npx patch-package cap --exclude '^package\.json$|^build/'` (build/ holds
+// this machine's objects), then this script.
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';

@@ -222,6 +222,36 @@ s.send(eth + b'\\x08\\x00' + ip4(17, struct.pack('!HHHH', 1111, 2222, 8, 0)))
     assert.equal(rows[0]!.DPORT, '2222');
     assert.match(r.stderr, /seen 4 frames, shown 1 rows, lost 3 .*malformed 3/);
   });
+
+  test('IP headers claiming 65535 bytes on 60-byte packets: LENGTH 60, counted as IP truncated; padding is not counted', async (t) => {
+    if (!need(t, 'root')) return;
+    const run = await capture(['--iface', host.hostIf, '--filter', 'ether src 02:02:02:02:02:02']);
+    // Raw frames from inside the namespace: IPv4 and IPv6 UDP whose length fields say 65535 with 60 bytes
+    // of IP sent, then an honest 28-byte IPv4 UDP packet padded to a 60-byte frame.
+    const script = `
+import socket, struct
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(('${host.nsIf}', 0))
+eth = b'\\xff'*6 + b'\\x02'*6
+udp = lambda payload: struct.pack('!HHHH', 1111, 2222, 8 + len(payload), 0) + payload
+def ip4(total, payload):
+    return struct.pack('!BBHHHBBH', 0x45, 0, total, 0, 0, 64, 17, 0) + socket.inet_aton('${host.nsV4}') + socket.inet_aton('${host.hostV4}') + payload
+def ip6(payload_len, payload):
+    return struct.pack('!IHBB', 0x60000000, payload_len, 17, 64) + socket.inet_pton(socket.AF_INET6, '${host.nsV6}') + socket.inet_pton(socket.AF_INET6, '${host.hostV6}') + payload
+s.send(eth + b'\\x08\\x00' + ip4(65535, udp(b'\\x00'*32)))
+s.send(eth + b'\\x86\\xdd' + ip6(65535, udp(b'\\x00'*12)))
+s.send(eth + b'\\x08\\x00' + ip4(28, udp(b'')) + b'\\x00'*18)
+`;
+    await sh('ip', ['netns', 'exec', host.ns, 'python3', '-c', script]);
+    const r = await stop(run);
+    const rows = parseCsv(r.stdout);
+    assert.deepEqual(rows.map((x) => [x.SOURCE_IP, x.DPORT, x.LENGTH]), [
+      [host.nsV4, '2222', '60'],
+      [host.nsV6, '2222', '60'],
+      [host.nsV4, '2222', '28'],
+    ]);
+    assert.match(r.stderr, /seen 3 frames, shown 3 rows, lost 0 .*IP truncated 2/);
+  });
 });
 
 describe('the CLI without privileges and on bad input', () => {

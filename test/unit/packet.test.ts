@@ -144,6 +144,91 @@ describe('decodeFrame on built frames', () => {
   });
 });
 
+/** An Ethernet frame (to 02:..:02 from 02:..:01) around an IP packet. */
+function ethernet(etherType: number, ip: Uint8Array, padTo = 0): Uint8Array {
+  const f = new Uint8Array(Math.max(14 + ip.length, padTo));
+  f.fill(0x02, 0, 6);
+  f.fill(0x01, 6, 12);
+  f[12] = etherType >> 8;
+  f[13] = etherType & 0xff;
+  f.set(ip, 14);
+  return f;
+}
+
+/** An IPv4 UDP packet 10.0.0.1:1111 → 10.0.0.2:2222 of `bytes` bytes whose header states `totalLen`. */
+function ipv4Udp(bytes: number, totalLen = bytes): Uint8Array {
+  const p = new Uint8Array(bytes);
+  p.set([0x45, 0, totalLen >> 8, totalLen & 0xff, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+  p.set([0x04, 0x57, 0x08, 0xae, (bytes - 20) >> 8, (bytes - 20) & 0xff, 0, 0], 20);
+  return p;
+}
+
+/** An IPv6 UDP packet 2001:db8::1:1111 → 2001:db8::2:2222 of `bytes` bytes whose header states a payload of `payloadLen`. */
+function ipv6Udp(bytes: number, payloadLen = bytes - 40): Uint8Array {
+  const p = new Uint8Array(bytes);
+  p.set([0x60, 0, 0, 0, payloadLen >> 8, payloadLen & 0xff, 17, 64]);
+  p.set([0x20, 0x01, 0x0d, 0xb8], 8);
+  p[23] = 1;
+  p.set([0x20, 0x01, 0x0d, 0xb8], 24);
+  p[39] = 2;
+  p.set([0x04, 0x57, 0x08, 0xae, (bytes - 40) >> 8, (bytes - 40) & 0xff, 0, 0], 40);
+  return p;
+}
+
+describe('LENGTH: never more than the wire carried', () => {
+  const decodeEth = (f: Uint8Array, caplen = f.length, wireLen = f.length) => ok(decodeFrame(LinkType.EN10MB, f, 0, caplen, wireLen));
+
+  test('an IPv4 header claiming 65535 bytes on a packet of 60: length 60, counted as IP truncated', () => {
+    const f = ethernet(0x0800, ipv4Udp(60, 65535));
+    assert.equal(f.length, 74);
+    const d = decodeEth(f);
+    assert.deepEqual([d.src, d.dst, d.proto, d.sport, d.dport, d.ipLen, d.ipTruncated], ['10.0.0.1', '10.0.0.2', 'UDP', 1111, 2222, 60, true]);
+  });
+
+  test('an IPv6 header claiming a 65535-byte payload on a packet of 60: length 60, counted as IP truncated', () => {
+    const d = decodeEth(ethernet(0x86dd, ipv6Udp(60, 65535)));
+    assert.deepEqual([d.src, d.dst, d.proto, d.dport, d.ipLen, d.ipTruncated], ['2001:db8::1', '2001:db8::2', 'UDP', 2222, 60, true]);
+  });
+
+  test('a packet whose header states its length exactly: unchanged, not truncated', () => {
+    const v4 = decodeEth(ethernet(0x0800, ipv4Udp(60)));
+    assert.deepEqual([v4.ipLen, v4.ipTruncated], [60, false]);
+    const v6 = decodeEth(ethernet(0x86dd, ipv6Udp(60)));
+    assert.deepEqual([v6.ipLen, v6.ipTruncated], [60, false]);
+  });
+
+  test('an Ethernet frame padded to 60 bytes: the IP length (28), not the padded 46', () => {
+    const f = ethernet(0x0800, ipv4Udp(28), 60);
+    assert.equal(f.length, 60);
+    const d = decodeEth(f);
+    assert.deepEqual([d.ipLen, d.ipTruncated, d.dport], [28, false, 2222]);
+  });
+
+  test('the wire length is the original length, not the captured one (snap length 54 of a 1514-byte frame)', () => {
+    const f = ethernet(0x0800, ipv4Udp(1500));
+    const d = decodeEth(f, 54, 1514);
+    assert.deepEqual([d.ipLen, d.ipTruncated], [1500, false]);
+    // The same frame, but 100 bytes on the wire: the header's 1500 is a lie.
+    const cut = decodeEth(f, 54, 100);
+    assert.deepEqual([cut.ipLen, cut.ipTruncated], [86, true]);
+  });
+
+  test('cooked captures: the wire length includes the 20-byte cooked header', () => {
+    const ip = ipv4Udp(60, 9000);
+    const f = new Uint8Array(20 + ip.length);
+    f.set([0x08, 0x00, 0, 0, 0, 0, 0, 1, 0x03, 0x04, 0, 1, 6]); // IPv4, ifindex 1, ARPHRD_LOOPBACK, PACKET_HOST
+    f.set(ip, 20);
+    const d = ok(decodeFrame(LinkType.LINUX_SLL2, f, 0, f.length, f.length));
+    assert.deepEqual([d.linkLen, d.ipLen, d.ipTruncated], [20, 60, true]);
+  });
+
+  test('a TCP header the wire cut short is malformed, whatever the IP header states', () => {
+    const ip = ipv4Udp(30, 65535);
+    ip[9] = 6; // TCP, with only 10 bytes of it on the wire
+    assert.equal(decodeFrame(LinkType.EN10MB, ethernet(0x0800, ip), 0, 44, 44), 'malformed');
+  });
+});
+
 describe('decodeFrame never reads past the captured length and never throws', () => {
   const files = ['lo-udp.pcap', 'lo-tcp.pcap', 'any-sll.pcap', 'any-sll2.pcap', 'vlan.pcap'];
 
@@ -177,6 +262,7 @@ describe('decodeFrame never reads past the captured length and never throws', ()
         decoded++;
         assert.ok(r.sport >= 0 && r.sport < 65536 && r.dport >= 0 && r.dport < 65536);
         assert.ok(r.linkLen + (r.family === 4 ? 20 : 40) <= len, 'decoded headers lie within the captured bytes');
+        assert.ok(r.linkLen + r.ipLen <= f.length, 'the IP length is never more than the wire carried');
       }
     }
     assert.ok(decoded > 1000, 'many variants still decode');

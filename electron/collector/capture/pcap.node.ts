@@ -3,9 +3,15 @@
 // blocks instead of one ring slot per packet), a short read timeout so rows
 // still arrive promptly, a small snap length (we decode headers only), and
 // packets delivered in batches of one buffer per JavaScript callback.
+//
+// A user's filter expression goes through PcapCapture.open: compiling one is
+// native code that can take seconds, so it is checked under a time bound in a
+// child process (filter-check.node.ts), then compiled for real on a libuv
+// pool thread while the capture is paused, never on the event loop.
 
 import { Cap } from 'cap';
 import { ProbeError } from '../../shared/probe-error.ts';
+import { badFilter, checkFilter, FILTER_COMPILE_TIMEOUT_MS, refuseFilter } from './filter-check.node.ts';
 
 export interface CaptureOptions {
   device: string;
@@ -44,18 +50,48 @@ export class PcapCapture {
   /** Drops as last read: kept past close, so an end-of-run summary still reports them. */
   private drops = 0;
 
+  /**
+   * Opens a capture for a filter from the user: the expression is checked in
+   * a child process (rejects with a ProbeError if it is too long, invalid, or
+   * takes longer than compileTimeoutMs), then compiled off the event loop.
+   */
+  static async open(options: CaptureOptions, onPacket: (p: CapturedPacket) => void, compileTimeoutMs = FILTER_COMPILE_TIMEOUT_MS): Promise<PcapCapture> {
+    if (!options.filter) return new PcapCapture(options, onPacket);
+    const refused = refuseFilter(options.filter); // before anything opens
+    if (refused) throw refused;
+    const capture = new PcapCapture(options, onPacket, true);
+    try {
+      // The link type is known once open; meanwhile the kernel rejects every packet.
+      await checkFilter(options.filter, { linkType: capture.linkType, snaplen: options.snaplen ?? DEFAULT_SNAPLEN, device: options.device }, compileTimeoutMs);
+      await new Promise<void>((resolve, reject) =>
+        capture.cap.setFilter(options.filter, (e) => (e ? reject(badFilter(options.filter, e.message)) : resolve())),
+      );
+      capture.cap.resume();
+    } catch (e) {
+      capture.close();
+      throw e;
+    }
+    return capture;
+  }
+
+  /**
+   * Opens at once. A filter given here compiles on this thread: for short
+   * ones we build ourselves (nettop's interface list); a user's goes through open().
+   */
   constructor(
     readonly options: CaptureOptions,
     onPacket: (p: CapturedPacket) => void,
+    paused = false,
   ) {
     try {
-      this.cap.open(options.device, options.filter, options.bufferBytes ?? DEFAULT_RING, this.buffer, {
+      this.cap.open(options.device, paused ? '' : options.filter, options.bufferBytes ?? DEFAULT_RING, this.buffer, {
         snaplen: options.snaplen ?? DEFAULT_SNAPLEN,
         immediate: false,
         timeout: READ_TIMEOUT_MS,
         promisc: false,
         direction: options.direction,
         batch: true,
+        paused,
         // On "any", ask for cooked v2: its header carries the interface index.
         ...(options.device === 'any' ? { datalink: LINUX_SLL2 } : {}),
       });

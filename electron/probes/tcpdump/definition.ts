@@ -37,7 +37,7 @@ const columns = defineColumns<PacketRow>()([
   { key: 'rst', csv: 'R', title: 'R', type: 'flag', width: 28, description: 'TCP RST flag' },
   { key: 'syn', csv: 'S', title: 'S', type: 'flag', width: 28, description: 'TCP SYN flag' },
   { key: 'fin', csv: 'F', title: 'F', type: 'flag', width: 28, description: 'TCP FIN flag' },
-  { key: 'length', csv: 'LENGTH', title: 'Length', type: 'int', width: 80, description: 'IP packet length in bytes (IP header and payload; the same on every link type)' },
+  { key: 'length', csv: 'LENGTH', title: 'Length', type: 'int', width: 80, description: 'IP packet length in bytes (IP header and payload; the same on every link type), as the IP header states it but never more than the wire carried' },
 ]);
 
 const options = obj({
@@ -72,6 +72,7 @@ export const tcpdump = defineProbe<PacketRow, TcpdumpOptions>({
     { key: 'otherProto', label: 'other IP', description: 'IP packets that are neither TCP nor UDP, or later fragments', loss: false },
     { key: 'malformed', label: 'malformed', description: 'frames with impossible headers: counted and skipped', loss: true },
     { key: 'truncated', label: 'truncated', description: 'frames whose headers were cut by the snap length', loss: true },
+    { key: 'ipTruncated', label: 'IP truncated', description: 'packets shorter on the wire than their IP header states (cut, or a forged length): shown, with the length the wire carried', loss: false },
     { key: 'kernelDrops', label: 'kernel drops', description: 'packets the kernel dropped because the capture buffer was full (pcap_stats)', loss: true },
   ],
   printer: () => ({

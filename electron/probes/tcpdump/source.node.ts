@@ -11,12 +11,12 @@ import type { PacketRow, TcpdumpOptions } from './definition.ts';
 
 const EXPORT_FRAMES = 10_000;
 
-type Counts = { seen: number; rows: number; notIp: number; otherProto: number; malformed: number; truncated: number };
+type Counts = { seen: number; rows: number; notIp: number; otherProto: number; malformed: number; truncated: number; ipTruncated: number };
 
 export const tcpdumpSource: ProbeSource<TcpdumpOptions, PacketRow> = async (options, sink) => {
   const devices = options.ifaces.length ? [...new Set(options.ifaces)] : ['any'];
   const names = new InterfaceNames();
-  const counts: Counts = { seen: 0, rows: 0, notIp: 0, otherProto: 0, malformed: 0, truncated: 0 };
+  const counts: Counts = { seen: 0, rows: 0, notIp: 0, otherProto: 0, malformed: 0, truncated: 0, ipTruncated: 0 };
   const captures: PcapCapture[] = [];
   let pending: PacketRow[] = [];
   // The newest frames as captured, for a pcapng export (10,000 × the snap length: ~2.5 MiB).
@@ -34,6 +34,7 @@ export const tcpdumpSource: ProbeSource<TcpdumpOptions, PacketRow> = async (opti
       return;
     }
     counts.rows++;
+    if (d.ipTruncated) counts.ipTruncated++;
     const f = d.tcpFlags;
     pending.push({
       time: p.time,
@@ -72,7 +73,8 @@ export const tcpdumpSource: ProbeSource<TcpdumpOptions, PacketRow> = async (opti
       const iface = ring.interfaces.length; // this capture's index in the export, registered once it is open
       const onPacket = handle(device, iface);
       const direction = options.bothDirections ? 'inout' : 'in';
-      const capture = new PcapCapture({ device, filter: options.filter, direction }, (p) => {
+      // The filter is the user's: checked under a time bound and compiled off the event loop.
+      const capture = await PcapCapture.open({ device, filter: options.filter, direction }, (p) => {
         onPacket(p);
         queueFlush();
       });
