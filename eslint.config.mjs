@@ -1,11 +1,16 @@
-// Lint: typescript-eslint's recommended rules, React hooks rules, and the
-// layering that keeps each runtime in its lane (VS Code and Signal do the same):
-//   *.dom.ts(x), renderer/   the renderer: no Node, no node-only or Electron code
-//   *.node.ts, electron/collector, electron/host, electron/cli   Node only
-//   electron/shared, probe definitions and parsers   pure: run anywhere
+// Lint: typescript-eslint's recommended rules, React hooks rules, and two kinds
+// of boundary (ARCHITECTURE.md draws both):
+//  - where code runs, by file suffix: *.dom.ts(x) and renderer/ are the
+//    renderer (no Node); *.node.ts and the collector, host and CLI are Node (no
+//    Electron); everything else is pure and runs anywhere;
+//  - which way a layer may point: core < kernel < runtime < probe < registry <
+//    ipc < ui < view < app (lint/layers.mjs), and no import cycle
+//    (eslint-plugin-import-x's no-cycle).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import reactHooks from 'eslint-plugin-react-hooks';
+import importX, { createNodeResolver } from 'eslint-plugin-import-x';
+import layers from './lint/layers.mjs';
 
 const nodeBuiltins = ['node:*', 'fs', 'path', 'child_process', 'net', 'os', 'http', 'dgram', 'crypto', 'events', 'util', 'worker_threads'];
 const noNode = {
@@ -22,26 +27,36 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts', '**/*.tsx'],
-    plugins: { 'react-hooks': reactHooks },
+    plugins: { 'react-hooks': reactHooks, local: layers, 'import-x': importX },
     rules: {
       ...reactHooks.configs.recommended.rules,
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-constant-condition': ['error', { checkLoops: false }],
+      'local/layers': 'error',
     },
   },
   {
-    // Renderer and everything pure that it may import.
-    files: ['renderer/**', 'electron/shared/**', 'electron/probes/**/*.ts'],
+    // Cycles are looked for in the product's code (tests import freely).
+    files: ['core/**', 'kernel/**', 'runtime/**', 'probes/**', 'ipc/**', 'host/**', 'collector/**', 'cli/**', 'electron/**', 'renderer/**'],
+    settings: {
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts', '.tsx'] },
+      'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.tsx'] })],
+    },
+    rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
+  },
+  {
+    // Pure code and the renderer, and everything they may import.
+    files: ['core/**', 'probes/**', 'ipc/**', 'renderer/**'],
     ignores: ['**/*.node.ts'],
     rules: { 'no-restricted-imports': ['error', noNode] },
   },
   {
-    // The collector and the CLI never import Electron; the host is shared by Electron main and `serve`.
-    files: ['electron/collector/**', 'electron/host/**', 'electron/cli/**', 'electron/node/**', 'electron/probes/**/*.node.ts'],
+    // The collector, the host and the CLI never import Electron; the host is shared by Electron main and `serve`.
+    files: ['kernel/**', 'runtime/**', 'collector/**', 'host/**', 'cli/**', '**/*.node.ts'],
     rules: { 'no-restricted-imports': ['error', { paths: [{ name: 'electron', message: 'the collector, host and CLI run in plain Node' }] }] },
   },
   {
-    files: ['scripts/**/*.mjs', 'bin/**/*.js', 'eslint.config.mjs'],
+    files: ['scripts/**/*.mjs', 'bin/**/*.js', 'eslint.config.mjs', 'lint/**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', require: 'readonly', __dirname: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },

@@ -4,16 +4,16 @@
 // what was lost.
 
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
-import { PROBES } from '../electron/probes/registry.ts';
-import type { HostState, NetprobesApi } from '../electron/shared/api.ts';
-import { PROBE_IDS, type ProbeId } from '../electron/shared/probe.ts';
-import { ProbeStore, useTick } from './store.dom.ts';
+import { PROBES } from '../probes/registry.ts';
+import type { HostState, NetprobesApi } from '../ipc/api.ts';
+import { PROBE_IDS, type ProbeId } from '../probes/registry.ts';
+import { ProbeStore, useTick } from './ui/store.dom.ts';
 import type { Link } from './api.dom.ts';
-import { Names } from './names.dom.ts';
-import { ProbeTab, type Incoming, type TabActions } from './views/ProbeTab.dom.tsx';
-import { Overview } from './views/Overview.dom.tsx';
-import { VIEWS } from './views/registry.dom.ts';
-import type { CrossLink } from './views/view.dom.ts';
+import { Names } from './ui/names.dom.ts';
+import { ProbeTab, type Incoming, type TabActions } from './ProbeTab.dom.tsx';
+import { Overview } from './Overview.dom.tsx';
+import { VIEWS } from '../probes/views.dom.ts';
+import type { CrossLink } from './ui/view.dom.ts';
 
 type Tab = 'overview' | ProbeId;
 const TABS: Tab[] = ['overview', ...PROBE_IDS];

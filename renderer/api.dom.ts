@@ -2,7 +2,7 @@
 // `netprobes serve` in a browser. Both implement NetprobesApi, so nothing else
 // in the renderer knows which front door it came through.
 
-import type { HostEvent, NetprobesApi, Reply, Request } from '../electron/shared/api.ts';
+import type { HostEvent, NetprobesApi, Reply, Request } from '../ipc/api.ts';
 
 declare global {
   interface Window {

@@ -7,8 +7,8 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 const node = { platform: 'node', target: 'node20', format: 'cjs', bundle: true, sourcemap: true, external: ['cap', 'electron'], logLevel: 'warning' };
 
 await Promise.all([
-  build({ ...node, entryPoints: ['electron/cli/cli.node.ts'], outfile: 'dist/cli.js' }),
-  build({ ...node, entryPoints: ['electron/collector/main.node.ts'], outfile: 'dist/collector.js' }),
+  build({ ...node, entryPoints: ['cli/cli.node.ts'], outfile: 'dist/cli.js' }),
+  build({ ...node, entryPoints: ['collector/main.node.ts'], outfile: 'dist/collector.js' }),
   build({ ...node, entryPoints: ['electron/main/main.ts'], outfile: 'dist/main.js' }),
   // A sandboxed preload is one file that may require only 'electron'.
   build({ ...node, entryPoints: ['electron/preload/preload.ts'], outfile: 'dist/preload.js' }),

@@ -1,15 +1,15 @@
 // Electron main: the window, the app:// protocol that serves the renderer,
 // validated IPC, save dialogs, and the collector's lifetime (through the
 // shared Session). Runs as the user; only the collector runs as root, started
-// through the administrator dialog (electron/host/elevation.node.ts). Every
+// through the administrator dialog (host/elevation.node.ts). Every
 // security decision is in ./security.ts, where a unit test checks it.
 
 import { app, BrowserWindow, dialog, ipcMain, protocol, session as electronSession, type IpcMainInvokeEvent } from 'electron';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { requestSchema, type HostEvent } from '../shared/api.ts';
-import { Session } from '../host/session.node.ts';
-import { elevatedLauncher } from '../host/elevation.node.ts';
+import { requestSchema, type HostEvent } from '../../ipc/api.ts';
+import { Session } from '../../host/session.node.ts';
+import { elevatedLauncher } from '../../host/elevation.node.ts';
 import {
   allowNavigation,
   allowPermission,

@@ -2,7 +2,7 @@
 // IPC channels. No Node, no ipcRenderer, nothing else crosses.
 
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
-import type { HostEvent, NetprobesApi, Request } from '../shared/api.ts';
+import type { HostEvent, NetprobesApi, Request } from '../../ipc/api.ts';
 
 const api: NetprobesApi = {
   frontEnd: 'electron',

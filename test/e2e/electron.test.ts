@@ -14,7 +14,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { _electron as electron } from 'playwright-core';
-import { electronBinary } from '../../electron/cli/app.node.ts';
+import { electronBinary } from '../../cli/app.node.ts';
 import { need } from '../helpers/env.ts';
 import { alive, until } from '../helpers/polkit-run.ts';
 import { ROOT, sleep } from '../helpers/run.ts';

@@ -2,7 +2,7 @@
 // an async_hooks destroy hook on (as under node:test): the patched binding must
 // survive it. Run with --expose-gc; exits 0 and prints "ok" when it does.
 import { createHook } from 'node:async_hooks';
-import { PcapCapture } from '../../electron/collector/capture/pcap.node.ts';
+import { PcapCapture } from '../../kernel/capture/pcap.node.ts';
 
 createHook({ destroy() {} }).enable();
 const gc = (globalThis as { gc?: () => void }).gc;

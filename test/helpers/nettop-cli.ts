@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import type { NettopRow } from '../../electron/probes/nettop/definition.ts';
+import type { NettopRow } from '../../probes/nettop/definition.ts';
 import { ROOT } from './run.ts';
 
 const CLI = path.join(ROOT, 'electron', 'cli', 'cli.node.ts');

@@ -9,9 +9,9 @@
 //   polkit-host.ts COLLECTOR PORT [plain|wrong-owner|foreign-socket|appimage APPIMAGE APPDIR]
 
 import { createInterface } from 'node:readline';
-import { elevatedLauncher } from '../../electron/host/elevation.node.ts';
-import type { Launcher } from '../../electron/host/collector-link.node.ts';
-import { Session } from '../../electron/host/session.node.ts';
+import { elevatedLauncher } from '../../host/elevation.node.ts';
+import type { Launcher } from '../../host/collector-link.node.ts';
+import { Session } from '../../host/session.node.ts';
 
 const [collector, portArg, mode = 'plain', appImage, appDir] = process.argv.slice(2);
 // appimage: as if run from an AppImage ($APPIMAGE, $APPDIR); the test makes a stand-in of one.

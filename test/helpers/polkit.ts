@@ -1,5 +1,5 @@
-// The real elevation path, without a person at the password dialog (see
-// DESIGN.md): the system bus and polkitd (started here if they are not
+// The real elevation path, without a person at the password dialog (a text
+// session cannot authenticate: "No session for cookie"): the system bus and polkitd (started here if they are not
 // running), a throwaway user, and a rule file in /etc/polkit-1/rules.d that
 // answers org.freedesktop.policykit.exec for that user — YES stands in for a
 // granted dialog, NO for a refused one, AUTH_ADMIN (with no agent running) for

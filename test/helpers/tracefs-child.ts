@@ -3,9 +3,9 @@
 // exception). Prints "ready <instance names>" once the probe runs.
 
 import { readdirSync } from 'node:fs';
-import { SOURCES } from '../../electron/probes/sources.node.ts';
-import { PROBES } from '../../electron/probes/registry.ts';
-import type { ProbeId } from '../../electron/shared/probe.ts';
+import { SOURCES } from '../../probes/sources.node.ts';
+import { PROBES } from '../../probes/registry.ts';
+import type { ProbeId } from '../../probes/registry.ts';
 
 const [probe = 'dropwatch', mode = 'wait'] = process.argv.slice(2);
 const source = SOURCES[probe as ProbeId];

@@ -2,7 +2,7 @@
 // emits, look at the tracing state the tests promise to leave unchanged.
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import type { ProbeSource, RunningProbe } from '../../electron/collector/source.ts';
+import type { ProbeSource, RunningProbe } from '../../runtime/source.ts';
 
 export const TRACEFS = '/sys/kernel/tracing';
 

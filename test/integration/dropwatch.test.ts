@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { need } from '../helpers/env.ts';
 import { globalTracingState, netprobesInstances, sleep, startSource, until } from '../helpers/tracefs.ts';
-import { dropwatchSource } from '../../electron/probes/dropwatch/source.node.ts';
-import { dropwatch } from '../../electron/probes/dropwatch/definition.ts';
+import { dropwatchSource } from '../../probes/dropwatch/source.node.ts';
+import { printDropwatch } from '../../probes/dropwatch/print.ts';
 
 async function closedUdpPort(): Promise<number> {
   const s = dgram.createSocket('udp4');
@@ -46,7 +46,7 @@ test('UDP to a closed port: exactly N drops at __udp4_lib_rcv, NO_SOCKET, IPv4',
     const times = run.batches.flat().map((r) => r.time);
     for (const time of times) assert.ok(Math.abs(time - Date.now() * 1000) < 30e6);
     // The seed's line for it
-    const lines = dropwatch.printer().rows(run.rows().filter((r) => r.location === '__udp4_lib_rcv'));
+    const lines = printDropwatch().rows(run.rows().filter((r) => r.location === '__udp4_lib_rcv'));
     assert.ok(lines.some((l) => /^\d+ packets dropped at __udp4_lib_rcv$/.test(l)));
     assert.deepEqual(run.errors, []);
   } finally {

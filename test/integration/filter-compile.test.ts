@@ -11,10 +11,10 @@ import { Cap } from 'cap';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { describe, test } from 'node:test';
-import { PcapCapture } from '../../electron/collector/capture/pcap.node.ts';
-import type { PacketRow } from '../../electron/probes/tcpdump/definition.ts';
-import { tcpdumpSource } from '../../electron/probes/tcpdump/source.node.ts';
-import { ProbeError } from '../../electron/shared/probe-error.ts';
+import { PcapCapture } from '../../kernel/capture/pcap.node.ts';
+import type { PacketRow } from '../../probes/tcpdump/definition.ts';
+import { tcpdumpSource } from '../../probes/tcpdump/source.node.ts';
+import { ProbeError } from '../../core/probe-error.ts';
 import { need } from '../helpers/env.ts';
 import { netprobes, sleep } from '../helpers/run.ts';
 

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { chromium } from 'playwright-core';
-import { Session } from '../../electron/host/session.node.ts';
+import { Session } from '../../host/session.node.ts';
 import { CHROMIUM, need } from '../helpers/env.ts';
 import { processesWith, setUpPolkit } from '../helpers/polkit.ts';
 import { alive, startHost, until } from '../helpers/polkit-run.ts';

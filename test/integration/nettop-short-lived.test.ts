@@ -21,8 +21,8 @@ import { need } from '../helpers/env.ts';
 import { nettopCli } from '../helpers/nettop-cli.ts';
 import { referenceCapture, sides } from '../helpers/reference-capture.ts';
 import { netprobesInstances, probeInstances, staleInstances, TRACEFS } from '../helpers/tracefs.ts';
-import { nettopSource } from '../../electron/probes/nettop/source.node.ts';
-import type { NettopRow } from '../../electron/probes/nettop/definition.ts';
+import { nettopSource } from '../../probes/nettop/source.node.ts';
+import type { NettopRow } from '../../probes/nettop/definition.ts';
 
 const run = promisify(execFile);
 const PEER = new URL('./nettop-peer.mjs', import.meta.url).pathname;

@@ -13,9 +13,9 @@ import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { need, reachableByOthers } from '../helpers/env.ts';
-import { nettopSource } from '../../electron/probes/nettop/source.node.ts';
-import type { NettopOptions, NettopRow } from '../../electron/probes/nettop/definition.ts';
-import type { RunningProbe } from '../../electron/collector/source.ts';
+import { nettopSource } from '../../probes/nettop/source.node.ts';
+import type { NettopOptions, NettopRow } from '../../probes/nettop/definition.ts';
+import type { RunningProbe } from '../../runtime/source.ts';
 import { nettopCli } from '../helpers/nettop-cli.ts';
 import { referenceCapture, sides } from '../helpers/reference-capture.ts';
 

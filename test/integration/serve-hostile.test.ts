@@ -16,10 +16,10 @@ import path from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { chromium } from 'playwright-core';
 import { WebSocket } from 'ws';
-import type { HostEvent, HostState } from '../../electron/shared/api.ts';
-import { Session } from '../../electron/host/session.node.ts';
-import { startServer } from '../../electron/cli/serve.node.ts';
-import { MAX_CLIENT_BACKLOG, MAX_CONNECTIONS, MAX_IN_FLIGHT, RATE_BURST, type ClientStats } from '../../electron/cli/client-limits.ts';
+import type { HostEvent, HostState } from '../../ipc/api.ts';
+import { Session } from '../../host/session.node.ts';
+import { startServer } from '../../cli/serve.node.ts';
+import { MAX_CLIENT_BACKLOG, MAX_CONNECTIONS, MAX_IN_FLIGHT, RATE_BURST, type ClientStats } from '../../cli/client-limits.ts';
 import { CHROMIUM, need } from '../helpers/env.ts';
 import { collect, ROOT, sleep, waitForOutput, type Finished } from '../helpers/run.ts';
 

@@ -9,9 +9,10 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { need } from '../helpers/env.ts';
 import { globalTracingState, netprobesInstances, probeInstances, sleep, startSource, TRACEFS, until } from '../helpers/tracefs.ts';
-import { closeAllTracefsInstances } from '../../electron/collector/tracefs/instance.node.ts';
-import { socketTraceSource } from '../../electron/probes/socket-trace/source.node.ts';
-import { socketTrace, type SockRow } from '../../electron/probes/socket-trace/definition.ts';
+import { closeAllTracefsInstances } from '../../kernel/tracefs/instance.node.ts';
+import { socketTraceSource } from '../../probes/socket-trace/source.node.ts';
+import { socketTrace, type SockRow } from '../../probes/socket-trace/definition.ts';
+import { printSocketTrace } from '../../probes/socket-trace/print.ts';
 
 const children: ChildProcess[] = [];
 after(() => {
@@ -100,7 +101,7 @@ test('--pid: a known child\'s socket calls, balanced, nested, under its TID', { 
   assert.deepEqual(run.errors, []);
   assert.equal(run.running.counters().overruns, 0);
   // The seed's lines
-  assert.deepEqual(socketTrace.printer().rows(rows.slice(10, 14)).map((l) => l.replace(/^ *\d+/, 'T')), [
+  assert.deepEqual(printSocketTrace().rows(rows.slice(10, 14)).map((l) => l.replace(/^ *\d+/, 'T')), [
     `T python3(${pid}): -> sys_sendto`,
     `T python3(${pid}):  -> sock_sendmsg`,
     `T python3(${pid}):  <- sock_sendmsg`,

@@ -10,8 +10,9 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { need } from '../helpers/env.ts';
 import { globalTracingState, netprobesInstances, sleep, startSource, until } from '../helpers/tracefs.ts';
 import { createTestHost, type TestHost } from '../helpers/netns.ts';
-import { tcpConnectionsSource } from '../../electron/probes/tcp-connections/source.node.ts';
-import { tcpConnections } from '../../electron/probes/tcp-connections/definition.ts';
+import { tcpConnectionsSource } from '../../probes/tcp-connections/source.node.ts';
+import { tcpConnections } from '../../probes/tcp-connections/definition.ts';
+import { printTcpConnections } from '../../probes/tcp-connections/print.ts';
 
 let host: TestHost | null = null;
 const children: ChildProcess[] = [];
@@ -98,7 +99,7 @@ test('accepted connections carry the accepting server\'s PID, command, UID, port
     assert.equal(c.overruns, 0);
     assert.ok(c.accepted! >= 4);
     // The seed's line
-    const line = tcpConnections.printer().rows([rows[0]!])[0]!;
+    const line = printTcpConnections().rows([rows[0]!])[0]!;
     assert.equal(line, `${' '.repeat(1)}65534 ${'python3'.padStart(16)} ${String(serverPid).padStart(6)}   8080 ${host.hostV4.padStart(16)}`);
   } finally {
     await run.running.stop();

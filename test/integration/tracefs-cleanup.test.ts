@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { need } from '../helpers/env.ts';
 import { globalTracingState, netprobesInstances, staleInstances, TRACEFS, until } from '../helpers/tracefs.ts';
-import { TracefsInstance, removeStaleInstances } from '../../electron/collector/tracefs/instance.node.ts';
+import { TracefsInstance, removeStaleInstances } from '../../kernel/tracefs/instance.node.ts';
 
 const CHILD = join(__dirname, '..', 'helpers', 'tracefs-child.ts');
 

@@ -2,10 +2,11 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseProbeArgs, probeHelp, UsageError } from '../../electron/cli/args.ts';
-import { PROBES } from '../../electron/probes/registry.ts';
-import type { PacketRow } from '../../electron/probes/tcpdump/definition.ts';
-import { csvField, csvHeader, csvLine, isoMicros, jsonLine, toCsv } from '../../electron/shared/format.ts';
+import { parseProbeArgs, probeHelp, UsageError } from '../../cli/args.ts';
+import { PROBES } from '../../probes/registry.ts';
+import type { PacketRow } from '../../probes/tcpdump/definition.ts';
+import { csvField, csvHeader, csvLine, isoMicros, jsonLine, toCsv } from '../../core/format.ts';
+import { printTcpdump } from '../../probes/tcpdump/print.ts';
 
 const tcpdump = PROBES.tcpdump;
 const row: PacketRow = { time: 1795595516866889, dev: 'lo', src: '127.0.0.1', dst: '10.0.0.1', sport: 80, dport: 20373, proto: 'TCP', urg: false, ack: true, psh: true, rst: false, syn: false, fin: false, length: 52 };
@@ -72,7 +73,7 @@ describe('formats', () => {
 
 describe("tcpdumplike.stp's layout", () => {
   test('header block and rows as the seed prints them', () => {
-    const p = tcpdump.printer();
+    const p = printTcpdump();
     assert.deepEqual(p.begin(), [
       '-----------------------------------------------------------------',
       '       Source IP         Dest IP  SPort  DPort  U  A  P  R  S  F ',

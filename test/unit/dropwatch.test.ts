@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DropAggregator, MAX_KEYS, protocolName, seedLines } from '../../electron/probes/dropwatch/aggregate.ts';
-import { dropwatch } from '../../electron/probes/dropwatch/definition.ts';
-import { KernelSymbols } from '../../electron/collector/tracefs/ksyms.ts';
-import { csvHeader } from '../../electron/shared/format.ts';
+import { DropAggregator, MAX_KEYS, protocolName } from '../../probes/dropwatch/aggregate.ts';
+import { dropwatch } from '../../probes/dropwatch/definition.ts';
+import { KernelSymbols } from '../../core/tracefs/ksyms.ts';
+import { csvHeader } from '../../core/format.ts';
+import { printDropwatch, seedLines } from '../../probes/dropwatch/print.ts';
 
 const syms = new KernelSymbols('ffffffff820a7a70 T __udp4_lib_rcv\nffffffff820a85a0 t udp_queue_rcv_skb\nffffffff81e00000 t unix_stream_recvmsg\nffffffff81e01000 t tun_do_read\n');
 const names = new Map([[3, 'NO_SOCKET'], [6, 'SOCKET_RCVBUFF']]);
@@ -39,7 +40,7 @@ test('aggregate: no reason field (kernels before 5.17) and bounded keys', () => 
 });
 
 test('seed printer: dropwatch.stp lines, summed per function', () => {
-  const p = dropwatch.printer();
+  const p = printDropwatch();
   assert.deepEqual(p.begin(), ['Monitoring for dropped packets']);
   assert.deepEqual(
     p.rows([

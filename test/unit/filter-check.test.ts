@@ -6,13 +6,13 @@
 import assert from 'node:assert/strict';
 import childProcess from 'node:child_process';
 import { describe, test } from 'node:test';
-import { parseProbeArgs, UsageError } from '../../electron/cli/args.ts';
-import { checkFilter, refuseFilter } from '../../electron/collector/capture/filter-check.node.ts';
-import { MAX_FILTER_CHARS } from '../../electron/probes/common.ts';
-import { PROBES } from '../../electron/probes/registry.ts';
-import { parseCommand } from '../../electron/shared/protocol.ts';
-import { ProbeError } from '../../electron/shared/probe-error.ts';
-import { LinkType } from '../../electron/shared/packet.ts';
+import { parseProbeArgs, UsageError } from '../../cli/args.ts';
+import { checkFilter, refuseFilter } from '../../kernel/capture/filter-check.node.ts';
+import { MAX_FILTER_CHARS } from '../../core/probe-options.ts';
+import { PROBES } from '../../probes/registry.ts';
+import { parseCommand } from '../../ipc/protocol.ts';
+import { ProbeError } from '../../core/probe-error.ts';
+import { LinkType } from '../../core/packet.ts';
 
 /** "port 1 or port 2 or ..." up to `chars` characters: the kind of list libpcap's optimizer is slowest on. */
 function portList(chars: number, unit = (i: number) => `port ${i}`): string {

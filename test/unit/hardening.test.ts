@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { build } from 'esbuild';
-import { directEnv } from '../../electron/host/collector-link.node.ts';
-import { classifyElevation, ELEVATION_MESSAGES, elevationCommand, runningAppImage } from '../../electron/host/elevation.node.ts';
+import { directEnv } from '../../host/collector-link.node.ts';
+import { classifyElevation, ELEVATION_MESSAGES, elevationCommand, runningAppImage } from '../../host/elevation.node.ts';
 import {
   allowNavigation,
   allowPermission,

@@ -3,12 +3,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SocketIndex, type Owner } from '../../electron/collector/attribution/socket-index.ts';
-import { NettopEngine, RECV, XMIT, type EngineOptions } from '../../electron/probes/nettop/engine.ts';
-import { nettop, type NettopRow } from '../../electron/probes/nettop/definition.ts';
-import { linkHeaderLength } from '../../electron/probes/nettop/link.ts';
-import { csvHeader } from '../../electron/shared/format.ts';
+import { SocketIndex, type Owner } from '../../probes/nettop/attribution/socket-index.ts';
+import { NettopEngine, RECV, XMIT, type EngineOptions } from '../../probes/nettop/engine.ts';
+import { nettop, type NettopRow } from '../../probes/nettop/definition.ts';
+import { linkHeaderLength } from '../../probes/nettop/link.ts';
+import { csvHeader } from '../../core/format.ts';
 import { fixtureSockets } from './nettop-fixtures.ts';
+import { printNettop } from '../../probes/nettop/print.ts';
 
 const T0_MS = 1_700_000_000_000;
 const T0 = T0_MS * 1000; // µs
@@ -201,7 +202,7 @@ test('link: frame lengths as the device sees them', () => {
 
 test('definition: CSV columns and nettop.stp layout', () => {
   assert.equal(csvHeader(nettop.columns), 'TIME,PID,UID,DEV,XMIT_PK,RECV_PK,XMIT_KB,RECV_KB,COMMAND,XMIT_BYTES,RECV_BYTES');
-  const p = nettop.printer();
+  const p = printNettop();
   const rows: NettopRow[] = [
     { time: 0, pid: 2886, uid: 4, dev: 'eth0', xmitPk: 79, recvPk: 0, xmitKb: 5, recvKb: 0, command: 'cups-polld', xmitBytes: 5200, recvBytes: 0 },
     { time: 0, pid: 0, uid: 0, dev: 'eth0', xmitPk: 3, recvPk: 32, xmitKb: 0, recvKb: 3, command: 'kernel', xmitBytes: 200, recvBytes: 3100 },

@@ -1,7 +1,7 @@
 // Real /proc text captured on the development machine (see nettop-proc-net.test.ts for what it holds).
 
 import { readFileSync } from 'node:fs';
-import { parseProcNet, type ProcSocket } from '../../electron/collector/attribution/proc-net.ts';
+import { parseProcNet, type ProcSocket } from '../../core/procfs/proc-net.ts';
 
 export const fixture = (name: string): string => readFileSync(new URL(`../fixtures/nettop/${name}`, import.meta.url), 'utf8');
 

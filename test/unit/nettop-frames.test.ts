@@ -11,11 +11,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { SocketIndex, type Owner } from '../../electron/collector/attribution/socket-index.ts';
-import type { ProcSocket } from '../../electron/collector/attribution/proc-net.ts';
-import { NettopEngine } from '../../electron/probes/nettop/engine.ts';
-import { FrameCounter } from '../../electron/probes/nettop/frames.ts';
-import { FlowMemo } from '../../electron/probes/nettop/fastpath.ts';
+import { SocketIndex, type Owner } from '../../probes/nettop/attribution/socket-index.ts';
+import type { ProcSocket } from '../../core/procfs/proc-net.ts';
+import { NettopEngine } from '../../probes/nettop/engine.ts';
+import { FrameCounter } from '../../probes/nettop/frames.ts';
+import { FlowMemo } from '../../probes/nettop/fastpath.ts';
 
 interface Rec {
   timeUs: number;

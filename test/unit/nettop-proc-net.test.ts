@@ -10,8 +10,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseProcNet, parseStatus, socketInode, TcpState } from '../../electron/collector/attribution/proc-net.ts';
-import { SocketIndex, unmapIpv4, type Owner } from '../../electron/collector/attribution/socket-index.ts';
+import { parseProcNet, parseStatus, socketInode, TcpState } from '../../core/procfs/proc-net.ts';
+import { SocketIndex, unmapIpv4, type Owner } from '../../probes/nettop/attribution/socket-index.ts';
 import { fixture, fixtureSockets } from './nettop-fixtures.ts';
 
 test('proc-net: /proc/net/tcp, listening, established and TIME_WAIT', () => {

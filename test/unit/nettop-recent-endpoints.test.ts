@@ -4,9 +4,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AMBIGUOUS, RecentEndpoints, type EndpointEvent } from '../../electron/collector/attribution/recent-endpoints.ts';
-import { SocketIndex, type Owner } from '../../electron/collector/attribution/socket-index.ts';
-import { NettopEngine, RECV, XMIT } from '../../electron/probes/nettop/engine.ts';
+import { AMBIGUOUS, RecentEndpoints, type EndpointEvent } from '../../probes/nettop/attribution/recent-endpoints.ts';
+import { SocketIndex, type Owner } from '../../probes/nettop/attribution/socket-index.ts';
+import { NettopEngine, RECV, XMIT } from '../../probes/nettop/engine.ts';
 
 const T0_MS = 1_700_000_000_000;
 const T0 = T0_MS * 1000;

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { decodeFrame, ipv6, LinkType, type Decoded } from '../../electron/shared/packet.ts';
+import { decodeFrame, ipv6, LinkType, type Decoded } from '../../core/packet.ts';
 import { readPcap } from '../helpers/pcap-file.ts';
 
 const FIX = path.join(import.meta.dirname, '..', 'fixtures');

@@ -3,8 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FrameRing } from '../../electron/collector/capture/frame-ring.ts';
-import { writePcapng } from '../../electron/shared/pcapng.ts';
+import { FrameRing } from '../../core/frame-ring.ts';
+import { writePcapng } from '../../core/pcapng.ts';
 
 /** Walks the blocks: [type, total length, body] — each block's trailing length must repeat its leading one. */
 function blocks(bytes: Uint8Array): { type: number; body: DataView }[] {

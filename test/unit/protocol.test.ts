@@ -3,9 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { encodeFrame, FrameDecoder, FrameError } from '../../electron/shared/framing.ts';
-import { parseCollectorMessage, parseCommand } from '../../electron/shared/protocol.ts';
-import { arr, int, obj, optional, SchemaError, str, tagged } from '../../electron/shared/schema.ts';
+import { encodeFrame, FrameDecoder, FrameError } from '../../core/framing.ts';
+import { parseCollectorMessage, parseCommand } from '../../ipc/protocol.ts';
+import { arr, int, obj, optional, SchemaError, str, tagged } from '../../core/schema.ts';
 
 describe('framing', () => {
   test('messages split across and packed into chunks come out whole and in order', () => {

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Indenter, seedLine, type TraceEvent } from '../../electron/probes/socket-trace/indent.ts';
-import { socketTrace } from '../../electron/probes/socket-trace/definition.ts';
-import { csvHeader } from '../../electron/shared/format.ts';
+import { Indenter, type TraceEvent } from '../../probes/socket-trace/indent.ts';
+import { socketTrace } from '../../probes/socket-trace/definition.ts';
+import { csvHeader } from '../../core/format.ts';
+import { seedLine } from '../../probes/socket-trace/print.ts';
 
 const who = (tid: number) => ({ pid: tid === 11 ? 10 : tid, comm: tid === 11 ? 'worker' : 'python3' });
 const us = (ns: number) => ns / 1000;

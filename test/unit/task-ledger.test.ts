@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CLONE_THREAD, TaskLedger } from '../../electron/collector/tracefs/task-ledger.ts';
+import { CLONE_THREAD, TaskLedger } from '../../core/tracefs/task-ledger.ts';
 
 const who = (l: TaskLedger, tid: number, ts: number) => {
   const life = l.at(tid, ts);

@@ -3,9 +3,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConnTracker, sockAddr, type ConnEvent, type Lookups, type StateChange } from '../../electron/probes/tcp-connections/tracker.ts';
-import { tcpConnections } from '../../electron/probes/tcp-connections/definition.ts';
-import { csvHeader } from '../../electron/shared/format.ts';
+import { ConnTracker, sockAddr, type ConnEvent, type Lookups, type StateChange } from '../../probes/tcp-connections/tracker.ts';
+import { tcpConnections } from '../../probes/tcp-connections/definition.ts';
+import { csvHeader } from '../../core/format.ts';
+import { printTcpConnections } from '../../probes/tcp-connections/print.ts';
 
 const SERVER = 10577;
 const CLIENT = 10621;
@@ -97,7 +98,7 @@ test('addresses: v4, v6, v4-mapped', () => {
 
 test('definition: CSV columns and the seed\'s layout', () => {
   assert.equal(csvHeader(tcpConnections.columns), 'TIME,UID,CMD,PID,PORT,IP_SOURCE,REMOTE_PORT,DIRECTION');
-  const p = tcpConnections.printer();
+  const p = printTcpConnections();
   assert.deepEqual(p.begin(), ['   UID              CMD    PID   PORT        IP_SOURCE']);
   assert.deepEqual(p.rows([{ time: 0, uid: 0, cmd: 'sshd', pid: 3165, port: 22, ipSource: '10.64.0.227', remotePort: 5000, direction: 'accepted' }]), [
     '     0             sshd   3165     22      10.64.0.227',

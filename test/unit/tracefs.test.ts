@@ -6,9 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseEventFormat, parseHeaderPage, parseSymbolic, readInt, field } from '../../electron/collector/tracefs/format.ts';
-import { walkPage, parseCpuStats, type PageLayout } from '../../electron/collector/tracefs/raw.ts';
-import { KernelSymbols } from '../../electron/collector/tracefs/ksyms.ts';
+import { parseEventFormat, parseHeaderPage, parseSymbolic, readInt, field } from '../../core/tracefs/format.ts';
+import { walkPage, parseCpuStats, type PageLayout } from '../../core/tracefs/page.ts';
+import { KernelSymbols } from '../../core/tracefs/ksyms.ts';
 
 const fx = (name: string) => readFileSync(join(__dirname, '..', 'fixtures', 'tracefs', name));
 const kfree = parseEventFormat(fx('kfree_skb.format').toString());

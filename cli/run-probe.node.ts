@@ -1,0 +1,129 @@
+// `netprobes <probe>`: runs the probe in this process (the CLI is already the
+// privileged side when run as root) and prints its rows as the seed script
+// did, as CSV, or as JSON lines. A summary goes to stderr at the end.
+
+import { SOURCES } from '../probes/sources.node.ts';
+import { PROBES, type AnyProbe, type ProbeId } from '../probes/registry.ts';
+import { PRINTERS } from '../probes/printers.ts';
+import { csvField, csvHeader, jsonLine } from '../core/format.ts';
+import type { Column } from '../core/probe.ts';
+import { ProbeError } from '../core/probe-error.ts';
+import { exitNow, onExit } from '../runtime/exit.node.ts';
+import type { RunningProbe } from '../runtime/source.ts';
+import type { ProbeArgs } from './args.ts';
+
+/** Bytes waiting on stdout beyond which rows are shed (and counted), not queued. */
+const MAX_STDOUT_BACKLOG = 16 << 20;
+
+export async function runProbe(id: ProbeId, args: ProbeArgs): Promise<void> {
+  const probe: AnyProbe = PROBES[id];
+  const source = SOURCES[id];
+  const out = process.stdout;
+  out.on('error', () => void exitNow(0)); // a closed pipe (| head) ends the run quietly
+  const printer = PRINTERS[id]();
+  let shown = 0;
+  let shed = 0;
+  const write = (lines: string[]) => {
+    if (lines.length) out.write(lines.join('\n') + '\n');
+  };
+  const toCsv = csvLineFormatter(probe.columns as readonly Column<object>[]);
+  const format = (rows: object[]): string[] => {
+    if (args.format === 'table') return printer.rows(rows);
+    if (args.format === 'csv') return rows.map(toCsv);
+    return rows.map((r) => jsonLine(probe.columns, r));
+  };
+
+  let running: RunningProbe;
+  try {
+    running = await source(args.options, {
+      rows: (rows) => {
+        if (out.writableLength > MAX_STDOUT_BACKLOG) {
+          shed += rows.length;
+          return;
+        }
+        shown += rows.length;
+        write(format(rows));
+      },
+      fail: (e) => {
+        process.stderr.write(`netprobes ${probe.id}: ${e.message}\n`);
+        void exitNow(1);
+      },
+    });
+  } catch (e) {
+    const msg = e instanceof ProbeError || e instanceof Error ? e.message : String(e);
+    process.stderr.write(`netprobes ${probe.id}: ${msg}\n`);
+    process.exit(e instanceof ProbeError && e.kind === 'input' ? 2 : 1);
+  }
+
+  // The header after the source is up: a script that waits for it knows capture has begun.
+  if (args.format === 'table') write(printer.begin());
+  else if (args.format === 'csv') write([csvHeader(probe.columns)]);
+
+  const ticker = args.format === 'table' && printer.tick && printer.tickMs ? setInterval(() => write(printer.tick!()), printer.tickMs) : null;
+
+  let finished = false;
+  onExit(async () => {
+    if (finished) return;
+    finished = true;
+    if (ticker) clearInterval(ticker);
+    await running.stop();
+    if (args.format === 'table') write(printer.end());
+    const counters = running.counters();
+    process.stderr.write(summary(probe, counters, shown, shed) + '\n');
+    // Let stdout drain before exit so no printed row is lost.
+    if (out.writableLength) await new Promise((r) => out.once('drain', r));
+  });
+  if (args.duration !== null) setTimeout(() => void exitNow(0), args.duration * 1000);
+}
+
+export function summary(probe: AnyProbe, counters: Record<string, number>, shown: number, shed: number): string {
+  const lost = probe.counters.filter((c) => c.loss).reduce((n, c) => n + (counters[c.key] ?? 0), 0) + shed;
+  const seen = probe.seen.counters.reduce((n, k) => n + (counters[k] ?? 0), 0);
+  const details = probe.counters.map((c) => `${c.label} ${counters[c.key] ?? 0}`).concat(`shed ${shed}`);
+  const note = probe.summaryNote?.(counters);
+  return `netprobes ${probe.id}: seen ${seen} ${probe.seen.what}, shown ${shown} rows, lost ${lost} (${details.join(', ')})${note ? `\n  ${note}` : ''}`;
+}
+
+/**
+ * csvLine's output, made per row without its per-cell work (measured: CSV formatting was the largest cost of
+ * `tcpdump --format csv` once decoding was fast): the CSV columns picked once, the ISO date made once per
+ * second, and only text cells checked for quoting (ints, flags and times never need it).
+ */
+export function csvLineFormatter(columns: readonly Column<object>[]): (row: object) => string {
+  const cols = columns.filter((c) => !c.notInCsv);
+  let sec = NaN;
+  let prefix = '';
+  const time = (us: number): string => {
+    const u = Math.floor(us);
+    const s = Math.floor(u / 1e6);
+    if (s !== sec) {
+      prefix = new Date(s * 1000).toISOString().slice(0, 19); // 2026-11-25T08:30:00
+      sec = s;
+    }
+    return `${prefix}.${String(u - s * 1e6).padStart(6, '0')}Z`;
+  };
+  return (row) => {
+    const r = row as Record<string, unknown>;
+    let out = '';
+    for (let i = 0; i < cols.length; i++) {
+      const c = cols[i]!;
+      const v = r[c.key as string];
+      if (i) out += ',';
+      switch (c.type) {
+        case 'time':
+          out += typeof v === 'number' ? time(v) : '';
+          break;
+        case 'flag':
+          out += v ? '1' : '0';
+          break;
+        case 'int':
+          out += typeof v === 'number' ? String(v) : '';
+          break;
+        case 'text':
+          out += typeof v === 'string' ? csvField(v) : '';
+          break;
+      }
+    }
+    return out;
+  };
+}

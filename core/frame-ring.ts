@@ -1,0 +1,56 @@
+// The last N captured frames, for a pcapng export: one preallocated buffer of
+// fixed slots (no allocation per packet), the oldest overwritten first.
+
+import type { PcapngInterface, PcapngPacket } from './pcapng.ts';
+
+export class FrameRing {
+  private readonly data: Uint8Array;
+  private readonly caplen: Uint32Array;
+  private readonly wireLen: Uint32Array;
+  private readonly iface: Uint8Array;
+  private readonly time: Float64Array;
+  private next = 0;
+  private filled = 0;
+  readonly interfaces: PcapngInterface[] = [];
+
+  constructor(
+    readonly slots: number,
+    readonly slotBytes: number,
+  ) {
+    this.data = new Uint8Array(slots * slotBytes);
+    this.caplen = new Uint32Array(slots);
+    this.wireLen = new Uint32Array(slots);
+    this.iface = new Uint8Array(slots);
+    this.time = new Float64Array(slots);
+  }
+
+  /** Registers a capture's interface; returns its index for add(). */
+  addInterface(i: PcapngInterface): number {
+    this.interfaces.push(i);
+    return this.interfaces.length - 1;
+  }
+
+  add(iface: number, time: number, src: Uint8Array, offset: number, caplen: number, wireLen: number): void {
+    const n = Math.min(caplen, this.slotBytes);
+    const slot = this.next;
+    this.data.set(src.subarray(offset, offset + n), slot * this.slotBytes);
+    this.caplen[slot] = n;
+    this.wireLen[slot] = wireLen;
+    this.iface[slot] = iface;
+    this.time[slot] = time;
+    this.next = (slot + 1) % this.slots;
+    if (this.filled < this.slots) this.filled++;
+  }
+
+  /** The frames held, oldest first (copies). */
+  packets(): PcapngPacket[] {
+    const out: PcapngPacket[] = [];
+    const start = this.filled < this.slots ? 0 : this.next;
+    for (let k = 0; k < this.filled; k++) {
+      const slot = (start + k) % this.slots;
+      const at = slot * this.slotBytes;
+      out.push({ iface: this.iface[slot]!, time: this.time[slot]!, wireLen: this.wireLen[slot]!, data: this.data.slice(at, at + this.caplen[slot]!) });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,102 @@
+// What every probe declares, in code that runs in every process: its columns
+// (one definition drives the GUI table, the CSV export, the CLI and --help),
+// its options and their CLI flags, its counters. The shapes only: which probes
+// exist is the registry's business (probes/registry.ts); a probe's source
+// (source.node.ts), seed printer (print.ts) and view (view.dom.tsx) live
+// beside its definition.
+
+import { bool, int, obj, str, type Schema } from './schema.ts';
+
+/** time: µs since the Unix epoch, shown as ISO 8601 UTC with microseconds. flag: shown as 0/1. */
+export type CellType = 'time' | 'int' | 'text' | 'flag';
+type CellValue<T extends CellType> = T extends 'text' ? string : T extends 'flag' ? boolean : number;
+
+export interface Column<Row> {
+  readonly key: keyof Row & string;
+  /** The CSV header and the JSON key's documented name. */
+  readonly csv: string;
+  /** The table header in the GUI. */
+  readonly title: string;
+  readonly type: CellType;
+  /** Width hint for the GUI table, in px. */
+  readonly width: number;
+  readonly description: string;
+  /** Beyond the CSV layout the issue fixes: in the GUI table, the details pane and JSON, not in CSV. */
+  readonly notInCsv?: true;
+}
+
+/** A CLI flag that sets one option. `repeat` collects every use into an array. */
+export interface Flag {
+  readonly name: string;
+  readonly option: string;
+  readonly kind: 'string' | 'int' | 'repeat' | 'bool';
+  readonly help: string;
+  readonly value?: string;
+  /** The GUI's label for the option (default: the flag's name). */
+  readonly label?: string;
+}
+
+export interface Counter {
+  readonly key: string;
+  readonly label: string;
+  readonly description: string;
+  /** True for counts of things the user did not get to see (drops, overruns, shed rows). */
+  readonly loss: boolean;
+}
+
+/** Prints the seed script's own layout, line by line. Stateful, one per run. */
+export interface SeedPrinter<Row> {
+  begin(): string[];
+  rows(rows: readonly Row[]): string[];
+  /** Called every tickMs, e.g. tcpdumplike.stp's header every second. */
+  tick?(): string[];
+  readonly tickMs?: number;
+  end(): string[];
+}
+
+export interface ProbeDefinition<Row extends object = object, Options extends object = object, Id extends string = string> {
+  readonly id: Id;
+  readonly title: string;
+  readonly seedScript: string;
+  readonly summary: string;
+  /** stream: rows arrive as they happen. interval: each `rows` message is a whole table that replaces the last. */
+  readonly kind: 'stream' | 'interval';
+  readonly columns: readonly Column<Row>[];
+  readonly options: Schema<Options>;
+  readonly defaults: Options;
+  readonly flags: readonly Flag[];
+  readonly counters: readonly Counter[];
+  /** What the end-of-run summary calls "seen": the sum of these counters, and what they count. */
+  readonly seen: { readonly counters: readonly string[]; readonly what: string };
+  /** A line of the summary beyond the counters, e.g. nettop's share of packets attributed. */
+  readonly summaryNote?: (counters: Record<string, number>) => string | null;
+  /** Extra text for `netprobes <probe> --help`: needs, caveats. */
+  readonly notes: string;
+}
+
+/** Curried so the row and option types are given and the id's literal type is kept: defineProbe<Row, Options>()({ id: 'x', ... }). */
+export function defineProbe<Row extends object, Options extends object>() {
+  return <const Id extends string>(def: ProbeDefinition<Row, Options, Id>): ProbeDefinition<Row, Options, Id> => def;
+}
+
+export function defineColumns<Row>() {
+  return <const C extends readonly Column<Row>[]>(columns: C) => columns;
+}
+
+/** The schema of a row, derived from its columns so the two cannot disagree. */
+export function rowSchema<Row extends object>(columns: readonly Column<Row>[]): Schema<Row> {
+  const cell: Record<CellType, Schema<CellValue<CellType>>> = {
+    time: int({ min: 0 }),
+    int: int(),
+    text: str({ max: 1024 }),
+    flag: bool,
+  };
+  const shape: Record<string, Schema<unknown>> = {};
+  for (const c of columns) shape[c.key] = cell[c.type];
+  return obj(shape) as unknown as Schema<Row>;
+}
+
+/** The counters every probe has, beside its own. */
+export const COMMON_COUNTERS: readonly Counter[] = [
+  { key: 'shed', label: 'shed', description: 'rows produced but not delivered: the display rate limit or a slow reader', loss: true },
+];

@@ -1,0 +1,147 @@
+// Parsers for the /proc files that map a socket to its owner, as nethogs and
+// bandwhich read them. Pure: text in, records out; no Node imports, so they are
+// unit tested on real captured text (test/fixtures/nettop/).
+//
+//   /proc/net/{tcp,tcp6,udp,udp6}  one line per socket of the reader's network
+//                                  namespace: addresses, state, uid, inode
+//   /proc/<pid>/fd/<n>             a symlink "socket:[<inode>]" per open socket
+//   /proc/<pid>/status             Name: (comm) and Uid: (real, effective, ...)
+
+import { ipv4, ipv6 } from '../packet.ts';
+
+export type L4Proto = 'TCP' | 'UDP';
+
+/** Kernel TCP states as /proc/net/tcp prints them (include/net/tcp_states.h). UDP sockets show 7 (CLOSE) or 1 (connected). */
+export const TcpState = {
+  ESTABLISHED: 1,
+  SYN_SENT: 2,
+  SYN_RECV: 3,
+  FIN_WAIT1: 4,
+  FIN_WAIT2: 5,
+  TIME_WAIT: 6,
+  CLOSE: 7,
+  CLOSE_WAIT: 8,
+  LAST_ACK: 9,
+  LISTEN: 10,
+  CLOSING: 11,
+  NEW_SYN_RECV: 12,
+} as const;
+
+export interface ProcSocket {
+  proto: L4Proto;
+  /** The table it came from: tcp/udp (4) or tcp6/udp6 (6). */
+  family: 4 | 6;
+  /** Text as packet.ts prints addresses; an IPv4-mapped address of a v6 socket is "::ffff:a.b.c.d". */
+  localIp: string;
+  localPort: number;
+  remoteIp: string;
+  remotePort: number;
+  state: number;
+  /** The socket's owner uid (sk_uid), even when no process holds it any more. */
+  uid: number;
+  /** 0 for sockets no file refers to: TIME_WAIT, request sockets, orphans after close(). */
+  inode: number;
+}
+
+export interface ParsedTable {
+  sockets: ProcSocket[];
+  /** Lines that did not parse (never expected; counted rather than thrown). */
+  malformed: number;
+}
+
+/**
+ * Parses one /proc/net/{tcp,tcp6,udp,udp6} file. Addresses there are the
+ * kernel's in-memory words printed with %08X, so their byte order is the
+ * host's: `littleEndian` is true on x86 and arm64.
+ */
+export function parseProcNet(text: string, proto: L4Proto, family: 4 | 6, littleEndian = true): ParsedTable {
+  const sockets: ProcSocket[] = [];
+  let malformed = 0;
+  const lines = text.split('\n');
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (!line.trim()) continue;
+    const f = line.trim().split(/\s+/);
+    // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...
+    if (f.length < 10) {
+      malformed++;
+      continue;
+    }
+    const local = parseEndpoint(f[1]!, family, littleEndian);
+    const remote = parseEndpoint(f[2]!, family, littleEndian);
+    const state = parseInt(f[3]!, 16);
+    const uid = Number(f[7]);
+    const inode = Number(f[9]);
+    if (!local || !remote || !Number.isInteger(state) || !Number.isInteger(uid) || !Number.isInteger(inode)) {
+      malformed++;
+      continue;
+    }
+    sockets.push({
+      proto,
+      family,
+      localIp: local.ip,
+      localPort: local.port,
+      remoteIp: remote.ip,
+      remotePort: remote.port,
+      state,
+      uid,
+      inode,
+    });
+  }
+  return { sockets, malformed };
+}
+
+const HEX = /^[0-9A-Fa-f]+$/;
+
+function parseEndpoint(text: string, family: 4 | 6, littleEndian: boolean): { ip: string; port: number } | null {
+  const colon = text.indexOf(':');
+  if (colon < 0) return null;
+  const addr = text.slice(0, colon);
+  const portHex = text.slice(colon + 1);
+  const want = family === 4 ? 8 : 32;
+  if (addr.length !== want || !HEX.test(addr) || !HEX.test(portHex) || portHex.length > 4) return null;
+  const bytes = new Uint8Array(want / 2);
+  // Each 32-bit word was printed as a number: undo the host's byte order word by word.
+  for (let w = 0; w < want / 8; w++) {
+    for (let b = 0; b < 4; b++) {
+      const src = littleEndian ? 3 - b : b;
+      bytes[w * 4 + b] = parseInt(addr.slice(w * 8 + src * 2, w * 8 + src * 2 + 2), 16);
+    }
+  }
+  return { ip: family === 4 ? ipv4(bytes, 0) : ipv6(bytes, 0), port: parseInt(portHex, 16) };
+}
+
+/** The inode of a /proc/<pid>/fd/<n> link target "socket:[12345]", or 0 for anything else. */
+export function socketInode(link: string): number {
+  if (!link.startsWith('socket:[') || !link.endsWith(']')) return 0;
+  const n = Number(link.slice(8, -1));
+  return Number.isInteger(n) && n > 0 ? n : 0;
+}
+
+export interface ProcStatus {
+  /** comm, at most 15 bytes, as execname() in SystemTap. */
+  name: string;
+  /** Real uid, as SystemTap's uid(). */
+  uid: number;
+}
+
+/** Name: and the real uid from /proc/<pid>/status; null if either is missing. */
+export function parseStatus(text: string): ProcStatus | null {
+  let name: string | null = null;
+  let uid: number | null = null;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('Name:')) name = unescapeName(line.slice(5).replace(/^\t/, ''));
+    else if (line.startsWith('Uid:')) {
+      const real = Number(line.slice(4).trim().split(/\s+/)[0]);
+      if (Number.isInteger(real)) uid = real;
+    }
+    if (name !== null && uid !== null) return { name, uid };
+  }
+  return null;
+}
+
+// The kernel escapes "\n" as "\\n" and "\\" as "\\\\" in Name: (proc_task_name, ESCAPE_SPACE|ESCAPE_SPECIAL).
+function unescapeName(s: string): string {
+  if (!s.includes('\\')) return s;
+  return s.replace(/\\(n|t|\\)/g, (_, c: string) => (c === 'n' ? '\n' : c === 't' ? '\t' : '\\'));
+}

@@ -1,0 +1,172 @@
+// One user's session with the collector, shared by both front doors (Electron
+// main and `netprobes serve`): it owns the collector's lifetime, keeps the
+// state the renderer shows, answers the renderer's validated requests and fans
+// the collector's messages out to every subscribed front end.
+
+import { PROBES } from '../probes/registry.ts';
+import type { HostEvent, HostState, InterfaceInfo, Reply, Request } from '../ipc/api.ts';
+import { PROBE_IDS, type ProbeId } from '../probes/registry.ts';
+import type { CollectorMessage } from '../ipc/protocol.ts';
+import { listInterfaces } from '../kernel/interfaces.node.ts';
+import { CollectorLink, directLauncher, type Launcher } from './collector-link.node.ts';
+import { NameCache } from './names.node.ts';
+
+export interface SessionOptions {
+  collectorScript: string;
+  frontEnd: HostState['frontEnd'];
+  /** How to get a root collector when we are not root (the elevation prompt); null: we cannot. */
+  elevatedLauncher: Launcher | null;
+  /** Electron: a save dialog that writes the file; null where the renderer saves for itself. */
+  saveFile: ((suggestedName: string, content: string, encoding: 'utf8' | 'base64') => Promise<string | null>) | null;
+  log?: (line: string) => void;
+}
+
+const HELLO_TIMEOUT_DIRECT_MS = 15_000;
+/** A person may take a while with the password dialog. */
+const HELLO_TIMEOUT_PROMPT_MS = 120_000;
+
+export class Session {
+  private link: CollectorLink | null = null;
+  private starting: Promise<void> | null = null;
+  private readonly listeners = new Set<(e: HostEvent) => void>();
+  private readonly names = new NameCache();
+  /** Per probe, the last start/stop in line: each waits for the one before, so the collector gets them in the order asked. */
+  private readonly lanes = new Map<ProbeId, Promise<unknown>>();
+  readonly state: HostState;
+
+  constructor(private readonly opts: SessionOptions) {
+    this.state = {
+      collector: { status: 'not-running', elevated: false, pid: null, problem: null },
+      elevation: process.getuid?.() === 0 ? 'direct' : opts.elevatedLauncher ? 'prompt' : 'none',
+      frontEnd: opts.frontEnd,
+      probes: Object.fromEntries(PROBE_IDS.map((id) => [id, { running: false, source: null, problem: null }])) as HostState['probes'],
+    };
+  }
+
+  subscribe(listener: (e: HostEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async handle<R extends Request>(req: R): Promise<Reply<R['type']>> {
+    const reply = req.type === 'start' || req.type === 'stop' ? await this.inLane(req.probe, () => this.dispatch(req)) : await this.dispatch(req);
+    return reply as Reply<R['type']>;
+  }
+
+  /** Runs `work` after every earlier start/stop of the probe has been handled (whether it failed or not). */
+  private inLane<T>(probe: ProbeId, work: () => Promise<T>): Promise<T> {
+    const next = (this.lanes.get(probe) ?? Promise.resolve()).then(work, work);
+    const settled = next.catch(() => undefined);
+    this.lanes.set(probe, settled);
+    void settled.then(() => this.lanes.get(probe) === settled && this.lanes.delete(probe));
+    return next;
+  }
+
+  private async dispatch(req: Request): Promise<unknown> {
+    switch (req.type) {
+      case 'getState':
+        return this.state;
+      case 'listInterfaces':
+        return listInterfaces().map((i): InterfaceInfo => ({ name: i.name, up: i.up }));
+      case 'start': {
+        const options = PROBES[req.probe].options.parse(req.options, 'options');
+        await this.ensureCollector();
+        this.setProbe(req.probe, { running: true, source: null, problem: null });
+        this.link!.send({ type: 'start', probe: req.probe, options });
+        return { ok: true };
+      }
+      case 'stop':
+        if (this.link) this.link.send({ type: 'stop', probe: req.probe });
+        return { ok: true };
+      case 'restartCollector':
+        this.shutdown();
+        await this.ensureCollector();
+        return { ok: true };
+      case 'resolveNames':
+        return this.names.resolve(req.ips);
+      case 'saveFile':
+        if (!this.opts.saveFile) throw new Error('this front end saves files itself');
+        return { path: await this.opts.saveFile(req.suggestedName, req.content, req.encoding ?? 'utf8') };
+      case 'exportPcapng':
+        if (!this.link) throw new Error('no packets captured yet: start the packet probe first');
+        return this.link.query({ type: 'pcapng' });
+      case 'processPorts':
+        await this.ensureCollector();
+        return this.link!.query({ type: 'ports', pid: req.pid });
+    }
+  }
+
+  /** Starts the collector once; concurrent callers share the attempt. */
+  ensureCollector(): Promise<void> {
+    if (this.link) return Promise.resolve();
+    this.starting ??= this.launch().finally(() => (this.starting = null));
+    return this.starting;
+  }
+
+  shutdown(): void {
+    const link = this.link;
+    this.link = null;
+    link?.close();
+    for (const id of PROBE_IDS) this.state.probes[id] = { running: false, source: null, problem: null };
+    this.setCollector({ status: 'not-running', elevated: false, pid: null, problem: null });
+  }
+
+  private async launch(): Promise<void> {
+    const root = process.getuid?.() === 0;
+    const launcher = root ? directLauncher : this.opts.elevatedLauncher;
+    if (!launcher) {
+      const problem = 'the collector needs root: run as root, or use the app, which asks for administrator rights';
+      this.setCollector({ status: 'not-running', elevated: false, pid: null, problem });
+      throw new Error(problem);
+    }
+    this.setCollector({ status: 'starting', elevated: false, pid: null, problem: null });
+    const link = new CollectorLink(launcher, this.opts.collectorScript, this.opts.log);
+    try {
+      await link.start(root ? HELLO_TIMEOUT_DIRECT_MS : HELLO_TIMEOUT_PROMPT_MS);
+    } catch (e) {
+      const problem = (e as Error).message;
+      this.setCollector({ status: 'not-running', elevated: false, pid: null, problem });
+      throw e;
+    }
+    this.link = link;
+    link.on('message', (m) => this.onMessage(m));
+    link.on('exit', (why) => {
+      if (this.link !== link) return;
+      this.link = null;
+      for (const id of PROBE_IDS) {
+        if (this.state.probes[id].running) this.setProbe(id, { running: false, source: null, problem: { kind: 'internal', message: 'the collector stopped' } });
+      }
+      this.setCollector({ status: 'crashed', elevated: false, pid: null, problem: why });
+    });
+    this.setCollector({ status: 'running', elevated: link.uid === 0, pid: link.pid, problem: null });
+  }
+
+  private onMessage(m: CollectorMessage): void {
+    switch (m.type) {
+      case 'hello':
+        return;
+      case 'started':
+        return this.setProbe(m.probe, { running: true, source: m.source, problem: null });
+      case 'stopped':
+        return this.setProbe(m.probe, { running: false, source: this.state.probes[m.probe].source, problem: m.problem });
+      case 'rows':
+        return this.broadcast({ type: 'rows', probe: m.probe, rows: m.rows });
+      case 'counters':
+        return this.broadcast({ type: 'counters', probe: m.probe, counters: m.counters });
+    }
+  }
+
+  private setProbe(id: ProbeId, s: HostState['probes'][ProbeId]): void {
+    this.state.probes[id] = s;
+    this.broadcast({ type: 'state', state: this.state });
+  }
+
+  private setCollector(c: HostState['collector']): void {
+    this.state.collector = c;
+    this.broadcast({ type: 'state', state: this.state });
+  }
+
+  private broadcast(e: HostEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+}

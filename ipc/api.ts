@@ -1,0 +1,100 @@
+// The API the renderer sees: the same in Electron (through the preload) and in
+// the browser (`netprobes serve`, over a WebSocket). Requests from the renderer
+// are validated by the host; the renderer never gets Node.
+
+import { PROBE_IDS, type ProbeId } from '../probes/registry.ts';
+import type { Answer, Problem } from './protocol.ts';
+import { arr, bool, int, literal, nullable, obj, optional, str, tagged, type Infer, type Schema } from '../core/schema.ts';
+
+export type CollectorStatus = 'not-running' | 'starting' | 'running' | 'crashed';
+
+export interface ProbeState {
+  running: boolean;
+  /** What the running probe uses, e.g. "libpcap on any (LINUX_SLL2)". */
+  source: string | null;
+  problem: Problem | null;
+}
+
+export interface HostState {
+  collector: {
+    status: CollectorStatus;
+    /** The collector runs as root. */
+    elevated: boolean;
+    pid: number | null;
+    problem: string | null;
+  };
+  /**
+   * How the collector gets root: 'direct' (the host is root: no prompt),
+   * 'prompt' (the administrator dialog asks first: label Start "Start as
+   * administrator" while the collector is not running), 'none' (it cannot:
+   * `serve` run as a user).
+   */
+  elevation: 'direct' | 'prompt' | 'none';
+  /** Where the renderer runs: the Electron app, or a browser through `serve`. */
+  frontEnd: 'electron' | 'browser';
+  probes: Record<ProbeId, ProbeState>;
+}
+
+export interface InterfaceInfo {
+  name: string;
+  up: boolean;
+}
+
+/** Host → renderer. */
+export type HostEvent =
+  | { type: 'state'; state: HostState }
+  | { type: 'rows'; probe: ProbeId; rows: object[] }
+  | { type: 'counters'; probe: ProbeId; counters: Record<string, number> }
+  /** Rows this front end did not get because it was not keeping up. */
+  | { type: 'undelivered'; probe: ProbeId; rows: number };
+
+const json: Schema<unknown> = { describe: 'any JSON value', parse: (v) => v };
+const probeId = literal(...PROBE_IDS);
+
+/** Renderer → host, each answered by a reply. */
+export const requestSchema = tagged({
+  getState: obj({}),
+  listInterfaces: obj({}),
+  start: obj({ probe: probeId, options: json }),
+  stop: obj({ probe: probeId }),
+  restartCollector: obj({}),
+  /** Reverse names of addresses (the "names" toggle); unknown ones map to null. */
+  resolveNames: obj({ ips: arr(str({ max: 45 }), { max: 256 }) }),
+  /** Electron only: a save dialog, then the host writes the file. */
+  saveFile: obj({
+    suggestedName: str({ min: 1, max: 200, pattern: /^[\w.-]+$/ }),
+    content: str({ max: 256 << 20 }),
+    /** base64 for binary files (pcapng). */
+    encoding: optional(literal('utf8', 'base64')),
+  }),
+  /** The packet probe's newest frames (up to 10,000, 256 bytes each) as a pcapng file, base64. */
+  exportPcapng: obj({}),
+  /** The local TCP/UDP ports of a process, for the "packets of this process" link. */
+  processPorts: obj({ pid: int({ min: 1, max: 4_194_304 }) }),
+});
+export type Request = Infer<typeof requestSchema>;
+
+export type Reply<R extends Request['type']> = R extends 'getState'
+  ? HostState
+  : R extends 'listInterfaces'
+    ? InterfaceInfo[]
+    : R extends 'saveFile'
+      ? { path: string | null }
+      : R extends 'resolveNames'
+        ? Record<string, string | null>
+        : R extends 'exportPcapng'
+          ? Answer<'pcapng'>
+          : R extends 'processPorts'
+            ? Answer<'ports'>
+            : { ok: true };
+
+/** What both front doors give the renderer. */
+export interface NetprobesApi {
+  request<R extends Request>(req: R): Promise<Reply<R['type']>>;
+  /** Returns an unsubscribe function. */
+  subscribe(listener: (event: HostEvent) => void): () => void;
+  readonly frontEnd: 'electron' | 'browser';
+}
+
+/** A failed request's answer, the same over both transports. */
+export const replyEnvelope = obj({ id: int({ min: 0 }), ok: bool, value: json, error: nullable(str({ max: 4000 })) });

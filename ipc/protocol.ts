@@ -1,0 +1,73 @@
+// The messages between the collector (root) and the host that started it
+// (Electron main, or `netprobes serve`). Both directions are validated on
+// arrival: the collector takes a closed set of commands and nothing else, and
+// the host checks every row against its probe's columns before passing it on.
+
+import { PROBES, type AnyProbe } from '../probes/registry.ts';
+import { rowSchema } from '../core/probe.ts';
+import { PROBE_IDS, type ProbeId } from '../probes/registry.ts';
+import { arr, int, literal, nullable, obj, record, str, tagged, type Infer, type Schema } from '../core/schema.ts';
+import { MAX_FRAME_BYTES } from '../core/framing.ts';
+
+export const PROTOCOL_VERSION = 1;
+/** Rows per `rows` message; a stream probe's batch beyond this is shed and counted. */
+export const MAX_ROWS_PER_MESSAGE = 5000;
+
+const probeId = literal(...PROBE_IDS);
+const json: Schema<unknown> = { describe: 'any JSON value', parse: (v) => v };
+const problem = obj({ kind: literal('privilege', 'feature', 'input', 'internal'), message: str({ max: 2000 }) });
+export type Problem = Infer<typeof problem>;
+
+/** Questions the host may ask of the collector, each answered once by an `answer` with the same id. */
+const query = tagged({
+  /** The tcpdump probe's newest captured frames (running or last run), as pcapng. */
+  pcapng: obj({}),
+  /** The local ports of one process's TCP and UDP sockets. */
+  ports: obj({ pid: int({ min: 1, max: 4_194_304 }) }),
+});
+export type Query = Infer<typeof query>;
+
+const command = tagged({
+  start: obj({ probe: probeId, options: json }),
+  stop: obj({ probe: probeId }),
+  query: obj({ id: int({ min: 0 }), query }),
+});
+export type Command = Infer<typeof command>;
+
+const collectorMessage = tagged({
+  hello: obj({ protocol: int({ min: 1, max: 1000 }), pid: int({ min: 1 }), uid: int({ min: 0 }) }),
+  started: obj({ probe: probeId, source: str({ max: 500 }) }),
+  rows: obj({ probe: probeId, rows: arr(json as Schema<object>, { max: MAX_ROWS_PER_MESSAGE }) }),
+  counters: obj({ probe: probeId, counters: record(int({ min: 0 }), { maxKeys: 64 }) }),
+  stopped: obj({ probe: probeId, problem: nullable(problem) }),
+  answer: obj({ id: int({ min: 0 }), value: json, problem: nullable(problem) }),
+});
+export type CollectorMessage = Infer<typeof collectorMessage>;
+
+const rowSchemas = Object.fromEntries(
+  PROBE_IDS.map((id) => [id, arr(rowSchema<object>((PROBES[id] as AnyProbe).columns), { max: MAX_ROWS_PER_MESSAGE })]),
+) as Record<
+  ProbeId,
+  Schema<object[]>
+>;
+
+/** The answers' shapes, checked by the host when an answer arrives. */
+export const ANSWERS = {
+  pcapng: obj({ base64: str({ max: MAX_FRAME_BYTES }), packets: int({ min: 0 }) }),
+  ports: arr(obj({ proto: literal('TCP', 'UDP'), port: int({ min: 0, max: 65535 }) }), { max: 1024 }),
+} satisfies Record<Query['type'], Schema<unknown>>;
+export type Answer<K extends Query['type']> = Infer<(typeof ANSWERS)[K]>;
+
+/** Host side: a message from the collector, rows checked against their probe's columns. */
+export function parseCollectorMessage(value: unknown): CollectorMessage {
+  const m = collectorMessage.parse(value);
+  if (m.type === 'rows') return { ...m, rows: rowSchemas[m.probe].parse(m.rows, '.rows') };
+  return m;
+}
+
+/** Collector side: a command from the host, options checked against their probe's schema. */
+export function parseCommand(value: unknown): Command {
+  const c = command.parse(value);
+  if (c.type === 'start') return { ...c, options: PROBES[c.probe].options.parse(c.options, '.options') };
+  return c;
+}

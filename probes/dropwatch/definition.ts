@@ -1,0 +1,53 @@
+// dropwatch — after dropwatch.stp: packets the kernel dropped (skb:kfree_skb),
+// counted per kernel location every interval, most first, with the drop reason
+// and the protocol; the location resolved to its function through /proc/kallsyms.
+
+import { defineColumns, defineProbe } from '../../core/probe.ts';
+import { obj, type Infer } from '../../core/schema.ts';
+import { INTERVAL_SECONDS } from '../../core/probe-options.ts';
+
+export interface DropRow {
+  time: number;
+  count: number;
+  location: string;
+  reason: string;
+  protocol: string;
+  /** Each exact place in the function, as %pS prints it, with its count: "__udp4_lib_rcv+0x5c7/0xb30 ×180". */
+  sites: string;
+}
+
+const columns = defineColumns<DropRow>()([
+  { key: 'time', csv: 'TIME', title: 'Interval end', type: 'time', width: 210, description: 'end of the interval the drops were counted in, ISO 8601 UTC' },
+  { key: 'count', csv: 'COUNT', title: 'Packets', type: 'int', width: 80, description: 'packets dropped at this location for this reason in the interval' },
+  { key: 'location', csv: 'LOCATION', title: 'Location', type: 'text', width: 220, description: 'kernel function that freed the packet as a drop (kfree_skb location, resolved through /proc/kallsyms; a hex address when it cannot be)' },
+  { key: 'reason', csv: 'REASON', title: 'Reason', type: 'text', width: 160, description: 'the kernel drop reason (enum skb_drop_reason, e.g. NO_SOCKET); empty on kernels before 5.17' },
+  { key: 'protocol', csv: 'PROTOCOL', title: 'Protocol', type: 'text', width: 80, description: 'the packet\'s EtherType: IPv4, IPv6, ARP, or hex' },
+  { key: 'sites', csv: 'SITES', title: 'Exact locations', type: 'text', width: 320, notInCsv: true, description: 'each place in the function the drops happened, as symbol+offset/length, with its count (GUI and JSON only)' },
+]);
+
+const options = obj({ interval: INTERVAL_SECONDS });
+export type DropwatchOptions = Infer<typeof options>;
+
+export const dropwatch = defineProbe<DropRow, DropwatchOptions>()({
+  id: 'dropwatch',
+  title: 'Drops',
+  seedScript: 'dropwatch.stp',
+  summary: 'packets the kernel dropped, counted per kernel location and reason, every interval (default 5 s)',
+  kind: 'interval',
+  columns,
+  options,
+  defaults: { interval: 5 },
+  flags: [{ name: 'interval', option: 'interval', kind: 'int', value: 'S', help: 'seconds per table (1..60, default 5)' }],
+  seen: { counters: ['drops'], what: 'drops' },
+  counters: [
+    { key: 'drops', label: 'drops', description: 'kfree_skb drop events read from the kernel', loss: false },
+    { key: 'overruns', label: 'ring overruns', description: 'events the kernel lost because the tracing ring buffer was full (per_cpu stats, summed)', loss: true },
+    { key: 'shedKeys', label: 'untabled', description: 'drops at more distinct locations/reasons than one table holds (4096)', loss: true },
+    { key: 'corrupt', label: 'bad pages', description: 'ring-buffer pages that could not be parsed to the end', loss: true },
+  ],
+  notes:
+    'Needs: root and tracefs (mounted if absent), tracepoint skb:kfree_skb. Reads the binary per-CPU ring buffers of a private\n' +
+    'tracing instance, so it keeps up with drop storms; kernel ring-buffer overruns are counted and shown.\n' +
+    'LOCATION is the function only; drops inside one function at different offsets are summed. On loopback the\n' +
+    'dropping task is the sender, so no process is named.',
+});

@@ -1,0 +1,77 @@
+// tcpdump — after tcpdumplike.stp: each received TCP (and UDP) packet, live,
+// with the TCP flags; the seed's header block repeated every second.
+
+import { defineColumns, defineProbe } from '../../core/probe.ts';
+import { arr, bool, obj, type Infer } from '../../core/schema.ts';
+import { IFACE_NAME, FILTER_EXPR } from '../../core/probe-options.ts';
+
+export interface PacketRow {
+  time: number;
+  dev: string;
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  proto: string;
+  urg: boolean;
+  ack: boolean;
+  psh: boolean;
+  rst: boolean;
+  syn: boolean;
+  fin: boolean;
+  length: number;
+}
+
+const columns = defineColumns<PacketRow>()([
+  { key: 'time', csv: 'TIME', title: 'Time', type: 'time', width: 210, description: 'capture time, ISO 8601 UTC with microseconds' },
+  { key: 'dev', csv: 'DEV', title: 'Device', type: 'text', width: 80, description: 'interface the packet was captured on' },
+  { key: 'src', csv: 'SOURCE_IP', title: 'Source IP', type: 'text', width: 160, description: 'source address (IPv4 or IPv6)' },
+  { key: 'dst', csv: 'DEST_IP', title: 'Dest IP', type: 'text', width: 160, description: 'destination address' },
+  { key: 'sport', csv: 'SPORT', title: 'SPort', type: 'int', width: 64, description: 'source port' },
+  { key: 'dport', csv: 'DPORT', title: 'DPort', type: 'int', width: 64, description: 'destination port' },
+  { key: 'proto', csv: 'PROTO', title: 'Proto', type: 'text', width: 56, description: 'TCP or UDP' },
+  { key: 'urg', csv: 'U', title: 'U', type: 'flag', width: 28, description: 'TCP URG flag' },
+  { key: 'ack', csv: 'A', title: 'A', type: 'flag', width: 28, description: 'TCP ACK flag' },
+  { key: 'psh', csv: 'P', title: 'P', type: 'flag', width: 28, description: 'TCP PSH flag' },
+  { key: 'rst', csv: 'R', title: 'R', type: 'flag', width: 28, description: 'TCP RST flag' },
+  { key: 'syn', csv: 'S', title: 'S', type: 'flag', width: 28, description: 'TCP SYN flag' },
+  { key: 'fin', csv: 'F', title: 'F', type: 'flag', width: 28, description: 'TCP FIN flag' },
+  { key: 'length', csv: 'LENGTH', title: 'Length', type: 'int', width: 80, description: 'IP packet length in bytes (IP header and payload; the same on every link type), as the IP header states it but never more than the wire carried' },
+]);
+
+const options = obj({
+  ifaces: arr(IFACE_NAME, { max: 64 }),
+  filter: FILTER_EXPR,
+  bothDirections: bool,
+});
+export type TcpdumpOptions = Infer<typeof options>;
+
+export const tcpdump = defineProbe<PacketRow, TcpdumpOptions>()({
+  id: 'tcpdump',
+  title: 'Packets',
+  seedScript: 'tcpdumplike.stp',
+  summary: 'each received TCP and UDP packet, live, with its TCP flags (U A P R S F)',
+  kind: 'stream',
+  columns,
+  options,
+  defaults: { ifaces: [], filter: '', bothDirections: false },
+  flags: [
+    { name: 'iface', option: 'ifaces', kind: 'repeat', value: 'NAME', help: 'capture on this interface (repeatable; default: every interface, through the "any" device)' },
+    { name: 'filter', option: 'filter', kind: 'string', value: 'EXPR', label: 'Filter', help: "a libpcap filter expression, as tcpdump takes (e.g. 'tcp port 80')" },
+    { name: 'both', option: 'bothDirections', kind: 'bool', label: 'Both directions', help: 'show sent packets too (default: received only, as the seed)' },
+  ],
+  seen: { counters: ['seen'], what: 'frames' },
+  counters: [
+    { key: 'seen', label: 'seen', description: 'frames libpcap delivered (after the filter)', loss: false },
+    { key: 'rows', label: 'rows', description: 'TCP and UDP packets turned into rows', loss: false },
+    { key: 'notIp', label: 'not IP', description: 'frames that are not IPv4/IPv6 (ARP, LLDP, ...)', loss: false },
+    { key: 'otherProto', label: 'other IP', description: 'IP packets that are neither TCP nor UDP, or later fragments', loss: false },
+    { key: 'malformed', label: 'malformed', description: 'frames with impossible headers: counted and skipped', loss: true },
+    { key: 'truncated', label: 'truncated', description: 'frames whose headers were cut by the snap length', loss: true },
+    { key: 'ipTruncated', label: 'IP truncated', description: 'packets shorter on the wire than their IP header states (cut, or a forged length): shown, with the length the wire carried', loss: false },
+    { key: 'kernelDrops', label: 'kernel drops', description: 'packets the kernel dropped because the capture buffer was full (pcap_stats)', loss: true },
+  ],
+  notes:
+    'Needs: root, or CAP_NET_RAW (libpcap). The packet view of tcpdumplike.stp, through libpcap instead of SystemTap.\n' +
+    'Without --iface it captures on the "any" device (every interface, including ones that come up later).',
+});
