@@ -72,6 +72,11 @@ export interface ProbeDefinition<Row extends object = object, Options extends ob
   readonly summaryNote?: (counters: Record<string, number>) => string | null;
   /** Extra text for `netprobes <probe> --help`: needs, caveats. */
   readonly notes: string;
+  /**
+   * What the probe's rate counts, for the Overview's cards and sparklines: the unit, and for an
+   * interval probe what one row weighs (a drop row counts `count` drops; without, one per row).
+   */
+  readonly rate: { readonly unit: string; readonly weight?: (row: Row) => number };
 }
 
 /** Curried so the row and option types are given and the id's literal type is kept: defineProbe<Row, Options>()({ id: 'x', ... }). */

@@ -19,7 +19,7 @@ type Tab = 'overview' | ProbeId;
 const TABS: Tab[] = ['overview', ...PROBE_IDS];
 
 export const SHORTCUTS: [string, string][] = [
-  ['1 … 6', 'switch tabs (Overview, then each probe)'],
+  [`1 … ${TABS.length}`, 'switch tabs (Overview, then each probe)'],
   ['s', 'start or stop the probe of this tab'],
   ['p', 'pause or resume the view (rows keep arriving)'],
   ['x', 'clear the rows'],

@@ -7,11 +7,9 @@ import type { DropRow } from '../probes/dropwatch/definition.ts';
 import type { ConnRow } from '../probes/tcp-connections/definition.ts';
 import type { HostState } from '../ipc/api.ts';
 import { formatCell } from '../core/format.ts';
-import { PROBE_IDS, type ProbeId } from '../probes/registry.ts';
+import { PROBE_IDS, PROBES, type ProbeId } from '../probes/registry.ts';
 import { Sparkline } from './ui/Chart.dom.tsx';
 import { useStore, type ProbeStore } from './ui/store.dom.ts';
-
-const UNIT: Record<ProbeId, string> = { nettop: 'packets/s', 'socket-trace': 'rows/s', 'tcp-connections': 'connections/s', tcpdump: 'packets/s', dropwatch: 'drops/s' };
 
 export function Overview(props: { stores: Record<ProbeId, ProbeStore>; state: HostState; onOpen: (id: ProbeId) => void }) {
   const { stores, state } = props;
@@ -26,8 +24,8 @@ export function Overview(props: { stores: Record<ProbeId, ProbeStore>; state: Ho
     <section className="overview" aria-label="Overview">
       {!anyRunning ? (
         <p className="hint">
-          Nothing is running yet. Open a probe's tab and press Start — or press a number key: 2 traffic per process, 3 socket calls, 4 TCP
-          connections, 5 packets, 6 drops.
+          Nothing is running yet. Open a probe's tab and press Start — or press a number key:{' '}
+          {PROBE_IDS.map((id, i) => `${i + 2} ${PROBES[id].title.toLowerCase()}`).join(', ')}.
         </p>
       ) : null}
       <div className="cards">
@@ -41,9 +39,9 @@ export function Overview(props: { stores: Record<ProbeId, ProbeStore>; state: Ho
                 <span className={p.running ? 'on' : 'off'}>{p.running ? 'running' : p.problem ? 'failed' : 'stopped'}</span>
               </div>
               <div className="rate">
-                <b>{p.running ? s.perSecond() : '–'}</b> {UNIT[id]}
+                <b>{p.running ? s.perSecond() : '–'}</b> {s.probe.rate.unit}
               </div>
-              <Sparkline x={s.rate.t} y={s.rate.n} label={`${s.probe.title} ${UNIT[id]} over time`} />
+              <Sparkline x={s.rate.t} y={s.rate.n} label={`${s.probe.title} ${s.probe.rate.unit} over time`} />
               <div className="muted">{p.problem ? p.problem.message : `${s.received} rows received`}</div>
             </button>
           );

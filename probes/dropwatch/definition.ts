@@ -45,6 +45,7 @@ export const dropwatch = defineProbe<DropRow, DropwatchOptions>()({
     { key: 'shedKeys', label: 'untabled', description: 'drops at more distinct locations/reasons than one table holds (4096)', loss: true },
     { key: 'corrupt', label: 'bad pages', description: 'ring-buffer pages that could not be parsed to the end', loss: true },
   ],
+  rate: { unit: 'drops/s', weight: (row) => row.count },
   notes:
     'Needs: root and tracefs (mounted if absent), tracepoint skb:kfree_skb. Reads the binary per-CPU ring buffers of a private\n' +
     'tracing instance, so it keeps up with drop storms; kernel ring-buffer overruns are counted and shown.\n' +

@@ -91,6 +91,7 @@ export const nettop = defineProbe<NettopRow, NettopOptions>()({
     { key: 'malformed', label: 'malformed', description: 'frames with impossible headers (counted in the kernel rows)', loss: false },
     { key: 'kernelDrops', label: 'kernel drops', description: 'packets the kernel dropped because the capture buffer was full (pcap_stats): not in any row', loss: true },
   ],
+  rate: { unit: 'packets/s', weight: (row) => row.xmitPk + row.recvPk },
   notes:
     'Needs: root (libpcap on every interface, and /proc/<pid>/fd of every process to find socket owners).\n' +
     'Each packet is credited to the process that owns its socket (TCP and UDP, IPv4 and IPv6); a socket shared by\n' +

@@ -68,6 +68,7 @@ export const socketTrace = defineProbe<SockRow, SocketTraceOptions>()({
     TASK_EVENTS_LOST,
     { key: 'heldShed', label: 'reorder shed', description: 'events dropped while waiting to be put in time order (bounded)', loss: true },
   ],
+  rate: { unit: 'rows/s' },
   notes:
     'Needs: root and tracefs; tracepoints syscalls:sys_enter_*/sys_exit_* of the socket syscalls and sock:sock_send_length,\n' +
     'sock:sock_recv_length. The seed traces every function of net/socket.c with kprobes; where the function tracer is not\n' +

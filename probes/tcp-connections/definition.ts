@@ -53,6 +53,7 @@ export const tcpConnections = defineProbe<ConnRow, TcpConnectionsOptions>()({
     TASK_EVENTS_LOST,
     { key: 'shedEvents', label: 'shed events', description: 'events dropped because a bounded table was full', loss: true },
   ],
+  rate: { unit: 'connections/s' },
   notes:
     'Needs: root and tracefs, tracepoints sock:inet_sock_set_state and syscalls:sys_enter/exit_accept4 (and accept).\n' +
     'The accepting process is taken at accept() time in its own context (the kernel completes the handshake in softirq,\n' +

@@ -71,6 +71,7 @@ export const tcpdump = defineProbe<PacketRow, TcpdumpOptions>()({
     { key: 'ipTruncated', label: 'IP truncated', description: 'packets shorter on the wire than their IP header states (cut, or a forged length): shown, with the length the wire carried', loss: false },
     { key: 'kernelDrops', label: 'kernel drops', description: 'packets the kernel dropped because the capture buffer was full (pcap_stats)', loss: true },
   ],
+  rate: { unit: 'packets/s' },
   notes:
     'Needs: root, or CAP_NET_RAW (libpcap). The packet view of tcpdumplike.stp, through libpcap instead of SystemTap.\n' +
     'Without --iface it captures on the "any" device (every interface, including ones that come up later).',

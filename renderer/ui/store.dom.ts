@@ -96,7 +96,10 @@ export class ProbeStore {
     this.lastTableEnd = end;
     const seconds = prev !== null && end > prev ? (end - prev) / 1e6 : 1;
     this.rate.t.push(Math.floor(end / 1e6));
-    this.rate.n.push(tableWeight(rows) / seconds);
+    const weight = this.probe.rate.weight;
+    let events = 0;
+    for (const row of rows) events += weight ? weight(row) : 1;
+    this.rate.n.push(events / seconds);
     if (this.rate.t.length > RATE_SECONDS) {
       this.rate.t.shift();
       this.rate.n.shift();
@@ -121,15 +124,6 @@ export class ProbeStore {
 }
 
 /** An interval table's events: packets (nettop), drops (dropwatch), else rows. */
-function tableWeight(rows: object[]): number {
-  let n = 0;
-  for (const r of rows as Record<string, unknown>[]) {
-    if (typeof r.count === 'number') n += r.count;
-    else if (typeof r.xmitPk === 'number' && typeof r.recvPk === 'number') n += r.xmitPk + r.recvPk;
-    else n++;
-  }
-  return n;
-}
 
 function appendBounded(into: object[], rows: object[], dropped: (n: number) => void): object[] {
   for (const r of rows) into.push(r);
