@@ -4,14 +4,15 @@
 // packets are counted with a hash and a byte compare — no decoding into
 // strings, no flow-cache key, no Map lookups. Pure; no Node imports.
 //
-// The memo only repeats what the engine decided for an identical header within
-// one engine generation (no new /proc snapshot, no flow forgotten, no interval
-// taken since) and before the flow's cache entry expires; anything else takes
+// The memo only repeats what the engine decided for an identical header (the
+// decision side() returned: its row and validity) within one engine generation
+// (no new /proc snapshot, no flow forgotten, no interval taken since) and
+// before the flow's cache entry expires; anything else takes
 // the full path (decodeFrame + NettopEngine.side). Frames that are not plain
 // IPv4/IPv6 TCP/UDP (VLAN tags, IPv6 extension headers, fragments, ARP...)
 // always take the full path.
 
-import type { Acc } from './engine.ts';
+import type { Acc } from './tables.ts';
 
 const SLOTS = 4096; // a power of two
 const KEY_MAX = 48; // 7 (SLL2) + 1 (protocol) + 32 (IPv6 addresses) + 4 (ports)

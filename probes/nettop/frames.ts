@@ -1,5 +1,6 @@
 // nettop's per-frame step: a LINUX_SLL2 frame (libpcap on "any") in, the
-// engine's counts out. Pure (no Node imports), so it is unit tested on real
+// engine's counts out; what the engine decided (the row and how long the
+// decision holds) is memoised by the fast path from side()'s return value. Pure (no Node imports), so it is unit tested on real
 // captured frames.
 //
 // Directions: libpcap keeps one copy of each packet on lo (the incoming one),
@@ -14,8 +15,10 @@
 // 14 bytes on Ethernet and loopback, none on tun, tunnels and PPP.
 
 import { decodeFrame, LinkType, PacketType } from '../../core/packet.ts';
-import { RECV, XMIT, type Direction, type NettopEngine } from './engine.ts';
+import type { NettopEngine } from './engine.ts';
 import { FlowMemo } from './fastpath.ts';
+import { validUntilUs } from './flow-cache.ts';
+import { RECV, XMIT, type Direction, type FlowTuple } from './flow.ts';
 import { ARPHRD_LOOPBACK, linkHeaderLength, SLL2_HEADER } from './link.ts';
 
 export class FrameCounter {
@@ -24,6 +27,9 @@ export class FrameCounter {
   private readonly memo = new FlowMemo();
   private lastIfindex = -1;
   private lastDev = '';
+  /** The flow as the sender's and as the receiver's endpoint see it: reused for every frame (the engine copies what it keeps). */
+  private readonly senderFlow: FlowTuple = { proto: 'TCP', localIp: '', localPort: 0, remoteIp: '', remotePort: 0 };
+  private readonly receiverFlow: FlowTuple = { proto: 'TCP', localIp: '', localPort: 0, remoteIp: '', remotePort: 0 };
 
   constructor(
     private readonly engine: NettopEngine,
@@ -71,11 +77,11 @@ export class FrameCounter {
       }
     }
 
-    const d = decodeFrame(LinkType.LINUX_SLL2, buf, off, caplen, wireLen);
-    if (typeof d === 'string') {
-      if (d === 'malformed') this.malformed++;
+    const decoded = decodeFrame(LinkType.LINUX_SLL2, buf, off, caplen, wireLen);
+    if (typeof decoded === 'string') {
+      if (decoded === 'malformed') this.malformed++;
       // TCP/UDP cut by the snap length had an owner we cannot name; everything else is the kernel's.
-      if (d === 'truncated') {
+      if (decoded === 'truncated') {
         if (loop) {
           engine.unknown(timeUs, dev, XMIT, bytes);
           engine.unknown(timeUs, dev, RECV, bytes);
@@ -86,21 +92,29 @@ export class FrameCounter {
       } else engine.kernel(timeUs, dev, dir, bytes);
       return;
     }
+    const sender = this.senderFlow;
+    const receiver = this.receiverFlow;
+    sender.proto = receiver.proto = decoded.proto;
+    sender.localIp = receiver.remoteIp = decoded.src;
+    sender.localPort = receiver.remotePort = decoded.sport;
+    sender.remoteIp = receiver.localIp = decoded.dst;
+    sender.remotePort = receiver.localPort = decoded.dport;
+    // The memo keeps a decision only under the generation it was made in: one that changed it is not kept.
+    const generation = engine.generation;
     if (loop) {
-      engine.side(timeUs, dev, XMIT, d.proto, d.src, d.sport, d.dst, d.dport, d.tcpFlags, bytes);
-      const a = engine.lastAcc;
-      const until = engine.lastValidUntilUs;
-      engine.side(timeUs, dev, RECV, d.proto, d.dst, d.dport, d.src, d.sport, d.tcpFlags, bytes);
-      const b = engine.lastAcc;
-      if (memoable && a && b) memo.store(engine.generation, bucket, Math.min(until, engine.lastValidUntilUs), a, b);
+      const first = engine.side(timeUs, dev, XMIT, sender, decoded.tcpFlags, bytes);
+      // Read before the second side: its decision may evict this one's cache entry.
+      const firstAcc = first?.acc ?? null;
+      const firstUntilUs = first ? validUntilUs(first) : 0;
+      const second = engine.side(timeUs, dev, RECV, receiver, decoded.tcpFlags, bytes);
+      if (memoable && firstAcc && second) memo.store(generation, bucket, Math.min(firstUntilUs, validUntilUs(second)), firstAcc, second.acc);
       return;
     }
     if (pktType === PacketType.OTHERHOST) {
       engine.kernel(timeUs, dev, RECV, bytes);
       return;
     }
-    if (dir === XMIT) engine.side(timeUs, dev, XMIT, d.proto, d.src, d.sport, d.dst, d.dport, d.tcpFlags, bytes);
-    else engine.side(timeUs, dev, RECV, d.proto, d.dst, d.dport, d.src, d.sport, d.tcpFlags, bytes);
-    if (memoable && engine.lastAcc) memo.store(engine.generation, bucket, engine.lastValidUntilUs, engine.lastAcc, null);
+    const decision = dir === XMIT ? engine.side(timeUs, dev, XMIT, sender, decoded.tcpFlags, bytes) : engine.side(timeUs, dev, RECV, receiver, decoded.tcpFlags, bytes);
+    if (memoable && decision) memo.store(generation, bucket, validUntilUs(decision), decision.acc!, null);
   }
 }

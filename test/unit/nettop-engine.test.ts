@@ -3,8 +3,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { flowTuple } from '../../probes/nettop/flow.ts';
 import { SocketIndex, type Owner } from '../../probes/nettop/attribution/socket-index.ts';
-import { NettopEngine, RECV, XMIT, type EngineOptions } from '../../probes/nettop/engine.ts';
+import { NettopEngine, type EngineOptions } from '../../probes/nettop/engine.ts';
+import { RECV, XMIT } from '../../probes/nettop/flow.ts';
 import { nettop, type NettopRow } from '../../probes/nettop/definition.ts';
 import { linkHeaderLength } from '../../probes/nettop/link.ts';
 import { csvHeader } from '../../core/format.ts';
@@ -44,8 +46,8 @@ test('engine: on lo one packet is XMIT for the sending socket and RECV for the r
   for (let i = 0; i < 200; i++) {
     const t = T0 + 1000 + i;
     // client 127.0.0.1:56428 → server 127.0.0.1:45001, 1042-byte frames
-    e.side(t, 'lo', XMIT, 'TCP', '127.0.0.1', 56428, '127.0.0.1', 45001, 0x18, 1042);
-    e.side(t, 'lo', RECV, 'TCP', '127.0.0.1', 45001, '127.0.0.1', 56428, 0x18, 1042);
+    e.side(t, 'lo', XMIT, flowTuple('TCP', '127.0.0.1', 56428, '127.0.0.1', 45001), 0x18, 1042);
+    e.side(t, 'lo', RECV, flowTuple('TCP', '127.0.0.1', 45001, '127.0.0.1', 56428), 0x18, 1042);
   }
   const rows = e.takeInterval(0);
   assert.deepEqual(pick(rows), [
@@ -63,7 +65,7 @@ test('engine: a socket newer than the snapshot is held, rescanned once, and attr
   const clock = { now: T0_MS + 100 };
   const { e, scans } = engine(clock);
   e.setSnapshot(new SocketIndex([], new Map()), T0_MS); // scanned before the socket existed
-  for (let i = 0; i < 50; i++) e.side(T0 + 50_000 + i, 'lo', RECV, 'UDP', '127.0.0.1', 45003, '127.0.0.1', 5000, 0, 1042);
+  for (let i = 0; i < 50; i++) e.side(T0 + 50_000 + i, 'lo', RECV, flowTuple('UDP', '127.0.0.1', 45003, '127.0.0.1', 5000), 0, 1042);
   assert.equal(scans.length, 1, 'one rescan for the whole burst');
   assert.equal(e.heldCount, 1);
   assert.deepEqual(e.takeInterval(-1), []);
@@ -80,16 +82,16 @@ test('engine: when a snapshot newer than the packet has no owner, kernel or unkn
   e.setSnapshot(snapshot(), T0_MS + 500);
   const t = T0 + 600_000 - 500_000; // captured before the snapshot's scan began
   // A datagram to a closed port: the kernel answers it (ICMP port unreachable).
-  e.side(t, 'lo', RECV, 'UDP', '127.0.0.1', 9, '127.0.0.1', 40000, 0, 1042);
+  e.side(t, 'lo', RECV, flowTuple('UDP', '127.0.0.1', 9, '127.0.0.1', 40000), 0, 1042);
   // Sent from a socket that is gone: someone sent it, we cannot say who.
-  e.side(t, 'lo', XMIT, 'UDP', '127.0.0.1', 40000, '127.0.0.1', 9, 0, 1042);
+  e.side(t, 'lo', XMIT, flowTuple('UDP', '127.0.0.1', 40000, '127.0.0.1', 9), 0, 1042);
   // A SYN to a port nobody listens on, and the RST the kernel sends back.
-  e.side(t, 'eth0', RECV, 'TCP', '127.0.0.1', 9, '127.0.0.1', 40001, 0x02, 74);
-  e.side(t, 'eth0', XMIT, 'TCP', '127.0.0.1', 9, '127.0.0.1', 40001, 0x14, 54);
+  e.side(t, 'eth0', RECV, flowTuple('TCP', '127.0.0.1', 9, '127.0.0.1', 40001), 0x02, 74);
+  e.side(t, 'eth0', XMIT, flowTuple('TCP', '127.0.0.1', 9, '127.0.0.1', 40001), 0x14, 54);
   // Data of a connection in TIME_WAIT whose owner we never saw.
-  e.side(t, 'lo', XMIT, 'TCP', '127.0.0.1', 56998, '127.0.0.1', 45007, 0x18, 100);
+  e.side(t, 'lo', XMIT, flowTuple('TCP', '127.0.0.1', 56998, '127.0.0.1', 45007), 0x18, 100);
   // Forwarded: not one of our addresses.
-  e.side(t, 'eth0', RECV, 'UDP', '192.0.2.1', 53, '192.0.2.2', 4000, 0, 80);
+  e.side(t, 'eth0', RECV, flowTuple('UDP', '192.0.2.1', 53, '192.0.2.2', 4000), 0, 80);
   e.kernel(t, 'eth0', RECV, 60); // ARP
   e.unknown(t, 'eth0', RECV, 256); // TCP cut by the snap length
   assert.equal(scans.length, 0);
@@ -106,7 +108,7 @@ test('engine: held packets still unresolved by a scan that began before them wai
   const clock = { now: T0_MS + 100 };
   const { e, scans } = engine(clock);
   e.setSnapshot(new SocketIndex([], new Map()), T0_MS);
-  e.side(T0 + 200_000, 'lo', RECV, 'UDP', '127.0.0.1', 9, '127.0.0.1', 1, 0, 100);
+  e.side(T0 + 200_000, 'lo', RECV, flowTuple('UDP', '127.0.0.1', 9, '127.0.0.1', 1), 0, 100);
   e.setSnapshot(new SocketIndex([], new Map()), T0_MS + 150); // began before the packet
   assert.equal(e.heldCount, 1);
   assert.equal(scans.length, 2, 'asked again');
@@ -119,17 +121,17 @@ test('engine: owners are kept while their socket lives and for a while after, th
   const clock = { now: T0_MS };
   const { e } = engine(clock, { limits: { positiveTtlMs: 5000 } });
   e.setSnapshot(snapshot(), T0_MS);
-  e.side(T0 + 1, 'lo', XMIT, 'TCP', '127.0.0.1', 56428, '127.0.0.1', 45001, 0x10, 66);
+  e.side(T0 + 1, 'lo', XMIT, flowTuple('TCP', '127.0.0.1', 56428, '127.0.0.1', 45001), 0x10, 66);
   // The connection closes; the next scan no longer lists it. Its FIN still goes to its process.
   const gone = new SocketIndex([], new Map());
   clock.now = T0_MS + 2000;
   e.setSnapshot(gone, T0_MS + 2000);
-  e.side(T0 + 2_100_000, 'lo', XMIT, 'TCP', '127.0.0.1', 56428, '127.0.0.1', 45001, 0x11, 66);
+  e.side(T0 + 2_100_000, 'lo', XMIT, flowTuple('TCP', '127.0.0.1', 56428, '127.0.0.1', 45001), 0x11, 66);
   // Past the TTL the entry expires; a packet of that flow is then judged afresh.
   clock.now = T0_MS + 8000;
   e.setSnapshot(gone, T0_MS + 8000);
   assert.equal(e.flowCount, 0);
-  e.side(T0 + 4_000_000, 'lo', XMIT, 'TCP', '127.0.0.1', 56428, '127.0.0.1', 45001, 0x18, 66);
+  e.side(T0 + 4_000_000, 'lo', XMIT, flowTuple('TCP', '127.0.0.1', 56428, '127.0.0.1', 45001), 0x18, 66);
   assert.deepEqual(pick(e.takeInterval(0)), [
     [4343, 'lo', 2, 0, 132, 0, 'client', 0],
     [-1, 'lo', 1, 0, 66, 0, 'unknown', -1],
@@ -140,9 +142,9 @@ test('engine: a kernel verdict is revised when a socket appears on that port', (
   const clock = { now: T0_MS + 10 };
   const { e } = engine(clock);
   e.setSnapshot(new SocketIndex([], new Map()), T0_MS + 5);
-  e.side(T0 + 1000, 'lo', RECV, 'UDP', '127.0.0.1', 45003, '127.0.0.1', 5000, 0, 100); // closed port
+  e.side(T0 + 1000, 'lo', RECV, flowTuple('UDP', '127.0.0.1', 45003, '127.0.0.1', 5000), 0, 100); // closed port
   e.setSnapshot(snapshot([[10748, server]]), T0_MS + 20); // a server bound it meanwhile
-  e.side(T0 + 30_000, 'lo', RECV, 'UDP', '127.0.0.1', 45003, '127.0.0.1', 5000, 0, 100);
+  e.side(T0 + 30_000, 'lo', RECV, flowTuple('UDP', '127.0.0.1', 45003, '127.0.0.1', 5000), 0, 100);
   assert.deepEqual(pick(e.takeInterval(0)), [
     [0, 'lo', 0, 1, 0, 100, 'kernel', 0],
     [4242, 'lo', 0, 1, 0, 100, 'server', 1000],
@@ -153,7 +155,7 @@ test('engine: intervals follow capture time; stragglers go to the next open tabl
   const clock = { now: T0_MS };
   const { e } = engine(clock);
   e.setSnapshot(snapshot(), T0_MS);
-  const send = (t: number) => e.side(t, 'lo', XMIT, 'TCP', '127.0.0.1', 56428, '127.0.0.1', 45001, 0x10, 66);
+  const send = (t: number) => e.side(t, 'lo', XMIT, flowTuple('TCP', '127.0.0.1', 56428, '127.0.0.1', 45001), 0x10, 66);
   send(T0 + 4_999_999); // interval 0
   send(T0 + 5_000_000); // interval 1
   send(T0 + 5_000_001);
@@ -180,11 +182,11 @@ test('engine: every table is bounded', () => {
   const clock = { now: T0_MS + 10 };
   const { e } = engine(clock, { limits: { maxPending: 3, maxFlows: 10 } });
   e.setSnapshot(new SocketIndex([], new Map()), T0_MS);
-  for (let port = 1; port <= 5; port++) e.side(T0 + 20_000, 'lo', RECV, 'UDP', '127.0.0.1', port, '127.0.0.1', 1, 0, 100);
+  for (let port = 1; port <= 5; port++) e.side(T0 + 20_000, 'lo', RECV, flowTuple('UDP', '127.0.0.1', port, '127.0.0.1', 1), 0, 100);
   assert.equal(e.heldCount, 3);
   assert.equal(e.counts.holdOverflow, 2);
   e.setSnapshot(new SocketIndex([], new Map()), T0_MS + 50);
-  for (let port = 100; port < 200; port++) e.side(T0 + 40_000, 'lo', RECV, 'UDP', '127.0.0.1', port, '127.0.0.1', 1, 0, 100);
+  for (let port = 100; port < 200; port++) e.side(T0 + 40_000, 'lo', RECV, flowTuple('UDP', '127.0.0.1', port, '127.0.0.1', 1), 0, 100);
   assert.equal(e.flowCount, 10);
   const rows = e.takeInterval(0);
   assert.deepEqual(pick(rows), [

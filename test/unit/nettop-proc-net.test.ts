@@ -10,6 +10,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { flowTuple } from '../../probes/nettop/flow.ts';
 import { parseProcNet, parseStatus, socketInode, TcpState } from '../../core/procfs/proc-net.ts';
 import { SocketIndex, unmapIpv4, type Owner } from '../../probes/nettop/attribution/socket-index.ts';
 import { fixture, fixtureSockets } from './nettop-fixtures.ts';
@@ -82,25 +83,25 @@ function fixtureIndex(extraOwners: [number, Owner][] = []): SocketIndex {
 
 test('socket index: the exact 4-tuple first, then the listener, then the wildcard', () => {
   const idx = fixtureIndex([[10744, owner(9001, 'server')], [10743, owner(9002, 'client')]]);
-  const server = idx.resolve('TCP', '127.0.0.1', 45001, '127.0.0.1', 56428, true);
+  const server = idx.resolve(flowTuple('TCP', '127.0.0.1', 45001, '127.0.0.1', 56428), true);
   assert.deepEqual(server, { kind: 'process', owner: owner(9001, 'server'), inode: 10744, via: 'exact' });
-  const client = idx.resolve('TCP', '127.0.0.1', 56428, '127.0.0.1', 45001, false);
+  const client = idx.resolve(flowTuple('TCP', '127.0.0.1', 56428, '127.0.0.1', 45001), false);
   assert.equal(client.kind === 'process' && client.owner.pid, 9002);
   // A new connection (SYN) to the listener, or one already accepted and closed: the listener's process.
-  const syn = idx.resolve('TCP', '127.0.0.1', 45001, '127.0.0.1', 40000, true);
+  const syn = idx.resolve(flowTuple('TCP', '127.0.0.1', 45001, '127.0.0.1', 40000), true);
   assert.equal(syn.kind === 'process' && syn.via, 'listener');
   assert.equal(syn.kind === 'process' && syn.inode, 10742);
 });
 
 test('socket index: IPv4 packets find v6 sockets through IPv4-mapped addresses and the :: wildcard', () => {
   const idx = fixtureIndex([[10747, owner(7000)], [10745, owner(7001)], [10750, owner(7002)]]);
-  const accepted = idx.resolve('TCP', '127.0.0.1', 45002, '127.0.0.1', 51784, true);
+  const accepted = idx.resolve(flowTuple('TCP', '127.0.0.1', 45002, '127.0.0.1', 51784), true);
   assert.deepEqual(accepted.kind === 'process' && [accepted.inode, accepted.via], [10747, 'exact']);
-  const fresh = idx.resolve('TCP', '127.0.0.1', 45002, '127.0.0.1', 41000, true);
+  const fresh = idx.resolve(flowTuple('TCP', '127.0.0.1', 45002, '127.0.0.1', 41000), true);
   assert.deepEqual(fresh.kind === 'process' && [fresh.inode, fresh.owner.pid], [10745, 7001]);
-  const udp4 = idx.resolve('UDP', '10.0.2.15', 45006, '10.0.2.2', 53, true);
+  const udp4 = idx.resolve(flowTuple('UDP', '10.0.2.15', 45006, '10.0.2.2', 53), true);
   assert.deepEqual(udp4.kind === 'process' && [udp4.inode, udp4.via], [10750, 'wildcard']);
-  const udp6 = idx.resolve('UDP', '::1', 45006, '::1', 1234, true);
+  const udp6 = idx.resolve(flowTuple('UDP', '::1', 45006, '::1', 1234), true);
   assert.equal(udp6.kind === 'process' && udp6.inode, 10750);
   assert.equal(unmapIpv4('::ffff:10.1.2.3'), '10.1.2.3');
   assert.equal(unmapIpv4('::ffff:0:1'), '::ffff:0:1');
@@ -108,23 +109,23 @@ test('socket index: IPv4 packets find v6 sockets through IPv4-mapped addresses a
 
 test('socket index: bound UDP, connected UDP6, absent, foreign and orphan endpoints', () => {
   const idx = fixtureIndex();
-  const bound = idx.resolve('UDP', '127.0.0.1', 45003, '127.0.0.1', 5555, true);
+  const bound = idx.resolve(flowTuple('UDP', '127.0.0.1', 45003, '127.0.0.1', 5555), true);
   assert.deepEqual(bound.kind === 'process' && [bound.inode, bound.via], [10748, 'bound']);
   // 127.0.0.2 is local (all of 127/8 is), but the socket is bound to 127.0.0.1 only.
-  assert.deepEqual(idx.resolve('UDP', '127.0.0.2', 45003, '127.0.0.1', 5555, true), { kind: 'absent' });
-  const connected = idx.resolve('UDP', '::1', 45004, '::1', 45005, false);
+  assert.deepEqual(idx.resolve(flowTuple('UDP', '127.0.0.2', 45003, '127.0.0.1', 5555), true), { kind: 'absent' });
+  const connected = idx.resolve(flowTuple('UDP', '::1', 45004, '::1', 45005), false);
   assert.deepEqual(connected.kind === 'process' && [connected.inode, connected.via], [10749, 'exact']);
   // A datagram for another host on a port we also listen on (forwarded): not ours.
-  assert.deepEqual(idx.resolve('UDP', '192.0.2.7', 45006, '10.0.2.2', 53, true), { kind: 'foreign' });
+  assert.deepEqual(idx.resolve(flowTuple('UDP', '192.0.2.7', 45006, '10.0.2.2', 53), true), { kind: 'foreign' });
   // Broadcast and multicast reach the wildcard socket.
-  assert.equal(idx.resolve('UDP', '255.255.255.255', 45006, '10.0.2.2', 68, true).kind, 'process');
-  assert.equal(idx.resolve('UDP', '224.0.0.251', 45006, '10.0.2.2', 5353, true).kind, 'process');
-  assert.equal(idx.resolve('UDP', '224.0.0.251', 45006, '10.0.2.2', 5353, false).kind, 'foreign');
+  assert.equal(idx.resolve(flowTuple('UDP', '255.255.255.255', 45006, '10.0.2.2', 68), true).kind, 'process');
+  assert.equal(idx.resolve(flowTuple('UDP', '224.0.0.251', 45006, '10.0.2.2', 5353), true).kind, 'process');
+  assert.equal(idx.resolve(flowTuple('UDP', '224.0.0.251', 45006, '10.0.2.2', 5353), false).kind, 'foreign');
   // TIME_WAIT: the socket exists, its process let go.
-  assert.deepEqual(idx.resolve('TCP', '127.0.0.1', 56998, '127.0.0.1', 45007, false), { kind: 'orphan', uid: 0, state: TcpState.TIME_WAIT });
+  assert.deepEqual(idx.resolve(flowTuple('TCP', '127.0.0.1', 56998, '127.0.0.1', 45007), false), { kind: 'orphan', uid: 0, state: TcpState.TIME_WAIT });
   // Listed but no holder found (exited between the table read and the fd walk).
   const noHolder = new SocketIndex(fixtureSockets(), new Map());
-  assert.equal(noHolder.resolve('UDP', '127.0.0.1', 45003, '127.0.0.1', 1, true).kind, 'orphan');
+  assert.equal(noHolder.resolve(flowTuple('UDP', '127.0.0.1', 45003, '127.0.0.1', 1), true).kind, 'orphan');
   assert.equal(idx.has(10742), true);
   assert.equal(idx.has(1), false);
 });
@@ -133,10 +134,10 @@ test('socket index: a connection its server already closed (TIME_WAIT on the lis
   const tw = fixtureSockets().find((s) => s.state === TcpState.TIME_WAIT)!;
   const accepted = { ...tw, localPort: 45001, remotePort: 51000 }; // server side of an accept-and-close
   const idx = new SocketIndex([...fixtureSockets(), accepted], new Map([[10742, owner(5150, 'server')]]));
-  const r = idx.resolve('TCP', '127.0.0.1', 45001, '127.0.0.1', 51000, false);
+  const r = idx.resolve(flowTuple('TCP', '127.0.0.1', 45001, '127.0.0.1', 51000), false);
   assert.deepEqual(r.kind === 'process' && [r.owner.pid, r.via], [5150, 'listener']);
   // The client end of a closed connection has no listener to fall back on.
-  assert.equal(idx.resolve('TCP', '127.0.0.1', 56998, '127.0.0.1', 45007, false).kind, 'orphan');
+  assert.equal(idx.resolve(flowTuple('TCP', '127.0.0.1', 56998, '127.0.0.1', 45007), false).kind, 'orphan');
 });
 
 test('socket index: a socket held by several processes (fork, SO_REUSEPORT) goes to the lowest pid', () => {
@@ -147,6 +148,6 @@ test('socket index: a socket held by several processes (fork, SO_REUSEPORT) goes
     { ...base, inode: 3 },
   ];
   const idx = new SocketIndex(sockets, new Map([[1, owner(300)], [2, owner(100)], [3, owner(200)]]));
-  const r = idx.resolve('UDP', '127.0.0.1', 45003, '127.0.0.1', 9, true);
+  const r = idx.resolve(flowTuple('UDP', '127.0.0.1', 45003, '127.0.0.1', 9), true);
   assert.equal(r.kind === 'process' && r.owner.pid, 100);
 });

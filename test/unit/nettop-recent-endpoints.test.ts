@@ -4,9 +4,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { flowTuple } from '../../probes/nettop/flow.ts';
 import { AMBIGUOUS, RecentEndpoints, type EndpointEvent } from '../../probes/nettop/attribution/recent-endpoints.ts';
 import { SocketIndex, type Owner } from '../../probes/nettop/attribution/socket-index.ts';
-import { NettopEngine, RECV, XMIT } from '../../probes/nettop/engine.ts';
+import { NettopEngine } from '../../probes/nettop/engine.ts';
+import { RECV, XMIT } from '../../probes/nettop/flow.ts';
 
 const T0_MS = 1_700_000_000_000;
 const T0 = T0_MS * 1000;
@@ -21,7 +23,7 @@ function ev(over: Partial<EndpointEvent>): EndpointEvent {
 }
 
 /** Packets captured at t (a single packet: from t to t). */
-const at = (t: RecentEndpoints, proto: 'UDP' | 'TCP', lip: string, lport: number, rip: string, rport: number, us: number) => t.lookup(proto, lip, lport, rip, rport, us, us);
+const at = (t: RecentEndpoints, proto: 'UDP' | 'TCP', lip: string, lport: number, rip: string, rport: number, us: number) => t.lookup(flowTuple(proto, lip, lport, rip, rport), us, us);
 
 test('recent endpoints: a packet finds the process that used its local port with its peer, wildcard source included', () => {
   const t = new RecentEndpoints();
@@ -55,8 +57,8 @@ test('recent endpoints: ephemeral port reuse — each packet goes to the last us
   assert.equal(q(T0 + 18 * MS), a);
   assert.equal(q(T0 - 10 * MS), null, 'before any event');
   // Packets held together from T0+3ms to T0+25ms: some are a's, some b's — neither is named.
-  assert.equal(t.lookup('UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, T0 + 3 * MS, T0 + 25 * MS), AMBIGUOUS);
-  assert.equal(t.lookup('UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, T0 + 21 * MS, T0 + 25 * MS), b);
+  assert.equal(t.lookup(flowTuple('UDP', '127.0.0.1', 40000, '127.0.0.1', 9999), T0 + 3 * MS, T0 + 25 * MS), AMBIGUOUS);
+  assert.equal(t.lookup(flowTuple('UDP', '127.0.0.1', 40000, '127.0.0.1', 9999), T0 + 21 * MS, T0 + 25 * MS), b);
 });
 
 test('recent endpoints: complete only up to the horizon; spans with lost events answer nothing', () => {
@@ -71,7 +73,7 @@ test('recent endpoints: complete only up to the horizon; spans with lost events 
   t.markLoss(T0 + 15 * MS, T0 + 30 * MS); // overlapping spans merge
   assert.equal(at(t, 'UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, T0 + 5 * MS), a);
   assert.equal(at(t, 'UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, T0 + 25 * MS), null, 'the reuse of its port may have been lost');
-  assert.equal(t.lookup('UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, T0 + 5 * MS, T0 + 12 * MS), null);
+  assert.equal(t.lookup(flowTuple('UDP', '127.0.0.1', 40000, '127.0.0.1', 9999), T0 + 5 * MS, T0 + 12 * MS), null);
   assert.equal(at(t, 'UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, T0 + 35 * MS), a);
   assert.equal(t.counts.lossy, 2);
 });
@@ -106,8 +108,8 @@ test('engine + recent endpoints: packets wait until the events up to their time 
   recent.horizonUs = T0 + 1 * MS;
   // A short-lived UDP sender to a receiver this snapshot does not know either. Its event is not read yet.
   for (let i = 0; i < 40; i++) {
-    e.side(T0 + 2 * MS + i, 'lo', XMIT, 'UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, 0, 1042);
-    e.side(T0 + 2 * MS + i, 'lo', RECV, 'UDP', '127.0.0.1', 9999, '127.0.0.1', 40000, 0, 1042);
+    e.side(T0 + 2 * MS + i, 'lo', XMIT, flowTuple('UDP', '127.0.0.1', 40000, '127.0.0.1', 9999), 0, 1042);
+    e.side(T0 + 2 * MS + i, 'lo', RECV, flowTuple('UDP', '127.0.0.1', 9999, '127.0.0.1', 40000), 0, 1042);
   }
   assert.equal(e.heldCount, 2, 'both sides wait');
   assert.ok(scans.length >= 1);
@@ -118,9 +120,9 @@ test('engine + recent endpoints: packets wait until the events up to their time 
   assert.equal(e.heldCount, 1, 'the received side waits for the rescan');
   // A TCP client whose packets arrive once it is gone: its event came before the scan that follows.
   recent.add(ev({ proto: 'TCP', localIp: '127.0.0.1', localPort: 50000, remotePort: 8080, timeUs: T0 + 3 * MS, owner: b }));
-  e.side(T0 + 4 * MS, 'lo', RECV, 'TCP', '127.0.0.1', 50000, '127.0.0.1', 8080, 0x10, 100);
+  e.side(T0 + 4 * MS, 'lo', RECV, flowTuple('TCP', '127.0.0.1', 50000, '127.0.0.1', 8080), 0x10, 100);
   // A SYN to a closed port nobody used: the kernel's, even when asked.
-  e.side(T0 + 4 * MS, 'lo', RECV, 'TCP', '127.0.0.1', 1, '127.0.0.1', 50001, 0x02, 74);
+  e.side(T0 + 4 * MS, 'lo', RECV, flowTuple('TCP', '127.0.0.1', 1, '127.0.0.1', 50001), 0x02, 74);
   clock.now = T0_MS + 120;
   e.setSnapshot(empty, T0_MS + 110);
   assert.equal(e.heldCount, 0);
@@ -141,10 +143,10 @@ test('engine + recent endpoints: a process reusing the ports of an earlier one g
   e.setSnapshot(new SocketIndex([], new Map()), T0_MS);
   recent.add(ev({ timeUs: T0 + 1 * MS, owner: a }));
   recent.horizonUs = T0 + 10 * MS;
-  for (let i = 0; i < 5; i++) e.side(T0 + 2 * MS + i, 'lo', XMIT, 'UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, 0, 1042);
+  for (let i = 0; i < 5; i++) e.side(T0 + 2 * MS + i, 'lo', XMIT, flowTuple('UDP', '127.0.0.1', 40000, '127.0.0.1', 9999), 0, 1042);
   assert.equal(e.heldCount, 0, "a's packets: named at once");
   // b takes port 40000 to the same peer at T0+20ms; its packets are captured before its event is read.
-  for (let i = 0; i < 7; i++) e.side(T0 + 21 * MS + i, 'lo', XMIT, 'UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, 0, 1042);
+  for (let i = 0; i < 7; i++) e.side(T0 + 21 * MS + i, 'lo', XMIT, flowTuple('UDP', '127.0.0.1', 40000, '127.0.0.1', 9999), 0, 1042);
   assert.equal(e.heldCount, 1, "b's packets wait: the cached verdict for a covers only what was read");
   recent.add(ev({ timeUs: T0 + 20 * MS, owner: b }));
   recent.horizonUs = T0 + 40 * MS;
@@ -157,7 +159,7 @@ test('engine without recent endpoints: the same sender is unknown (what the trac
   const clock = { now: T0_MS + 10 };
   const e = new NettopEngine({ startUs: T0, intervalUs: 5 * SEC, now: () => clock.now, requestScan: () => {} });
   e.setSnapshot(new SocketIndex([], new Map()), T0_MS);
-  for (let i = 0; i < 40; i++) e.side(T0 + 2 * MS + i, 'lo', XMIT, 'UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, 0, 1042);
+  for (let i = 0; i < 40; i++) e.side(T0 + 2 * MS + i, 'lo', XMIT, flowTuple('UDP', '127.0.0.1', 40000, '127.0.0.1', 9999), 0, 1042);
   clock.now = T0_MS + 120;
   e.setSnapshot(new SocketIndex([], new Map()), T0_MS + 110);
   assert.deepEqual(e.takeInterval(0).map((r) => [r.pid, r.xmitPk]), [[-1, 40]]);
@@ -170,8 +172,8 @@ test('engine + recent endpoints: held packets of two processes that used the sam
   e.setSnapshot(new SocketIndex([], new Map()), T0_MS);
   recent.horizonUs = T0;
   // a sends 3 datagrams from port 40000, exits; b takes the port to the same peer and sends 4; none read yet.
-  for (let i = 0; i < 3; i++) e.side(T0 + 2 * MS + i, 'lo', XMIT, 'UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, 0, 1042);
-  for (let i = 0; i < 4; i++) e.side(T0 + 20 * MS + i, 'lo', XMIT, 'UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, 0, 1042);
+  for (let i = 0; i < 3; i++) e.side(T0 + 2 * MS + i, 'lo', XMIT, flowTuple('UDP', '127.0.0.1', 40000, '127.0.0.1', 9999), 0, 1042);
+  for (let i = 0; i < 4; i++) e.side(T0 + 20 * MS + i, 'lo', XMIT, flowTuple('UDP', '127.0.0.1', 40000, '127.0.0.1', 9999), 0, 1042);
   assert.equal(e.heldCount, 1, 'one held flow');
   recent.add(ev({ timeUs: T0 + 1 * MS, owner: a }));
   recent.add(ev({ timeUs: T0 + 19 * MS, owner: b }));
@@ -189,7 +191,7 @@ test('engine + recent endpoints: too many held packets to split go to unknown, c
   const e = new NettopEngine({ startUs: T0, intervalUs: 5 * SEC, now: () => clock.now, requestScan: () => {}, recent });
   e.setSnapshot(new SocketIndex([], new Map()), T0_MS);
   recent.horizonUs = T0;
-  for (let i = 0; i < 100; i++) e.side(T0 + 2 * MS + i * 200, 'lo', XMIT, 'UDP', '127.0.0.1', 40000, '127.0.0.1', 9999, 0, 1042);
+  for (let i = 0; i < 100; i++) e.side(T0 + 2 * MS + i * 200, 'lo', XMIT, flowTuple('UDP', '127.0.0.1', 40000, '127.0.0.1', 9999), 0, 1042);
   recent.add(ev({ timeUs: T0 + 1 * MS, owner: a }));
   recent.add(ev({ timeUs: T0 + 12 * MS, owner: b }));
   recent.horizonUs = T0 + 40 * MS;

@@ -39,6 +39,7 @@
 
 import type { L4Proto } from '../../../core/procfs/proc-net.ts';
 import { unmapIpv4, type Owner } from './socket-index.ts';
+import type { FlowTuple } from '../flow.ts';
 
 export interface EndpointEvent {
   proto: L4Proto;
@@ -98,7 +99,7 @@ export interface EndpointLookup {
   /** The latest capture time ready() accepts now. */
   completeUntilUs(): number;
   /** The owner of a flow's packets captured from fromUs to toUs (see above), null, or AMBIGUOUS. */
-  lookup(proto: L4Proto, localIp: string, localPort: number, remoteIp: string, remotePort: number, fromUs: number, toUs: number): Owner | null | typeof AMBIGUOUS;
+  lookup(flow: FlowTuple, fromUs: number, toUs: number): Owner | null | typeof AMBIGUOUS;
 }
 
 function isWildcard(ip: string): boolean {
@@ -200,11 +201,12 @@ export class RecentEndpoints implements EndpointLookup {
     if (this.lossSpans.length > MAX_LOSS_SPANS) this.lossSpans.shift();
   }
 
-  lookup(proto: L4Proto, localIp: string, localPort: number, remoteIp: string, remotePort: number, fromUs: number, toUs: number): Owner | null | typeof AMBIGUOUS {
-    const list = this.keys.get(`${proto}|${localPort}`);
+  lookup(flow: FlowTuple, fromUs: number, toUs: number): Owner | null | typeof AMBIGUOUS {
+    const list = this.keys.get(`${flow.proto}|${flow.localPort}`);
     if (!list) return null;
-    const lip = unmapIpv4(localIp);
-    const rip = unmapIpv4(remoteIp);
+    const remotePort = flow.remotePort;
+    const lip = unmapIpv4(flow.localIp);
+    const rip = unmapIpv4(flow.remoteIp);
     const { slackUs, maxAgeUs } = this.limits;
     const sameFlow = (x: Entry) => x.rport === remotePort && x.rip === rip && (isWildcard(x.lip) || x.lip === lip);
     let best: Entry | null = null;

@@ -19,6 +19,7 @@
 // SO_REUSEPORT groups (several sockets, one address) also go to the lowest pid.
 
 import { TcpState, type L4Proto, type ProcSocket } from '../../../core/procfs/proc-net.ts';
+import type { FlowTuple } from '../flow.ts';
 
 export interface Owner {
   pid: number;
@@ -94,14 +95,15 @@ export class SocketIndex {
   }
 
   /**
-   * Who owns the local endpoint (localIp, localPort) of a packet exchanged
-   * with (remoteIp, remotePort)? Addresses as packet.ts prints them.
+   * Who owns the local endpoint (localIp, localPort) of a flow's packet
+   * exchanged with (remoteIp, remotePort)? Addresses as packet.ts prints them.
    * `incoming` marks the receiving side (broadcast and multicast addresses are
    * then local too).
    */
-  resolve(proto: L4Proto, localIp: string, localPort: number, remoteIp: string, remotePort: number, incoming: boolean): Resolution {
-    const lip = unmapIpv4(localIp);
-    const rip = unmapIpv4(remoteIp);
+  resolve(flow: FlowTuple, incoming: boolean): Resolution {
+    const { proto, localPort, remotePort } = flow;
+    const lip = unmapIpv4(flow.localIp);
+    const rip = unmapIpv4(flow.remoteIp);
     const e = this.exact.get(`${proto}|${lip}|${localPort}|${rip}|${remotePort}`);
     let orphan: Resolution | null = null;
     if (e) {
