@@ -5,7 +5,7 @@
 import { SOURCES } from '../probes/sources.node.ts';
 import { PROBES, type AnyProbe, type ProbeId } from '../probes/registry.ts';
 import { PRINTERS } from '../probes/printers.ts';
-import { csvField, csvHeader, jsonLine } from '../core/format.ts';
+import { csvHeader, csvLineWriter, jsonLine } from '../core/format.ts';
 import type { Column } from '../core/probe.ts';
 import { ProbeError } from '../core/probe-error.ts';
 import { exitNow, onExit } from '../runtime/exit.node.ts';
@@ -26,7 +26,7 @@ export async function runProbe(id: ProbeId, args: ProbeArgs): Promise<void> {
   const write = (lines: string[]) => {
     if (lines.length) out.write(lines.join('\n') + '\n');
   };
-  const toCsv = csvLineFormatter(probe.columns as readonly Column<object>[]);
+  const toCsv = csvLineWriter(probe.columns as readonly Column<object>[]);
   const format = (rows: object[]): string[] => {
     if (args.format === 'table') return printer.rows(rows);
     if (args.format === 'csv') return rows.map(toCsv);
@@ -82,48 +82,4 @@ export function summary(probe: AnyProbe, counters: Record<string, number>, shown
   const details = probe.counters.map((c) => `${c.label} ${counters[c.key] ?? 0}`).concat(`shed ${shed}`);
   const note = probe.summaryNote?.(counters);
   return `netprobes ${probe.id}: seen ${seen} ${probe.seen.what}, shown ${shown} rows, lost ${lost} (${details.join(', ')})${note ? `\n  ${note}` : ''}`;
-}
-
-/**
- * csvLine's output, made per row without its per-cell work (measured: CSV formatting was the largest cost of
- * `tcpdump --format csv` once decoding was fast): the CSV columns picked once, the ISO date made once per
- * second, and only text cells checked for quoting (ints, flags and times never need it).
- */
-export function csvLineFormatter(columns: readonly Column<object>[]): (row: object) => string {
-  const cols = columns.filter((c) => !c.notInCsv);
-  let sec = NaN;
-  let prefix = '';
-  const time = (us: number): string => {
-    const u = Math.floor(us);
-    const s = Math.floor(u / 1e6);
-    if (s !== sec) {
-      prefix = new Date(s * 1000).toISOString().slice(0, 19); // 2026-11-25T08:30:00
-      sec = s;
-    }
-    return `${prefix}.${String(u - s * 1e6).padStart(6, '0')}Z`;
-  };
-  return (row) => {
-    const r = row as Record<string, unknown>;
-    let out = '';
-    for (let i = 0; i < cols.length; i++) {
-      const c = cols[i]!;
-      const v = r[c.key as string];
-      if (i) out += ',';
-      switch (c.type) {
-        case 'time':
-          out += typeof v === 'number' ? time(v) : '';
-          break;
-        case 'flag':
-          out += v ? '1' : '0';
-          break;
-        case 'int':
-          out += typeof v === 'number' ? String(v) : '';
-          break;
-        case 'text':
-          out += typeof v === 'string' ? csvField(v) : '';
-          break;
-      }
-    }
-    return out;
-  };
 }

@@ -34,14 +34,58 @@ export function csvHeader<Row>(columns: readonly Column<Row>[]): string {
   return inCsv(columns).map((c) => csvField(c.csv)).join(',');
 }
 
+/**
+ * The one CSV writer (RFC 4180), for the CLI, the GUI's export and copy, and history: a row's line, made without
+ * per-cell work (measured: CSV formatting was the largest cost of `tcpdump --format csv` once decoding was fast):
+ * the CSV columns picked once, the ISO date made once per second, only text cells checked for quoting.
+ */
+export function csvLineWriter<Row>(columns: readonly Column<Row>[]): (row: Row) => string {
+  const cols = inCsv(columns);
+  let sec = NaN;
+  let prefix = '';
+  const time = (us: number): string => {
+    const whole = Math.floor(us);
+    const s = Math.floor(whole / 1e6);
+    if (s !== sec) {
+      prefix = new Date(s * 1000).toISOString().slice(0, 19); // 2026-11-25T08:30:00
+      sec = s;
+    }
+    return `${prefix}.${String(whole - s * 1e6).padStart(6, '0')}Z`;
+  };
+  return (row) => {
+    let out = '';
+    for (let i = 0; i < cols.length; i++) {
+      const c = cols[i]!;
+      const v: unknown = row[c.key];
+      if (i) out += ',';
+      switch (c.type) {
+        case 'time':
+          out += typeof v === 'number' ? time(v) : '';
+          break;
+        case 'flag':
+          out += v ? '1' : '0';
+          break;
+        case 'int':
+          out += typeof v === 'number' ? String(v) : '';
+          break;
+        case 'text':
+          out += typeof v === 'string' ? csvField(v) : '';
+          break;
+      }
+    }
+    return out;
+  };
+}
+
 export function csvLine<Row>(columns: readonly Column<Row>[], row: Row): string {
-  return inCsv(columns).map((c) => csvField(formatCell(c.type, row[c.key]))).join(',');
+  return csvLineWriter(columns)(row);
 }
 
 /** A whole CSV document, CRLF line ends as RFC 4180 asks. */
 export function toCsv<Row>(columns: readonly Column<Row>[], rows: Iterable<Row>): string {
+  const line = csvLineWriter(columns);
   const lines = [csvHeader(columns)];
-  for (const row of rows) lines.push(csvLine(columns, row));
+  for (const row of rows) lines.push(line(row));
   return lines.join('\r\n') + '\r\n';
 }
 

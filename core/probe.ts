@@ -100,8 +100,3 @@ export function rowSchema<Row extends object>(columns: readonly Column<Row>[]): 
   for (const c of columns) shape[c.key] = cell[c.type];
   return obj(shape) as unknown as Schema<Row>;
 }
-
-/** The counters every probe has, beside its own. */
-export const COMMON_COUNTERS: readonly Counter[] = [
-  { key: 'shed', label: 'shed', description: 'rows produced but not delivered: the display rate limit or a slow reader', loss: true },
-];

@@ -45,13 +45,6 @@ export function int(opts: { min?: number; max?: number } = {}): Schema<number> {
   });
 }
 
-export function num(): Schema<number> {
-  return schema('finite number', (v, path) => {
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new SchemaError(path, 'finite number');
-    return v;
-  });
-}
-
 export const bool: Schema<boolean> = schema('boolean', (v, path) => {
   if (typeof v !== 'boolean') throw new SchemaError(path, 'boolean');
   return v;

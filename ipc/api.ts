@@ -2,9 +2,9 @@
 // the browser (`netprobes serve`, over a WebSocket). Requests from the renderer
 // are validated by the host; the renderer never gets Node.
 
-import { PROBE_IDS, type ProbeId } from '../probes/registry.ts';
-import type { Answer, Problem } from './protocol.ts';
-import { arr, bool, int, literal, nullable, obj, optional, str, tagged, type Infer, type Schema } from '../core/schema.ts';
+import type { ProbeId } from '../probes/registry.ts';
+import { json, probeId, type Answer, type Problem } from './protocol.ts';
+import { arr, int, literal, obj, optional, str, tagged, type Infer } from '../core/schema.ts';
 
 export type CollectorStatus = 'not-running' | 'starting' | 'running' | 'crashed';
 
@@ -47,9 +47,6 @@ export type HostEvent =
   | { type: 'counters'; probe: ProbeId; counters: Record<string, number> }
   /** Rows this front end did not get because it was not keeping up. */
   | { type: 'undelivered'; probe: ProbeId; rows: number };
-
-const json: Schema<unknown> = { describe: 'any JSON value', parse: (v) => v };
-const probeId = literal(...PROBE_IDS);
 
 /** Renderer → host, each answered by a reply. */
 export const requestSchema = tagged({
@@ -95,6 +92,3 @@ export interface NetprobesApi {
   subscribe(listener: (event: HostEvent) => void): () => void;
   readonly frontEnd: 'electron' | 'browser';
 }
-
-/** A failed request's answer, the same over both transports. */
-export const replyEnvelope = obj({ id: int({ min: 0 }), ok: bool, value: json, error: nullable(str({ max: 4000 })) });

@@ -13,8 +13,9 @@ export const PROTOCOL_VERSION = 1;
 /** Rows per `rows` message; a stream probe's batch beyond this is shed and counted. */
 export const MAX_ROWS_PER_MESSAGE = 5000;
 
-const probeId = literal(...PROBE_IDS);
-const json: Schema<unknown> = { describe: 'any JSON value', parse: (v) => v };
+/** The two schemas both protocols use (ipc/api.ts too). */
+export const probeId = literal(...PROBE_IDS);
+export const json: Schema<unknown> = { describe: 'any JSON value', parse: (v) => v };
 const problem = obj({ kind: literal('privilege', 'feature', 'input', 'internal'), message: str({ max: 2000 }) });
 export type Problem = Infer<typeof problem>;
 

@@ -8,7 +8,7 @@ import type { InterfaceInfo, NetprobesApi, ProbeState } from '../ipc/api.ts';
 import type { Column, Flag } from '../core/probe.ts';
 import { formatCell, toCsv } from '../core/format.ts';
 import { IncrementalFilter, MAX_ROWS, useStore, type ProbeStore } from './ui/store.dom.ts';
-import { rowsAsCsv, sortRows, VirtualTable, type Sort } from './ui/VirtualTable.dom.tsx';
+import { sortRows, VirtualTable, type Sort } from './ui/VirtualTable.dom.tsx';
 import { saveText } from './ui/save.dom.ts';
 import { useNames, type Names } from './ui/names.dom.ts';
 import type { CrossLink, ProbeView } from './ui/view.dom.ts';
@@ -277,7 +277,7 @@ export const ProbeTab = memo(function ProbeTab(props: {
               ))}
               <button
                 onClick={() =>
-                  void navigator.clipboard.writeText(rowsAsCsv(probe.columns, selected.size ? shown.filter((r) => selected.has(r)) : [focus])).then(() => {
+                  void navigator.clipboard.writeText(toCsv(probe.columns, selected.size ? shown.filter((r) => selected.has(r)) : [focus])).then(() => {
                     setNotice('copied as CSV');
                     setTimeout(() => setNotice(null), 2000);
                   })

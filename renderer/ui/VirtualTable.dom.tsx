@@ -7,7 +7,7 @@
 
 import { useLayoutEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import type { Column } from '../../core/probe.ts';
-import { csvHeader, csvLine, formatCell } from '../../core/format.ts';
+import { formatCell, toCsv } from '../../core/format.ts';
 
 export const ROW_HEIGHT = 24;
 const OVERSCAN = 10;
@@ -24,10 +24,6 @@ export function sortRows<Row extends object>(rows: readonly Row[], sort: Sort): 
     const y = b[k];
     return (x < y ? -1 : x > y ? 1 : 0) * sort.dir;
   });
-}
-
-export function rowsAsCsv<Row extends object>(columns: readonly Column<Row>[], rows: readonly Row[]): string {
-  return [csvHeader(columns), ...rows.map((r) => csvLine(columns, r))].join('\r\n') + '\r\n';
 }
 
 export interface TableProps<Row extends object> {
@@ -97,7 +93,7 @@ export function VirtualTable<Row extends object>(props: TableProps<Row>) {
   const copy = async () => {
     const chosen = rows.filter((r) => selected.has(r));
     if (!chosen.length) return;
-    await navigator.clipboard.writeText(rowsAsCsv(columns, chosen));
+    await navigator.clipboard.writeText(toCsv(columns, chosen));
     props.onCopied?.(chosen.length);
   };
 
