@@ -4,10 +4,9 @@
 // Lifecycle, on every way out:
 //  - close() (a probe's stop) disables what it enabled, closes the raw readers'
 //    fds (rmdir fails with EBUSY while one is open) and removes the instance;
-//  - closeAllTracefsInstances() does that for every live instance, synchronously:
-//    it is called on process 'exit', on an uncaught exception, and on
-//    SIGINT/SIGTERM/SIGHUP when no one else handles them (the collector and CLI
-//    stop their probes in order on a signal, and 'exit' is the backstop);
+//  - every instance is a Disposable in core's processStore, which the process's
+//    exit hook (runtime/exit.node.ts) disposes on signals, uncaught errors and,
+//    synchronously, on 'exit';
 //  - SIGKILL cannot be caught: a watcher that outlives the process removes its
 //    instances at once (the collector's supervisor, or reaper.node.ts for the CLI);
 //    and, as a second line, instances are named netprobes-<pid>-<starttime>-<seq>[-label]
@@ -15,6 +14,7 @@
 
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeFileSync, constants } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { processStore, type Disposable } from '../../core/lifecycle.ts';
 import { ProbeError } from '../../core/probe-error.ts';
 import { parseEventFormat, parseHeaderPage, type EventFormat } from '../../core/tracefs/format.ts';
 import type { PageLayout } from '../../core/tracefs/page.ts';
@@ -130,34 +130,13 @@ export function removeStaleInstances(root = tracefsRoot()): string[] {
 
 const live = new Set<TracefsInstance>();
 let seq = 0;
-let handlersInstalled = false;
 
-/** Closes every live instance, synchronously. Safe to call at any time, any number of times. */
+/** Closes every live instance now (what the exit hook does, for tests that act it out). */
 export function closeAllTracefsInstances(): void {
   for (const inst of [...live]) inst.close();
 }
 
-function installExitHandlers(): void {
-  if (handlersInstalled) return;
-  handlersInstalled = true;
-  process.on('exit', closeAllTracefsInstances);
-  // A monitor does not change what an uncaught exception does; it only lets us clean up first.
-  process.on('uncaughtExceptionMonitor', closeAllTracefsInstances);
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    const handler = () => {
-      // Another handler (the collector's or the CLI's orderly exit) stops the probes, which close their instances
-      // after reading what is left, and 'exit' is the backstop. Alone, do what Node would have done without us:
-      // clean up and die of the signal.
-      if (process.listenerCount(sig) > 1) return;
-      closeAllTracefsInstances();
-      process.removeListener(sig, handler);
-      process.kill(process.pid, sig);
-    };
-    process.on(sig, handler);
-  }
-}
-
-export class TracefsInstance {
+export class TracefsInstance implements Disposable {
   readonly dir: string;
   private readonly fds = new Set<number>();
   private readonly enabled: string[] = [];
@@ -187,7 +166,7 @@ export class TracefsInstance {
     }
     const inst = new TracefsInstance(root, name);
     live.add(inst);
-    installExitHandlers();
+    processStore.add(inst);
     ensureReaper(root, start);
     return inst;
   }
@@ -283,12 +262,16 @@ export class TracefsInstance {
     }
   }
 
-  /** Disables what this instance enabled, closes its readers and removes it. Synchronous and idempotent. */
   /** Runs `fn` just before the instance closes, however it closes (a reader's last read of its buffers). */
   beforeClose(fn: () => void): void {
     this.closing.push(fn);
   }
 
+  dispose(): void {
+    this.close();
+  }
+
+  /** Disables what this instance enabled, closes its readers and removes it. Synchronous and idempotent. */
   close(): void {
     if (this.closed) return;
     for (const fn of this.closing.splice(0)) {
@@ -300,6 +283,7 @@ export class TracefsInstance {
     }
     this.closed = true;
     live.delete(this);
+    processStore.delete(this);
     for (const file of this.enabled.splice(0)) {
       try {
         writeFileSync(`${this.dir}/${file}`, '0');

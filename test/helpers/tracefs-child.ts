@@ -6,6 +6,9 @@ import { readdirSync } from 'node:fs';
 import { SOURCES } from '../../probes/sources.node.ts';
 import { PROBES } from '../../probes/registry.ts';
 import type { ProbeId } from '../../probes/registry.ts';
+import { installExitHook } from '../../runtime/exit.node.ts';
+
+installExitHook(); // as every process that runs probes does (the CLI and the collector through onExit)
 
 const [probe = 'dropwatch', mode = 'wait'] = process.argv.slice(2);
 const source = SOURCES[probe as ProbeId];
