@@ -9,7 +9,7 @@ import { bool, int, obj, str, type Schema } from './schema.ts';
 
 /** time: µs since the Unix epoch, shown as ISO 8601 UTC with microseconds. flag: shown as 0/1. */
 export type CellType = 'time' | 'int' | 'text' | 'flag';
-type CellValue<T extends CellType> = T extends 'text' ? string : T extends 'flag' ? boolean : number;
+export type CellValue<T extends CellType> = T extends 'text' ? string : T extends 'flag' ? boolean : number;
 
 export interface Column<Row> {
   readonly key: keyof Row & string;
@@ -84,8 +84,14 @@ export function defineProbe<Row extends object, Options extends object>() {
   return <const Id extends string>(def: ProbeDefinition<Row, Options, Id>): ProbeDefinition<Row, Options, Id> => def;
 }
 
-export function defineColumns<Row>() {
-  return <const C extends readonly Column<Row>[]>(columns: C) => columns;
+/** A column list as written in a definition: its keys and cell types stay literal so the row type follows from it. */
+export type ColumnList = readonly Column<Record<string, unknown>>[];
+
+/** The row a column list describes: one field per column, typed by its cell type. No hand-written twin. */
+export type RowOf<C extends ColumnList> = { -readonly [E in C[number] as E['key']]: CellValue<E['type']> };
+
+export function defineColumns<const C extends ColumnList>(columns: C): C {
+  return columns;
 }
 
 /** The schema of a row, derived from its columns so the two cannot disagree. */

@@ -2,21 +2,11 @@
 // counted per kernel location every interval, most first, with the drop reason
 // and the protocol; the location resolved to its function through /proc/kallsyms.
 
-import { defineColumns, defineProbe } from '../../core/probe.ts';
+import { defineColumns, defineProbe, type RowOf } from '../../core/probe.ts';
 import { obj, type Infer } from '../../core/schema.ts';
 import { INTERVAL_SECONDS } from '../../core/probe-options.ts';
 
-export interface DropRow {
-  time: number;
-  count: number;
-  location: string;
-  reason: string;
-  protocol: string;
-  /** Each exact place in the function, as %pS prints it, with its count: "__udp4_lib_rcv+0x5c7/0xb30 ×180". */
-  sites: string;
-}
-
-const columns = defineColumns<DropRow>()([
+const columns = defineColumns([
   { key: 'time', csv: 'TIME', title: 'Interval end', type: 'time', width: 210, description: 'end of the interval the drops were counted in, ISO 8601 UTC' },
   { key: 'count', csv: 'COUNT', title: 'Packets', type: 'int', width: 80, description: 'packets dropped at this location for this reason in the interval' },
   { key: 'location', csv: 'LOCATION', title: 'Location', type: 'text', width: 220, description: 'kernel function that freed the packet as a drop (kfree_skb location, resolved through /proc/kallsyms; a hex address when it cannot be)' },
@@ -24,6 +14,8 @@ const columns = defineColumns<DropRow>()([
   { key: 'protocol', csv: 'PROTOCOL', title: 'Protocol', type: 'text', width: 80, description: 'the packet\'s EtherType: IPv4, IPv6, ARP, or hex' },
   { key: 'sites', csv: 'SITES', title: 'Exact locations', type: 'text', width: 320, notInCsv: true, description: 'each place in the function the drops happened, as symbol+offset/length, with its count (GUI and JSON only)' },
 ]);
+/** A row: one field per column, in column order on the wire. */
+export type DropRow = RowOf<typeof columns>;
 
 const options = obj({ interval: INTERVAL_SECONDS });
 export type DropwatchOptions = Infer<typeof options>;

@@ -8,24 +8,9 @@
 // (ARP, ICMP, closed ports, forwarded packets), PID -1 "unknown" for traffic
 // whose owner existed but could not be found.
 
-import { defineColumns, defineProbe } from '../../core/probe.ts';
+import { defineColumns, defineProbe, type RowOf } from '../../core/probe.ts';
 import { arr, obj, type Infer } from '../../core/schema.ts';
 import { IFACE_NAME, INTERVAL_SECONDS } from '../../core/probe-options.ts';
-
-export interface NettopRow {
-  /** End of the interval, µs since the epoch. */
-  time: number;
-  pid: number;
-  uid: number;
-  dev: string;
-  xmitPk: number;
-  recvPk: number;
-  xmitKb: number;
-  recvKb: number;
-  command: string;
-  xmitBytes: number;
-  recvBytes: number;
-}
 
 /** The row of traffic that no local socket owns. */
 export const KERNEL_PID = 0;
@@ -34,7 +19,7 @@ export const KERNEL_COMMAND = 'kernel';
 export const UNKNOWN_PID = -1;
 export const UNKNOWN_COMMAND = 'unknown';
 
-const columns = defineColumns<NettopRow>()([
+const columns = defineColumns([
   { key: 'time', csv: 'TIME', title: 'Time', type: 'time', width: 210, description: "end of the interval, ISO 8601 UTC with microseconds" },
   { key: 'pid', csv: 'PID', title: 'PID', type: 'int', width: 70, description: 'process that owns the socket; 0 = kernel (no local socket), -1 = unknown (owner not found)' },
   { key: 'uid', csv: 'UID', title: 'UID', type: 'int', width: 60, description: "the process's real uid (-1 for unknown)" },
@@ -47,6 +32,8 @@ const columns = defineColumns<NettopRow>()([
   { key: 'xmitBytes', csv: 'XMIT_BYTES', title: 'Xmit bytes', type: 'int', width: 100, description: 'bytes sent: frame lengths including the link-layer header as the device sees it (a 1000-byte UDP payload on lo is 1042)' },
   { key: 'recvBytes', csv: 'RECV_BYTES', title: 'Recv bytes', type: 'int', width: 100, description: 'bytes received, counted as XMIT_BYTES' },
 ]);
+/** A row: one field per column, in column order on the wire. */
+export type NettopRow = RowOf<typeof columns>;
 
 const options = obj({
   interval: INTERVAL_SECONDS,

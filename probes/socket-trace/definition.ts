@@ -4,24 +4,11 @@
 // the source is the syscall tracepoints of net/socket.c's syscalls with
 // sock:sock_send_length / sock_recv_length nested inside (sock_sendmsg / sock_recvmsg).
 
-import { defineColumns, defineProbe } from '../../core/probe.ts';
+import { defineColumns, defineProbe, type RowOf } from '../../core/probe.ts';
 import { TASK_EVENTS_LOST } from '../../core/probe-options.ts';
 import { int, obj, str, type Infer } from '../../core/schema.ts';
 
-export interface SockRow {
-  time: number;
-  relUs: number;
-  comm: string;
-  pid: number;
-  tid: number;
-  depth: number;
-  direction: string;
-  func: string;
-  /** A syscall's return value on its return row (negative: -errno); 0 on calls. */
-  ret: number;
-}
-
-const columns = defineColumns<SockRow>()([
+const columns = defineColumns([
   { key: 'time', csv: 'TIME', title: 'Time', type: 'time', width: 210, description: 'when the call or return happened, ISO 8601 UTC' },
   { key: 'relUs', csv: 'REL_US', title: 'µs', type: 'int', width: 70, description: 'µs since the thread\'s outermost open call began (thread_indent\'s number)' },
   { key: 'comm', csv: 'COMM', title: 'Command', type: 'text', width: 130, description: 'thread name' },
@@ -32,6 +19,8 @@ const columns = defineColumns<SockRow>()([
   { key: 'func', csv: 'FUNCTION', title: 'Function', type: 'text', width: 180, description: 'the net/socket.c function (sys_* for the syscalls; sock_sendmsg/sock_recvmsg from their tracepoints)' },
   { key: 'ret', csv: 'RET', title: 'Return', type: 'int', width: 70, notInCsv: true, description: "a syscall's return value on its return row (negative: -errno, an error); 0 on calls and on sock_sendmsg/sock_recvmsg" },
 ]);
+/** A row: one field per column, in column order on the wire. */
+export type SockRow = RowOf<typeof columns>;
 
 const options = obj({
   pid: int({ min: 0, max: 4_194_304 }),

@@ -2,22 +2,11 @@
 // process accepts, live, with the accepting process (found in its own context,
 // at accept time), the local port and the peer; optionally outbound ones too.
 
-import { defineColumns, defineProbe } from '../../core/probe.ts';
+import { defineColumns, defineProbe, type RowOf } from '../../core/probe.ts';
 import { TASK_EVENTS_LOST } from '../../core/probe-options.ts';
 import { bool, obj, type Infer } from '../../core/schema.ts';
 
-export interface ConnRow {
-  time: number;
-  uid: number;
-  cmd: string;
-  pid: number;
-  port: number;
-  ipSource: string;
-  remotePort: number;
-  direction: string;
-}
-
-const columns = defineColumns<ConnRow>()([
+const columns = defineColumns([
   { key: 'time', csv: 'TIME', title: 'Time', type: 'time', width: 210, description: 'when accept() returned the connection (outbound: when it was established), ISO 8601 UTC' },
   { key: 'uid', csv: 'UID', title: 'UID', type: 'int', width: 60, description: 'real uid of the process; -1 if it exited before it could be looked up' },
   { key: 'cmd', csv: 'CMD', title: 'Command', type: 'text', width: 140, description: 'command (thread name) of the task that accepted (or opened) the connection' },
@@ -27,6 +16,8 @@ const columns = defineColumns<ConnRow>()([
   { key: 'remotePort', csv: 'REMOTE_PORT', title: 'Remote port', type: 'int', width: 90, description: 'the peer\'s port' },
   { key: 'direction', csv: 'DIRECTION', title: 'Direction', type: 'text', width: 80, description: 'accepted (a local process accepted it) or outbound (a local process connected)' },
 ]);
+/** A row: one field per column, in column order on the wire. */
+export type ConnRow = RowOf<typeof columns>;
 
 const options = obj({ outbound: bool });
 export type TcpConnectionsOptions = Infer<typeof options>;

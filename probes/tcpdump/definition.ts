@@ -1,28 +1,11 @@
 // tcpdump — after tcpdumplike.stp: each received TCP (and UDP) packet, live,
 // with the TCP flags; the seed's header block repeated every second.
 
-import { defineColumns, defineProbe } from '../../core/probe.ts';
+import { defineColumns, defineProbe, type RowOf } from '../../core/probe.ts';
 import { arr, bool, obj, type Infer } from '../../core/schema.ts';
 import { IFACE_NAME, FILTER_EXPR } from '../../core/probe-options.ts';
 
-export interface PacketRow {
-  time: number;
-  dev: string;
-  src: string;
-  dst: string;
-  sport: number;
-  dport: number;
-  proto: string;
-  urg: boolean;
-  ack: boolean;
-  psh: boolean;
-  rst: boolean;
-  syn: boolean;
-  fin: boolean;
-  length: number;
-}
-
-const columns = defineColumns<PacketRow>()([
+const columns = defineColumns([
   { key: 'time', csv: 'TIME', title: 'Time', type: 'time', width: 210, description: 'capture time, ISO 8601 UTC with microseconds' },
   { key: 'dev', csv: 'DEV', title: 'Device', type: 'text', width: 80, description: 'interface the packet was captured on' },
   { key: 'src', csv: 'SOURCE_IP', title: 'Source IP', type: 'text', width: 160, description: 'source address (IPv4 or IPv6)' },
@@ -38,6 +21,8 @@ const columns = defineColumns<PacketRow>()([
   { key: 'fin', csv: 'F', title: 'F', type: 'flag', width: 28, description: 'TCP FIN flag' },
   { key: 'length', csv: 'LENGTH', title: 'Length', type: 'int', width: 80, description: 'IP packet length in bytes (IP header and payload; the same on every link type), as the IP header states it but never more than the wire carried' },
 ]);
+/** A row: one field per column, in column order on the wire. */
+export type PacketRow = RowOf<typeof columns>;
 
 const options = obj({
   ifaces: arr(IFACE_NAME, { max: 64 }),
