@@ -20,7 +20,7 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { field, readInt, type EventFormat, type FieldLayout } from '../../core/tracefs/format.ts';
 import { TracefsInstance } from './instance.node.ts';
 import { monoNowNs } from './clock.node.ts';
-import { RawReader } from './raw-reader.node.ts';
+import { PageVisitor } from './page-visitor.node.ts';
 import { TaskLedger, type Life } from '../../core/tracefs/task-ledger.ts';
 
 export interface TaskInfo {
@@ -40,8 +40,7 @@ export class TaskTracker {
   readonly ledger = new TaskLedger();
   /** Task events missing on this kernel (then exited threads may be pid -1). */
   readonly missing: string[] = [];
-  private readonly reader: RawReader<{ tsNs: number }>;
-  private lastLost = 0;
+  private readonly reader: PageVisitor;
 
   private constructor(private readonly inst: TracefsInstance) {
     const comm = (buf: Buffer, off: number, f: FieldLayout) => {
@@ -83,14 +82,8 @@ export class TaskTracker {
       this.ledger.inheritUid = false;
       this.missing.length = before; // not needed to name a process, only to know its uid
     }
-    this.reader = new RawReader<{ tsNs: number }>(
-      inst,
-      (buf, off, _len, ts) => {
-        decoders.get(buf.readUInt16LE(off))?.(buf, off, ts); // common_type: the first field of every record
-        return undefined;
-      },
-      { ordered: false },
-    );
+    // common_type: the first field of every record.
+    this.reader = new PageVisitor(inst, (buf, off, _len, ts) => decoders.get(buf.readUInt16LE(off))?.(buf, off, ts));
     this.seed();
   }
 
@@ -113,17 +106,16 @@ export class TaskTracker {
 
   /** Takes in the task events the kernel has now. */
   poll(): void {
-    this.reader.poll();
+    this.reader.read();
   }
 
-  /** Task events the kernel overwrote before they were read (then an exited thread may be pid -1). */
+  /** Task events the kernel overwrote before they were read (then an exited thread may be pid -1); stats once a second. */
   lost(): number {
-    if (!this.inst.isClosed) this.lastLost = this.reader.overruns();
-    return this.lastLost;
+    return this.reader.overruns();
   }
 
+  /** Idempotent: the final counts are kept. */
   close(): void {
-    this.lost();
     this.reader.close();
     this.inst.close();
   }

@@ -7,12 +7,10 @@
 
 import { readdirSync, existsSync } from 'node:fs';
 import type { ProbeSource } from '../../runtime/source.ts';
-import { TracefsInstance } from '../../kernel/tracefs/instance.node.ts';
 import { field, readInt } from '../../core/tracefs/format.ts';
 import { pollRows } from '../../runtime/tracefs-poll.node.ts';
-import { RawReader } from '../../kernel/tracefs/raw-reader.node.ts';
+import { TracepointSession } from '../../runtime/tracepoint-session.node.ts';
 import { epochMicrosConverter } from '../../kernel/tracefs/clock.node.ts';
-import { TaskTracker } from '../../kernel/tracefs/tasks.node.ts';
 import { ProbeError } from '../../core/probe-error.ts';
 import { Indenter, type TraceEvent } from './indent.ts';
 import type { SockRow, SocketTraceOptions } from './definition.ts';
@@ -34,7 +32,7 @@ export const SOCKET_SYSCALLS = [
 ] as const;
 
 /** Whether this kernel lets the instance use the function tracer, in words for the source line. */
-function functionTracer(inst: TracefsInstance): string {
+function functionTracer(inst: TracepointSession['instance']): string {
   let available = '';
   try {
     available = inst.read('available_tracers');
@@ -64,36 +62,32 @@ function threadsOf(pid: number): number[] {
   }
 }
 
-export const socketTraceSource: ProbeSource<SocketTraceOptions, SockRow> = async (options, sink) => {
-  const inst = TracefsInstance.create();
-  try {
+export const socketTraceSource: ProbeSource<SocketTraceOptions, SockRow> = async (options, sink) =>
+  TracepointSession.run({ ordered: {}, bufferKb: bufferKbPerCpu }, (session: TracepointSession<TraceEvent>) => {
+    const inst = session.instance;
     const why = functionTracer(inst);
-    const events = new Map<number, (tsNs: number, tid: number, buf: Buffer, off: number) => TraceEvent>();
-    const enabled: [string, string][] = [];
-    let pidField: ReturnType<typeof field> | null = null;
-    let typeField: ReturnType<typeof field> | null = null;
+    let calls = 0;
     for (const name of SOCKET_SYSCALLS) {
-      if (!inst.hasEvent('syscalls', `sys_enter_${name}`)) continue; // e.g. no accept on some architectures
+      if (!session.has('syscalls', `sys_enter_${name}`)) continue; // e.g. no accept on some architectures
       const func = `sys_${name}`;
-      for (const kind of ['enter', 'exit'] as const) {
-        const fmt = inst.eventFormat('syscalls', `sys_${kind}_${name}`);
-        pidField ??= field(fmt, 'common_pid');
-        typeField ??= field(fmt, 'common_type');
-        if (kind === 'exit') {
-          const ret = field(fmt, 'ret');
-          events.set(fmt.id, (tsNs, tid, buf, off) => ({ kind, tsNs, tid, func, ret: readInt(buf, off, ret) }));
-        } else events.set(fmt.id, (tsNs, tid) => ({ kind, tsNs, tid, func }));
-        enabled.push(['syscalls', `sys_${kind}_${name}`]);
-      }
+      session.on('syscalls', `sys_enter_${name}`, (fmt) => {
+        const pidF = field(fmt, 'common_pid');
+        return (buf, off, _len, tsNs) => ({ kind: 'enter', tsNs, tid: readInt(buf, off, pidF), func });
+      });
+      session.on('syscalls', `sys_exit_${name}`, (fmt) => {
+        const pidF = field(fmt, 'common_pid');
+        const ret = field(fmt, 'ret');
+        return (buf, off, _len, tsNs) => ({ kind: 'exit', tsNs, tid: readInt(buf, off, pidF), func, ret: readInt(buf, off, ret) });
+      });
+      calls++;
     }
-    if (!enabled.length) inst.eventFormat('syscalls', 'sys_enter_socket'); // throws the ProbeError naming it
+    if (!calls) session.format('syscalls', 'sys_enter_socket'); // throws the ProbeError naming it
     for (const [event, func] of [['sock_send_length', 'sock_sendmsg'], ['sock_recv_length', 'sock_recvmsg']] as const) {
-      const fmt = inst.eventFormat('sock', event);
-      events.set(fmt.id, (tsNs, tid) => ({ kind: 'inner', tsNs, tid, func }));
-      enabled.push(['sock', event]);
+      session.on('sock', event, (fmt) => {
+        const pidF = field(fmt, 'common_pid');
+        return (buf, off, _len, tsNs) => ({ kind: 'inner', tsNs, tid: readInt(buf, off, pidF), func });
+      });
     }
-    const pidF = pidField!;
-    const typeF = typeField!;
 
     // Filters, in the kernel.
     const filters: string[] = [];
@@ -112,40 +106,33 @@ export const socketTraceSource: ProbeSource<SocketTraceOptions, SockRow> = async
       filters.push(`comm == "${options.comm}"`);
       described.push(`comm ${options.comm}`);
     }
-    if (filters.length) for (const [sys, ev] of enabled) inst.setFilter(sys, ev, filters.join(' && '));
+    if (filters.length) for (const [sys, ev] of session.tracepoints) session.filter(sys, ev, filters.join(' && '));
 
-    const tasks = TaskTracker.open(inst);
+    const tasks = session.trackTasks();
     const toEpoch = epochMicrosConverter();
     const indenter = new Indenter((tid, tsNs) => tasks.get(tid, tsNs), toEpoch, options.rate);
+    session.start();
 
-    inst.write('trace_clock', 'mono');
-    inst.write('buffer_size_kb', String(bufferKbPerCpu(inst.cpus().length)));
-    for (const [sys, ev] of enabled) inst.enable(sys, ev);
-    const reader = new RawReader<TraceEvent>(
-      inst,
-      (buf, off, _len, ts) => events.get(buf.readUInt16LE(off + typeF.offset))?.(ts, readInt(buf, off, pidF), buf, off),
-      { ordered: true },
-    );
-
-    const loop = pollRows(reader, (events) => indenter.process(events), sink, POLL_MS, tasks);
+    const loop = pollRows(session, (events) => indenter.process(events), sink, POLL_MS);
     return {
       description:
-        `tracefs syscall tracepoints of net/socket.c's ${enabled.length / 2 - 1} socket syscalls with sock:sock_send_length/sock_recv_length nested (${why})` +
+        `tracefs syscall tracepoints of net/socket.c's ${calls} socket syscalls with sock:sock_send_length/sock_recv_length nested (${why})` +
         (described.length ? `, ${described.join(', ')}` : '') +
         (options.rate ? `, at most ${options.rate} calls/s` : ''),
       counters: () => {
-        const l = reader.losses();
-        return { ...indenter.counts, overruns: l.overrun + l.commitOverrun + l.dropped, unparsed: l.unparsed, heldShed: reader.shed, taskEventsLost: tasks.lost() };
+        const losses = session.losses();
+        return {
+          ...indenter.counts,
+          overruns: losses.overrun + losses.commitOverrun + losses.dropped,
+          unparsed: losses.unparsed,
+          heldShed: session.shed,
+          taskEventsLost: session.taskEventsLost(),
+        };
       },
       stop: async () => {
         const rows = loop.finish();
-        reader.close(); // keeps the final loss counts
-        inst.close();
+        session.close(); // keeps the final loss counts
         if (rows.length) sink.rows(rows);
       },
     };
-  } catch (e) {
-    inst.close();
-    throw e;
-  }
-};
+  });
