@@ -10,37 +10,15 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { SocketIndex, type Owner } from '../../probes/nettop/attribution/socket-index.ts';
-import type { ProcSocket } from '../../core/procfs/proc-net.ts';
 import { NettopEngine } from '../../probes/nettop/engine.ts';
 import { FrameCounter } from '../../probes/nettop/frames.ts';
 import { FlowMemo } from '../../probes/nettop/fastpath.ts';
+import { procSocket, readSll2Pcap } from './nettop-fixtures.ts';
 
-interface Rec {
-  timeUs: number;
-  data: Uint8Array;
-  wireLen: number;
-}
-
-function readPcap(path: string): Rec[] {
-  const b = readFileSync(new URL(path, import.meta.url));
-  assert.equal(b.readUInt32LE(0), 0xa1b2c3d4, 'little-endian µs pcap');
-  assert.equal(b.readUInt32LE(20), 276, 'LINUX_SLL2');
-  const out: Rec[] = [];
-  for (let off = 24; off + 16 <= b.length; ) {
-    const incl = b.readUInt32LE(off + 8);
-    out.push({ timeUs: b.readUInt32LE(off) * 1e6 + b.readUInt32LE(off + 4), wireLen: b.readUInt32LE(off + 12), data: b.subarray(off + 16, off + 16 + incl) });
-    off += 16 + incl;
-  }
-  return out;
-}
-
-const frames = readPcap('../fixtures/nettop/any-sll2.pcap');
+const frames = readSll2Pcap('any-sll2.pcap');
 const owner = (pid: number, command: string): Owner => ({ pid, uid: 1000 + pid, command });
-const sock = (proto: 'TCP' | 'UDP', localIp: string, localPort: number, remoteIp: string, remotePort: number, inode: number, state = 7): ProcSocket => ({
-  proto, family: localIp.includes(':') ? 6 : 4, localIp, localPort, remoteIp, remotePort, state, uid: 0, inode,
-});
+const sock = procSocket;
 
 function setup() {
   const t0 = frames[0]!.timeUs;
