@@ -69,6 +69,9 @@ export interface Decoded {
 
 export type DecodeResult = Decoded | DecodeFailure;
 
+/** Bytes of the LINUX_SLL2 ("cooked v2") header libpcap puts in place of each frame's own on the "any" device. */
+export const SLL2_HEADER_LENGTH = 20;
+
 export const TcpFlag = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10, URG: 0x20 } as const;
 
 const ETH_IPV4 = 0x0800;
@@ -114,12 +117,12 @@ export function decodeFrame(
       break;
     }
     case LinkType.LINUX_SLL2: {
-      const s = short(p, 20);
+      const s = short(p, SLL2_HEADER_LENGTH);
       if (s) return s;
       etherType = u16(buf, p);
       ifindex = u32(buf, p + 4);
       pktType = buf[p + 10]!;
-      p += 20;
+      p += SLL2_HEADER_LENGTH;
       break;
     }
     case LinkType.RAW:

@@ -5,11 +5,26 @@
 //   /proc/net/{tcp,tcp6,udp,udp6}  one line per socket of the reader's network
 //                                  namespace: addresses, state, uid, inode
 //   /proc/<pid>/fd/<n>             a symlink "socket:[<inode>]" per open socket
-//   /proc/<pid>/status             Name: (comm) and Uid: (real, effective, ...)
+//   /proc/<pid>/status             Name: (comm), Tgid: and Uid: (real, effective, ...)
 
 import { ipv4, ipv6 } from '../packet.ts';
 
 export type L4Proto = 'TCP' | 'UDP';
+
+/** A process as rows name it: its id, real uid and command (comm, at most 15 bytes, as SystemTap's execname()). */
+export interface Owner {
+  readonly pid: number;
+  readonly uid: number;
+  readonly command: string;
+}
+
+/** The socket tables of a network namespace: file name under net/, protocol, address family. */
+export const SOCKET_TABLES: readonly (readonly [file: string, proto: L4Proto, family: 4 | 6])[] = [
+  ['tcp', 'TCP', 4],
+  ['tcp6', 'TCP', 6],
+  ['udp', 'UDP', 4],
+  ['udp6', 'UDP', 6],
+];
 
 /** Kernel TCP states as /proc/net/tcp prints them (include/net/tcp_states.h). UDP sockets show 7 (CLOSE) or 1 (connected). */
 export const TcpState = {
@@ -120,23 +135,34 @@ export function socketInode(link: string): number {
 
 export interface ProcStatus {
   /** comm, at most 15 bytes, as execname() in SystemTap. */
-  name: string;
+  command: string;
   /** Real uid, as SystemTap's uid(). */
   uid: number;
+  /** The thread's process id (its own pid for a main thread). */
+  tgid: number;
 }
 
-/** Name: and the real uid from /proc/<pid>/status; null if either is missing. */
+/** Name:, the real uid and Tgid: from /proc/<pid>/status; null if Name: or Uid: is missing. */
 export function parseStatus(text: string): ProcStatus | null {
-  let name: string | null = null;
+  let command: string | null = null;
   let uid: number | null = null;
+  let tgid = -1;
   for (const line of text.split('\n')) {
-    if (line.startsWith('Name:')) name = unescapeName(line.slice(5).replace(/^\t/, ''));
+    if (line.startsWith('Name:')) command = unescapeName(line.slice(5).replace(/^\t/, ''));
+    else if (line.startsWith('Tgid:')) tgid = Number(line.slice(5).trim());
     else if (line.startsWith('Uid:')) {
       const real = Number(line.slice(4).trim().split(/\s+/)[0]);
       if (Number.isInteger(real)) uid = real;
+      break; // Uid: comes after Name: and Tgid:
     }
-    if (name !== null && uid !== null) return { name, uid };
   }
+  return command !== null && uid !== null ? { command, uid, tgid: Number.isInteger(tgid) ? tgid : -1 } : null;
+}
+
+/** The value of one line of /proc/<pid>/status ("CapEff", "NoNewPrivs"), trimmed; null if absent. */
+export function statusField(text: string, key: string): string | null {
+  const prefix = `${key}:`;
+  for (const line of text.split('\n')) if (line.startsWith(prefix)) return line.slice(prefix.length).trim();
   return null;
 }
 

@@ -2,17 +2,10 @@
 // tables of its own network namespace (/proc/<pid>/net): for the GUI's
 // "packets of this process" link, which turns them into a capture filter.
 
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { endianness } from 'node:os';
+import { readdirSync } from 'node:fs';
 import { ProbeError } from '../../core/probe-error.ts';
-import { parseProcNet, socketInode, type L4Proto, type ProcSocket } from '../../core/procfs/proc-net.ts';
-
-const TABLES: readonly [string, L4Proto, 4 | 6][] = [
-  ['tcp', 'TCP', 4],
-  ['tcp6', 'TCP', 6],
-  ['udp', 'UDP', 4],
-  ['udp6', 'UDP', 6],
-];
+import type { ProcSocket } from '../../core/procfs/proc-net.ts';
+import { fdSocketInode, readSocketTables } from './proc.node.ts';
 
 export function processSockets(pid: number, proc = '/proc'): ProcSocket[] {
   const inodes = new Set<number>();
@@ -23,23 +16,9 @@ export function processSockets(pid: number, proc = '/proc'): ProcSocket[] {
     throw new ProbeError('input', `no process ${pid} (it may have exited)`);
   }
   for (const fd of fds) {
-    try {
-      const inode = socketInode(readlinkSync(`${proc}/${pid}/fd/${fd}`));
-      if (inode) inodes.add(inode);
-    } catch {
-      // closed since the listing
-    }
+    const inode = fdSocketInode(pid, fd, proc); // null: closed since the listing, or not a socket
+    if (inode) inodes.add(inode);
   }
-  const out: ProcSocket[] = [];
-  if (!inodes.size) return out;
-  for (const [file, proto, family] of TABLES) {
-    let text: string;
-    try {
-      text = readFileSync(`${proc}/${pid}/net/${file}`, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const s of parseProcNet(text, proto, family, endianness() === 'LE').sockets) if (inodes.has(s.inode)) out.push(s);
-  }
-  return out;
+  if (!inodes.size) return [];
+  return readSocketTables(`${proc}/${pid}/net`).sockets.filter((socket) => inodes.has(socket.inode));
 }

@@ -18,15 +18,10 @@
 // the parent that created it — so the choice is stable across scans.
 // SO_REUSEPORT groups (several sockets, one address) also go to the lowest pid.
 
-import { TcpState, type L4Proto, type ProcSocket } from '../../../core/procfs/proc-net.ts';
+import { TcpState, type L4Proto, type Owner, type ProcSocket } from '../../../core/procfs/proc-net.ts';
 import type { FlowTuple } from '../flow.ts';
 
-export interface Owner {
-  pid: number;
-  uid: number;
-  /** comm, as SystemTap's execname(). */
-  command: string;
-}
+export type { Owner };
 
 export type Resolution =
   /** A process holds the socket. `via` says how it was found, for tests and debugging. */

@@ -11,10 +11,11 @@
 // machine. Callers scan on demand (a packet whose socket is not in the last
 // snapshot), rate-limited, and never per packet.
 
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { networkInterfaces, endianness } from 'node:os';
-import { parseProcNet, parseStatus, socketInode, type L4Proto, type ProcSocket } from '../../../core/procfs/proc-net.ts';
-import { SocketIndex, type Owner } from './socket-index.ts';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+import { socketInode, type Owner } from '../../../core/procfs/proc-net.ts';
+import { readSocketTables, readStatus } from '../../../kernel/procfs/proc.node.ts';
+import { SocketIndex } from './socket-index.ts';
 
 export interface ScanResult {
   index: SocketIndex;
@@ -26,31 +27,10 @@ export interface ScanResult {
   malformed: number;
 }
 
-const TABLES: readonly [string, L4Proto, 4 | 6][] = [
-  ['tcp', 'TCP', 4],
-  ['tcp6', 'TCP', 6],
-  ['udp', 'UDP', 4],
-  ['udp6', 'UDP', 6],
-];
-
-const LITTLE_ENDIAN = endianness() === 'LE';
-
 export function scanSockets(proc = '/proc'): ScanResult {
   const startedMs = Date.now();
   const t0 = performance.now();
-  const sockets: ProcSocket[] = [];
-  let malformed = 0;
-  for (const [file, proto, family] of TABLES) {
-    let text: string;
-    try {
-      text = readFileSync(`${proc}/net/${file}`, 'utf8');
-    } catch {
-      continue; // tcp6/udp6 are absent when IPv6 is disabled
-    }
-    const parsed = parseProcNet(text, proto, family, LITTLE_ENDIAN);
-    malformed += parsed.malformed;
-    for (const s of parsed.sockets) sockets.push(s);
-  }
+  const { sockets, malformed } = readSocketTables(`${proc}/net`); // tcp6/udp6 are absent when IPv6 is disabled
   const wanted = new Set<number>();
   for (const s of sockets) if (s.inode) wanted.add(s.inode);
 
@@ -98,12 +78,8 @@ export function scanSockets(proc = '/proc'): ScanResult {
 }
 
 function readOwner(proc: string, pid: number): Owner | null {
-  try {
-    const st = parseStatus(readFileSync(`${proc}/${pid}/status`, 'utf8'));
-    return st ? { pid, uid: st.uid, command: st.name } : null;
-  } catch {
-    return null; // exited since the fd walk
-  }
+  const status = readStatus(pid, proc); // null: exited since the fd walk
+  return status ? { pid, uid: status.uid, command: status.command } : null;
 }
 
 /** This namespace's addresses, plus the IPv4 broadcast address of each subnet. */

@@ -1,0 +1,58 @@
+// The /proc readers every part of NetProbes shares: a process's status, the
+// socket behind one of its fds, and a network namespace's socket tables. One
+// place so each file is read and parsed one way (the parsers are pure, in
+// core/procfs/proc-net.ts); the callers decide how often (nettop's scanner,
+// tcp-connections' listener look-ups, task tracking, the GUI's process link).
+
+import { readFileSync, readlinkSync } from 'node:fs';
+import { endianness } from 'node:os';
+import { parseProcNet, parseStatus, socketInode, SOCKET_TABLES, type ProcSocket, type ProcStatus } from '../../core/procfs/proc-net.ts';
+
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+/** /proc/<pid>/status parsed, or null when the process is gone (or the file says too little). */
+export function readStatus(pid: number, proc = '/proc'): ProcStatus | null {
+  try {
+    return parseStatus(readFileSync(`${proc}/${pid}/status`, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/** The inode of the socket behind /proc/<pid>/fd/<fd>, or null (not a socket, closed, or the process gone). */
+export function fdSocketInode(pid: number, fd: number | string, proc = '/proc'): number | null {
+  try {
+    return socketInode(readlinkSync(`${proc}/${pid}/fd/${fd}`)) || null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Every TCP and UDP socket of the network namespace whose net/ directory is `netDir` (`/proc/net`, or
+ * `/proc/<pid>/net` for another process's namespace). A table that cannot be read (tcp6/udp6 without IPv6) is
+ * skipped; `only` limits the tables read.
+ */
+export function readSocketTables(netDir: string, only?: (file: string) => boolean): { sockets: ProcSocket[]; malformed: number } {
+  const sockets: ProcSocket[] = [];
+  let malformed = 0;
+  for (const [file, proto, family] of SOCKET_TABLES) {
+    if (only && !only(file)) continue;
+    let text: string;
+    try {
+      text = readFileSync(`${netDir}/${file}`, 'utf8');
+    } catch {
+      continue;
+    }
+    const parsed = parseProcNet(text, proto, family, LITTLE_ENDIAN);
+    malformed += parsed.malformed;
+    for (const socket of parsed.sockets) sockets.push(socket);
+  }
+  return { sockets, malformed };
+}
+
+/** The local port of TCP socket `inode` in the network namespace of `pid` (/proc/<pid>/net/tcp, tcp6), or null. */
+export function tcpLocalPort(pid: number, inode: number, proc = '/proc'): number | null {
+  const { sockets } = readSocketTables(`${proc}/${pid}/net`, (file) => file.startsWith('tcp'));
+  return sockets.find((socket) => socket.inode === inode)?.localPort ?? null;
+}
