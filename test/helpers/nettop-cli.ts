@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import type { NettopRow } from '../../probes/nettop/definition.ts';
 import { ROOT } from './run.ts';
 
-const CLI = path.join(ROOT, 'electron', 'cli', 'cli.node.ts');
+const CLI = path.join(ROOT, 'cli', 'cli.node.ts');
 
 export interface NettopCli {
   pid: number;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { parseEventFormat, parseHeaderPage, parseSymbolic, readInt, field } from '../../core/tracefs/format.ts';
 import { walkPage, parseCpuStats, type PageLayout } from '../../core/tracefs/page.ts';
 import { KernelSymbols } from '../../core/tracefs/ksyms.ts';
+import { OrderedCollector } from '../../kernel/tracefs/ordered-collector.ts';
 
 const fx = (name: string) => readFileSync(join(__dirname, '..', 'fixtures', 'tracefs', name));
 const kfree = parseEventFormat(fx('kfree_skb.format').toString());
@@ -142,4 +143,15 @@ test('kallsyms: address to function+offset/size', () => {
   assert.deepEqual(syms.resolve(0xffffffffc0001010n), { name: 'mod_fn', full: 'mod_fn+0x10/0x0 [veth]' });
   assert.equal(syms.resolve(0x1000n).name, '0x1000');
   assert.equal(new KernelSymbols('').resolve(0xffffffff820a7f2cn).name, '0xffffffff820a7f2c');
+});
+
+test('ordered collector: across CPUs in time order up to the horizon, the later held (bounded, counted), all at drain', () => {
+  const collector = new OrderedCollector<{ tsNs: number; cpu: number }>(2);
+  for (const [tsNs, cpu] of [[30, 0], [10, 0], [20, 1], [50, 1], [40, 0], [60, 1]]) collector.add({ tsNs: tsNs!, cpu: cpu! });
+  assert.deepEqual(collector.take(35).map((e) => e.tsNs), [10, 20, 30]);
+  assert.equal(collector.shed, 1, 'three later than the horizon, two held');
+  collector.add({ tsNs: 45, cpu: 1 });
+  assert.deepEqual(collector.take(45).map((e) => e.tsNs), [40, 45]);
+  assert.deepEqual(collector.drain().map((e) => e.tsNs), [50]);
+  assert.deepEqual(collector.drain(), []);
 });
