@@ -166,6 +166,13 @@ export async function startServer(o: ServeOptions, session: Session, rendererDir
     wss.handleUpgrade(req, socket, head, (ws) => attach(ws));
   });
 
+  // An event is serialized once, whatever the number of tabs it goes to.
+  const serialized = new WeakMap<HostEvent, string>();
+  const eventText = (event: HostEvent): string => {
+    let text = serialized.get(event);
+    if (text === undefined) serialized.set(event, (text = JSON.stringify({ event })));
+    return text;
+  };
   const attach = (ws: WebSocket) => {
     stats.connected++;
     const bucket = new TokenBucket(RATE_PER_SECOND, RATE_BURST);
@@ -186,9 +193,10 @@ export async function startServer(o: ServeOptions, session: Session, rendererDir
       drop('backlog');
       ws.terminate();
     };
-    const send = (m: unknown) => {
+    const send = (m: unknown) => sendText(JSON.stringify(m));
+    const sendText = (text: string) => {
       if (dropped || ws.readyState !== ws.OPEN) return;
-      ws.send(JSON.stringify(m));
+      ws.send(text);
       checkBacklog();
     };
     const reply = (id: number, error: string) => send({ id, ok: false, value: null, error });
@@ -206,7 +214,7 @@ export async function startServer(o: ServeOptions, session: Session, rendererDir
         send({ event: { type: 'undelivered', probe: event.probe, rows: event.rows.length } });
         return;
       }
-      send({ event });
+      sendText(eventText(event));
     });
     ws.on('close', () => {
       stats.connected--;

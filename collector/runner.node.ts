@@ -10,9 +10,13 @@ import { ProbeError } from '../core/probe-error.ts';
 import { MAX_ROWS_PER_MESSAGE, type CollectorMessage, type Problem, type Query } from '../ipc/protocol.ts';
 import { writePcapng } from '../core/pcapng.ts';
 import type { RunningProbe } from '../runtime/source.ts';
+import { rowEncoder, type RowTuple } from '../core/probe.ts';
 import { processSockets } from '../kernel/procfs/process-sockets.node.ts';
 
 export const FLUSH_MS = 250;
+
+/** Each probe's rows become tuples in column order here, once, for the wire. */
+const ENCODERS = Object.fromEntries(Object.values(PROBES).map((p) => [p.id, rowEncoder<object>(p.columns as never)])) as Record<ProbeId, (row: object) => RowTuple>;
 
 /** One run of a probe's source, from the moment it is asked to open until it is stopped. */
 interface Active {
@@ -204,7 +208,10 @@ export class ProbeRunner {
   private emitRows(probe: ProbeId, a: Active, rows: object[]): void {
     const kept = rows.length > MAX_ROWS_PER_MESSAGE ? rows.slice(0, MAX_ROWS_PER_MESSAGE) : rows;
     a.shed += rows.length - kept.length;
-    if (!this.send({ type: 'rows', probe, rows: kept }, true)) a.shed += kept.length;
+    const encode = ENCODERS[probe];
+    const tuples = new Array<RowTuple>(kept.length);
+    for (let i = 0; i < kept.length; i++) tuples[i] = encode(kept[i]!);
+    if (!this.send({ type: 'rows', probe, rows: tuples }, true)) a.shed += kept.length;
   }
 
   private flush(probe: ProbeId, a: Active): void {

@@ -5,7 +5,7 @@
 // (source.node.ts), seed printer (print.ts) and view (view.dom.tsx) live
 // beside its definition.
 
-import { bool, int, obj, str, type Schema } from './schema.ts';
+import type { Schema } from './schema.ts';
 
 /** time: µs since the Unix epoch, shown as ISO 8601 UTC with microseconds. flag: shown as 0/1. */
 export type CellType = 'time' | 'int' | 'text' | 'flag';
@@ -94,15 +94,29 @@ export function defineColumns<const C extends ColumnList>(columns: C): C {
   return columns;
 }
 
-/** The schema of a row, derived from its columns so the two cannot disagree. */
-export function rowSchema<Row extends object>(columns: readonly Column<Row>[]): Schema<Row> {
-  const cell: Record<CellType, Schema<CellValue<CellType>>> = {
-    time: int({ min: 0 }),
-    int: int(),
-    text: str({ max: 1024 }),
-    flag: bool,
+/**
+ * A row on the wire (collector → host → renderer): its cells in column order, no keys. The collector encodes
+ * each row once, the host checks the cells' types (rowTupleCheck, ipc/protocol.ts) without copying, the
+ * renderer decodes each row once into its typed object.
+ */
+export type RowTuple = (string | number | boolean)[];
+
+export function rowEncoder<Row>(columns: readonly Column<Row>[]): (row: Row) => RowTuple {
+  const keys = columns.map((c) => c.key);
+  const n = keys.length;
+  return (row) => {
+    const tuple: RowTuple = new Array<string | number | boolean>(n);
+    for (let i = 0; i < n; i++) tuple[i] = row[keys[i]!] as string | number | boolean;
+    return tuple;
   };
-  const shape: Record<string, Schema<unknown>> = {};
-  for (const c of columns) shape[c.key] = cell[c.type];
-  return obj(shape) as unknown as Schema<Row>;
+}
+
+export function rowDecoder<Row>(columns: readonly Column<Row>[]): (tuple: RowTuple) => Row {
+  const keys = columns.map((c) => c.key);
+  const n = keys.length;
+  return (tuple) => {
+    const row: Record<string, unknown> = {};
+    for (let i = 0; i < n; i++) row[keys[i]!] = tuple[i];
+    return row as Row;
+  };
 }

@@ -3,6 +3,7 @@
 // are validated by the host; the renderer never gets Node.
 
 import type { ProbeId } from '../probes/registry.ts';
+import type { RowTuple } from '../core/probe.ts';
 import { json, probeId, type Answer, type Problem } from './protocol.ts';
 import { arr, int, literal, obj, optional, str, tagged, type Infer } from '../core/schema.ts';
 
@@ -43,7 +44,8 @@ export interface InterfaceInfo {
 /** Host → renderer. */
 export type HostEvent =
   | { type: 'state'; state: HostState }
-  | { type: 'rows'; probe: ProbeId; rows: object[] }
+  /** Tuples in the probe's column order, decoded once by the renderer's store. */
+  | { type: 'rows'; probe: ProbeId; rows: RowTuple[] }
   | { type: 'counters'; probe: ProbeId; counters: Record<string, number> }
   /** Rows this front end did not get because it was not keeping up. */
   | { type: 'undelivered'; probe: ProbeId; rows: number };

@@ -4,7 +4,8 @@
 // the host checks every row against its probe's columns before passing it on.
 
 import { PROBES, type AnyProbe } from '../probes/registry.ts';
-import { rowSchema } from '../core/probe.ts';
+import { type CellType, type RowTuple } from '../core/probe.ts';
+import { SchemaError } from '../core/schema.ts';
 import { PROBE_IDS, type ProbeId } from '../probes/registry.ts';
 import { arr, int, literal, nullable, obj, record, str, tagged, type Infer, type Schema } from '../core/schema.ts';
 import { MAX_FRAME_BYTES } from '../core/framing.ts';
@@ -38,18 +39,53 @@ export type Command = Infer<typeof command>;
 const collectorMessage = tagged({
   hello: obj({ protocol: int({ min: 1, max: 1000 }), pid: int({ min: 1 }), uid: int({ min: 0 }) }),
   started: obj({ probe: probeId, source: str({ max: 500 }) }),
-  rows: obj({ probe: probeId, rows: arr(json as Schema<object>, { max: MAX_ROWS_PER_MESSAGE }) }),
+  /** Rows as tuples in column order; their cells are checked per probe by parseCollectorMessage. */
+  rows: obj({ probe: probeId, rows: { describe: 'rows', parse: (v) => v as RowTuple[] } satisfies Schema<RowTuple[]> }),
   counters: obj({ probe: probeId, counters: record(int({ min: 0 }), { maxKeys: 64 }) }),
   stopped: obj({ probe: probeId, problem: nullable(problem) }),
   answer: obj({ id: int({ min: 0 }), value: json, problem: nullable(problem) }),
 });
 export type CollectorMessage = Infer<typeof collectorMessage>;
 
-const rowSchemas = Object.fromEntries(
-  PROBE_IDS.map((id) => [id, arr(rowSchema<object>((PROBES[id] as AnyProbe).columns), { max: MAX_ROWS_PER_MESSAGE })]),
-) as Record<
+/** Longest text cell a row may carry. */
+export const MAX_TEXT_CELL = 1024;
+
+const CELL_CHECKS: Record<CellType, (v: unknown) => boolean> = {
+  time: (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0,
+  int: (v) => typeof v === 'number' && Number.isSafeInteger(v),
+  text: (v) => typeof v === 'string' && v.length <= MAX_TEXT_CELL,
+  flag: (v) => typeof v === 'boolean',
+};
+
+/**
+ * The host's check of a probe's rows, the one place rows are validated: an array of at most
+ * MAX_ROWS_PER_MESSAGE tuples, each exactly one cell per column, each cell of its column's type. It checks in
+ * place and returns the same array (no copy, no object walk), and stays hand-written rather than a schema
+ * library's tuple: it runs on every row the root collector sends.
+ */
+export function rowTupleCheck(columns: readonly { key: string; type: CellType }[]): (rows: unknown, path: string) => RowTuple[] {
+  const checks = columns.map((c) => CELL_CHECKS[c.type]);
+  const n = columns.length;
+  const what = `array of at most ${MAX_ROWS_PER_MESSAGE} rows`;
+  return (rows, path) => {
+    if (!Array.isArray(rows) || rows.length > MAX_ROWS_PER_MESSAGE) throw new SchemaError(path, what);
+    for (let r = 0; r < rows.length; r++) {
+      const tuple: unknown = rows[r];
+      if (!Array.isArray(tuple) || tuple.length !== n) {
+        const extra = Array.isArray(tuple) && tuple.length > n ? ' (an extra cell)' : '';
+        throw new SchemaError(`${path}[${r}]`, `a row of ${n} cells${extra}`);
+      }
+      for (let i = 0; i < n; i++) {
+        if (!checks[i]!(tuple[i])) throw new SchemaError(`${path}[${r}][${i}] ${columns[i]!.key}`, `a ${columns[i]!.type} cell`);
+      }
+    }
+    return rows as RowTuple[];
+  };
+}
+
+const rowChecks = Object.fromEntries(PROBE_IDS.map((id) => [id, rowTupleCheck((PROBES[id] as AnyProbe).columns)])) as Record<
   ProbeId,
-  Schema<object[]>
+  (rows: unknown, path: string) => RowTuple[]
 >;
 
 /** The answers' shapes, checked by the host when an answer arrives. */
@@ -62,7 +98,7 @@ export type Answer<K extends Query['type']> = Infer<(typeof ANSWERS)[K]>;
 /** Host side: a message from the collector, rows checked against their probe's columns. */
 export function parseCollectorMessage(value: unknown): CollectorMessage {
   const m = collectorMessage.parse(value);
-  if (m.type === 'rows') return { ...m, rows: rowSchemas[m.probe].parse(m.rows, '.rows') };
+  if (m.type === 'rows') rowChecks[m.probe](m.rows, '.rows');
   return m;
 }
 

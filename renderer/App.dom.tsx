@@ -7,7 +7,7 @@ import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore
 import { PROBES } from '../probes/registry.ts';
 import type { HostState, NetprobesApi } from '../ipc/api.ts';
 import { PROBE_IDS, type ProbeId } from '../probes/registry.ts';
-import { ProbeStore, useTick } from './ui/store.dom.ts';
+import { ProbeStore, useTick, type Stores } from './ui/store.dom.ts';
 import type { Link } from './api.dom.ts';
 import { Names } from './ui/names.dom.ts';
 import { ProbeTab, type Incoming, type TabActions } from './ProbeTab.dom.tsx';
@@ -34,7 +34,7 @@ export const SHORTCUTS: [string, string][] = [
 
 export function App(props: { api: NetprobesApi; link: () => Link; subscribeLink: (onChange: () => void) => () => void }) {
   const { api } = props;
-  const stores = useMemo(() => Object.fromEntries(PROBE_IDS.map((id) => [id, new ProbeStore(PROBES[id])])) as Record<ProbeId, ProbeStore>, []);
+  const stores = useMemo(() => Object.fromEntries(PROBE_IDS.map((id) => [id, new ProbeStore(PROBES[id])])) as Stores, []);
   const names = useMemo(() => new Names(api), [api]);
   const [state, setState] = useState<HostState | null>(null);
   // An external store: the connection may open before the first effect runs, and must not be missed.

@@ -2,22 +2,19 @@
 // the top processes by traffic, the drop rate and top drop locations, and the
 // newest connections. A click opens the probe's tab.
 
-import type { NettopRow } from '../probes/nettop/definition.ts';
-import type { DropRow } from '../probes/dropwatch/definition.ts';
-import type { ConnRow } from '../probes/tcp-connections/definition.ts';
 import type { HostState } from '../ipc/api.ts';
 import { formatCell } from '../core/format.ts';
 import { PROBE_IDS, PROBES, type ProbeId } from '../probes/registry.ts';
 import { Sparkline } from './ui/Chart.dom.tsx';
-import { useStore, type ProbeStore } from './ui/store.dom.ts';
+import { useStore, type Stores } from './ui/store.dom.ts';
 
-export function Overview(props: { stores: Record<ProbeId, ProbeStore>; state: HostState; onOpen: (id: ProbeId) => void }) {
+export function Overview(props: { stores: Stores; state: HostState; onOpen: (id: ProbeId) => void }) {
   const { stores, state } = props;
   // Re-render on any probe's rows.
   for (const id of PROBE_IDS) useStore(stores[id]); // eslint-disable-line react-hooks/rules-of-hooks -- fixed list, same order every render
-  const procs = [...(stores.nettop.rows as NettopRow[])].sort((a, b) => b.xmitBytes + b.recvBytes - (a.xmitBytes + a.recvBytes)).slice(0, 5);
-  const drops = [...(stores.dropwatch.rows as DropRow[])].sort((a, b) => b.count - a.count).slice(0, 5);
-  const conns = (stores['tcp-connections'].rows as ConnRow[]).slice(-5).reverse();
+  const procs = [...stores.nettop.rows].sort((a, b) => b.xmitBytes + b.recvBytes - (a.xmitBytes + a.recvBytes)).slice(0, 5);
+  const drops = [...stores.dropwatch.rows].sort((a, b) => b.count - a.count).slice(0, 5);
+  const conns = stores['tcp-connections'].rows.slice(-5).reverse();
   const anyRunning = PROBE_IDS.some((id) => state.probes[id].running);
 
   return (

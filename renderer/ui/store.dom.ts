@@ -4,18 +4,25 @@
 // once per animation frame.
 
 import { useSyncExternalStore } from 'react';
-import type { AnyProbe } from '../../probes/registry.ts';
+import type { AnyProbe, ProbeId, PROBES } from '../../probes/registry.ts';
+import { rowDecoder, type ProbeDefinition, type RowTuple } from '../../core/probe.ts';
 
 /** Rows a stream probe keeps; interval probes keep this many rows of history. */
 export const MAX_ROWS = 100_000;
 /** Seconds of rate history kept for sparklines. */
 export const RATE_SECONDS = 300;
 
-export class ProbeStore {
+/** A probe's row type, from its definition in the registry. */
+export type RowOfProbe<K extends ProbeId> = (typeof PROBES)[K] extends ProbeDefinition<infer Row, infer _Options, infer _Id> ? Row : never;
+
+/** One typed store per probe. */
+export type Stores = { [K in ProbeId]: ProbeStore<RowOfProbe<K>> };
+
+export class ProbeStore<Row extends object = object> {
   /** Stream: every row kept, oldest first. Interval: the latest table. */
-  rows: object[] = [];
+  rows: Row[] = [];
   /** Interval probes: every table's rows, oldest first (bounded like rows). */
-  history: object[] = [];
+  history: Row[] = [];
   received = 0;
   /** Rows dropped from the bounded history. */
   notKept = 0;
@@ -28,9 +35,16 @@ export class ProbeStore {
   private listeners = new Set<() => void>();
   private frame: number | null = null;
 
-  constructor(readonly probe: AnyProbe) {}
+  /** Tuples from the wire become typed rows here, once. */
+  private readonly decode: (tuple: RowTuple) => Row;
 
-  addRows(rows: object[]): void {
+  constructor(readonly probe: AnyProbe) {
+    this.decode = rowDecoder(probe.columns) as (tuple: RowTuple) => Row;
+  }
+
+  addRows(tuples: readonly RowTuple[]): void {
+    const rows = new Array<Row>(tuples.length);
+    for (let i = 0; i < tuples.length; i++) rows[i] = this.decode(tuples[i]!);
     this.received += rows.length;
     if (this.probe.kind === 'interval') {
       this.countTable(rows);
@@ -90,7 +104,7 @@ export class ProbeStore {
   }
 
   /** One point per table: its events per second over the interval it covers. */
-  private countTable(rows: object[]): void {
+  private countTable(rows: Row[]): void {
     const end = (rows[0] as { time?: number } | undefined)?.time ?? Date.now() * 1000;
     const prev = this.lastTableEnd;
     this.lastTableEnd = end;
@@ -98,7 +112,7 @@ export class ProbeStore {
     this.rate.t.push(Math.floor(end / 1e6));
     const weight = this.probe.rate.weight;
     let events = 0;
-    for (const row of rows) events += weight ? weight(row) : 1;
+    for (const row of rows) events += weight ? weight(row as never) : 1;
     this.rate.n.push(events / seconds);
     if (this.rate.t.length > RATE_SECONDS) {
       this.rate.t.shift();
@@ -125,7 +139,7 @@ export class ProbeStore {
 
 /** An interval table's events: packets (nettop), drops (dropwatch), else rows. */
 
-function appendBounded(into: object[], rows: object[], dropped: (n: number) => void): object[] {
+function appendBounded<Row>(into: Row[], rows: Row[], dropped: (n: number) => void): Row[] {
   for (const r of rows) into.push(r);
   if (into.length > MAX_ROWS) {
     // Drop a tenth at once so the copy happens rarely.
@@ -136,7 +150,7 @@ function appendBounded(into: object[], rows: object[], dropped: (n: number) => v
   return into;
 }
 
-export function useStore(store: ProbeStore): number {
+export function useStore(store: ProbeStore<object>): number {
   return useSyncExternalStore(store.subscribe, () => store.version);
 }
 

@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { encodeFrame, FrameDecoder, FrameError } from '../../core/framing.ts';
 import { parseCollectorMessage, parseCommand } from '../../ipc/protocol.ts';
+import { rowDecoder, rowEncoder } from '../../core/probe.ts';
+import { tcpdump } from '../../probes/tcpdump/definition.ts';
 import { arr, int, obj, optional, SchemaError, str, tagged } from '../../core/schema.ts';
 
 describe('framing', () => {
@@ -73,11 +75,17 @@ describe('protocol', () => {
     for (const c of rejected) assert.throws(() => parseCommand(c), SchemaError, JSON.stringify(c));
   });
 
-  test('the host checks each row against its probe\'s columns', () => {
-    const row = { time: 1, dev: 'lo', src: '::1', dst: '::1', sport: 1, dport: 2, proto: 'UDP', urg: false, ack: false, psh: false, rst: false, syn: false, fin: false, length: 48 };
+  test('the host checks each row, a tuple in column order, against its probe\'s columns', () => {
+    const object = { time: 1, dev: 'lo', src: '::1', dst: '::1', sport: 1, dport: 2, proto: 'UDP', urg: false, ack: false, psh: false, rst: false, syn: false, fin: false, length: 48 };
+    const row = rowEncoder(tcpdump.columns)(object);
+    assert.deepEqual(rowDecoder(tcpdump.columns)(row), object);
     assert.equal(parseCollectorMessage({ type: 'rows', probe: 'tcpdump', rows: [row] }).type, 'rows');
-    assert.throws(() => parseCollectorMessage({ type: 'rows', probe: 'tcpdump', rows: [{ ...row, sport: '1' }] }), /rows\[0\]\.sport/);
-    assert.throws(() => parseCollectorMessage({ type: 'rows', probe: 'tcpdump', rows: [{ ...row, extra: 1 }] }), /extra/);
+    const sport = tcpdump.columns.findIndex((c) => c.key === 'sport');
+    assert.throws(() => parseCollectorMessage({ type: 'rows', probe: 'tcpdump', rows: [row.map((v, i) => (i === sport ? '1' : v))] }), /rows\[0\]\[4\] sport/);
+    assert.throws(() => parseCollectorMessage({ type: 'rows', probe: 'tcpdump', rows: [[...row, 1]] }), /extra/);
+    assert.throws(() => parseCollectorMessage({ type: 'rows', probe: 'tcpdump', rows: [object] }), /rows\[0\]: expected a row of 14 cells/);
+    assert.throws(() => parseCollectorMessage({ type: 'rows', probe: 'tcpdump', rows: [row.map((v, i) => (i === 0 ? -1 : v))] }), /time/);
+    assert.throws(() => parseCollectorMessage({ type: 'rows', probe: 'tcpdump', rows: [row.map((v, i) => (i === 1 ? 'x'.repeat(1025) : v))] }), /dev/);
     assert.throws(() => parseCollectorMessage({ type: 'rows', probe: 'tcpdump', rows: new Array(5001).fill(row) }), /at most 5000/);
     assert.throws(() => parseCollectorMessage({ type: 'counters', probe: 'tcpdump', counters: { seen: -1 } }), SchemaError);
   });
