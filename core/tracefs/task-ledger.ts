@@ -16,6 +16,14 @@
 //
 // Pure (no Node imports): tracefs wiring and /proc reads are in tasks.node.ts.
 
+import type { Owner } from '../procfs/proc-net.ts';
+
+/** Who a thread was: its process, as rows name it, and whether the thread was still running when asked. */
+export interface TaskOwner extends Owner {
+  /** False when the thread had exited by the time it was asked about (uid then from earlier, or -1). */
+  readonly live: boolean;
+}
+
 /** clone(2)'s CLONE_THREAD: the new task is a thread of its parent's process. */
 export const CLONE_THREAD = 0x10000;
 
@@ -26,8 +34,8 @@ export interface Life {
   /** A thread: the task that created it, whose process it is in (told when the parent's fork is read later). */
   parent?: number;
   /** Its latest command (comm), and the trace time it was set at. */
-  comm: string;
-  commNs: number;
+  command: string;
+  commandNs: number;
   /** Real uid: read from /proc while it lived, or its parent's at fork; -1 when not known. */
   uid: number;
   /** When the uid was read from /proc (monotonic ns); undefined when inherited or unknown. */
@@ -73,13 +81,13 @@ export class TaskLedger {
   }
 
   /** A thread found in /proc at trace time `nowNs`. */
-  seed(tid: number, tgid: number, comm: string, uid: number, nowNs: number): void {
+  seed(tid: number, tgid: number, command: string, uid: number, nowNs: number): void {
     if (this.at(tid, nowNs)) return; // its fork was read already
-    this.push({ tid, tgid, comm, commNs: -Infinity, uid, startNs: -Infinity, exitNs: Infinity, seededNs: nowNs });
+    this.push({ tid, tgid, command, commandNs: -Infinity, uid, startNs: -Infinity, exitNs: Infinity, seededNs: nowNs });
   }
 
   /** task:task_newtask: `parent` (the event's task) created `tid`. */
-  fork(tsNs: number, parent: number, tid: number, cloneFlags: number, comm: string): void {
+  fork(tsNs: number, parent: number, tid: number, cloneFlags: number, command: string): void {
     const thread = (cloneFlags & CLONE_THREAD) !== 0;
     const from = this.at(parent, tsNs);
     const tgid = thread ? (from?.tgid ?? 0) : tid;
@@ -90,23 +98,23 @@ export class TaskLedger {
       l.startNs = tsNs;
       if (!l.tgid) l.tgid = tgid;
       if (thread) l.parent = parent;
-      if (l.commNs === -Infinity) l.comm = comm;
+      if (l.commandNs === -Infinity) l.command = command;
       if (l.uid < 0 && l.setuidNs === undefined) l.uid = uid;
       return;
     }
     if (l) l.exitNs = tsNs; // the tid was reused: its previous life's exit was lost
-    this.push({ tid, tgid, parent: thread ? parent : undefined, comm, commNs: tsNs, uid, startNs: tsNs, exitNs: Infinity });
+    this.push({ tid, tgid, parent: thread ? parent : undefined, command, commandNs: tsNs, uid, startNs: tsNs, exitNs: Infinity });
   }
 
   /** task:task_rename (prctl PR_SET_NAME, exec). */
-  rename(tsNs: number, tid: number, comm: string): void {
+  rename(tsNs: number, tid: number, command: string): void {
     const l = this.at(tid, tsNs);
     if (!l) {
       // Read before its fork (another CPU's buffer): a life the fork completes.
-      this.push({ tid, tgid: 0, comm, commNs: tsNs, uid: -1, startNs: -Infinity, exitNs: Infinity });
-    } else if (tsNs >= l.commNs) {
-      l.comm = comm;
-      l.commNs = tsNs;
+      this.push({ tid, tgid: 0, command, commandNs: tsNs, uid: -1, startNs: -Infinity, exitNs: Infinity });
+    } else if (tsNs >= l.commandNs) {
+      l.command = command;
+      l.commandNs = tsNs;
     }
   }
 
@@ -115,7 +123,7 @@ export class TaskLedger {
     let l = this.at(tid, tsNs);
     if (!l) {
       // Read before its fork: a life the fork completes (without handing down the parent's uid).
-      l = { tid, tgid: 0, comm: '', commNs: -Infinity, uid: -1, startNs: -Infinity, exitNs: Infinity };
+      l = { tid, tgid: 0, command: '', commandNs: -Infinity, uid: -1, startNs: -Infinity, exitNs: Infinity };
       this.push(l);
     }
     if (l.uidNs === undefined || l.uidNs < tsNs) {
@@ -125,19 +133,19 @@ export class TaskLedger {
     l.setuidNs = Math.max(l.setuidNs ?? -Infinity, tsNs);
   }
 
-  /** sched:sched_process_exit: the comm it died with. */
-  exit(tsNs: number, tid: number, comm: string): void {
+  /** sched:sched_process_exit: the command it died with. */
+  exit(tsNs: number, tid: number, command: string): void {
     if (++this.exits % 1024 === 0) this.expire(tsNs);
     const l = this.at(tid, tsNs);
     if (l) {
       l.exitNs = tsNs;
-      if (tsNs >= l.commNs) {
-        l.comm = comm;
-        l.commNs = tsNs;
+      if (tsNs >= l.commandNs) {
+        l.command = command;
+        l.commandNs = tsNs;
       }
       return;
     }
-    this.push({ tid, tgid: 0, comm, commNs: tsNs, uid: -1, startNs: -Infinity, exitNs: tsNs });
+    this.push({ tid, tgid: 0, command, commandNs: tsNs, uid: -1, startNs: -Infinity, exitNs: tsNs });
   }
 
   /**
@@ -165,7 +173,7 @@ export class TaskLedger {
 
   /** The command of process `tgid` at `tsNs`: its main thread's (as /proc/<pid>/comm), else `fallback`. */
   commandOf(tgid: number, tsNs: number, fallback: string): string {
-    return this.at(tgid, tsNs)?.comm ?? fallback;
+    return this.at(tgid, tsNs)?.command ?? fallback;
   }
 
   /** Drops lives that exited more than keepNs before `nowNs`. */

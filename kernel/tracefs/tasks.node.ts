@@ -16,20 +16,16 @@
 // cannot be told (its fork was lost, or it was forked between enabling the
 // events and the seed and exited before being read) is pid -1.
 
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { field, readInt, type EventFormat, type FieldLayout } from '../../core/tracefs/format.ts';
 import { TracefsInstance } from './instance.node.ts';
 import { monoNowNs } from './clock.node.ts';
 import { PageVisitor } from './page-visitor.node.ts';
-import { TaskLedger, type Life } from '../../core/tracefs/task-ledger.ts';
+import { TaskLedger, type Life, type TaskOwner } from '../../core/tracefs/task-ledger.ts';
+import { readStatus } from '../procfs/proc.node.ts';
 
-export interface TaskInfo {
-  readonly pid: number;
-  readonly uid: number;
-  readonly comm: string;
-  /** False when the thread had exited by the time it was asked about (uid then from earlier, or -1). */
-  readonly live: boolean;
-}
+/** Who a thread was when its event happened. */
+export type TaskInfo = TaskOwner;
 
 type Decode = (buf: Buffer, off: number, tsNs: number) => void;
 
@@ -140,7 +136,7 @@ export class TaskTracker {
         continue;
       }
       // A thread's own name is not needed: rows name the process (its main thread's comm).
-      for (const t of tids) this.ledger.seed(Number(t), tgid, st.comm, st.uid, now);
+      for (const t of tids) this.ledger.seed(Number(t), tgid, st.command, st.uid, now);
     }
   }
 
@@ -154,7 +150,7 @@ export class TaskTracker {
       const st = readStatus(tid);
       if (st && (!life || !this.ledger.processOf(life) || life.tgid === st.tgid)) {
         if (!life) {
-          this.ledger.seed(tid, st.tgid, st.comm, st.uid, now);
+          this.ledger.seed(tid, st.tgid, st.command, st.uid, now);
           life = this.ledger.at(tid, tsNs);
         }
         if (life) {
@@ -164,8 +160,8 @@ export class TaskTracker {
         }
       }
     }
-    if (!life || !this.ledger.processOf(life)) return { pid: -1, uid: -1, comm: life?.comm ?? '?', live: false };
-    return { pid: life.tgid, uid: life.uid, comm: this.ledger.commandOf(life.tgid, tsNs, life.comm), live: life.exitNs === Infinity };
+    if (!life || !this.ledger.processOf(life)) return { pid: -1, uid: -1, command: life?.command ?? '?', live: false };
+    return { pid: life.tgid, uid: life.uid, command: this.ledger.commandOf(life.tgid, tsNs, life.command), live: life.exitNs === Infinity };
   }
 
   /** The network namespace of `tid` at `tsNs` ("net:[…]", kept per life), or null when it had exited unasked. */
@@ -183,46 +179,4 @@ export class TaskTracker {
     if (life) life.note = ns;
     return ns;
   }
-}
-
-function readStatus(tid: number): { tgid: number; uid: number; comm: string } | null {
-  try {
-    const status = readFileSync(`/proc/${tid}/status`, 'utf8');
-    const tgid = Number(/^Tgid:\s*(\d+)/m.exec(status)?.[1] ?? tid);
-    const uid = Number(/^Uid:\s*(\d+)/m.exec(status)?.[1] ?? -1);
-    const comm = /^Name:\s*(.*)$/m.exec(status)?.[1] ?? '';
-    return { tgid, uid, comm };
-  } catch {
-    return null;
-  }
-}
-
-/** The socket inode behind /proc/<pid>/fd/<fd>, or null. */
-export function socketInode(pid: number, fd: number): number | null {
-  try {
-    const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-    return m ? Number(m[1]) : null;
-  } catch {
-    return null;
-  }
-}
-
-/** The local port of TCP socket `inode` in the network namespace of `pid` (/proc/<pid>/net/tcp, tcp6), or null. */
-export function tcpLocalPort(pid: number, inode: number): number | null {
-  for (const table of ['tcp', 'tcp6']) {
-    let text: string;
-    try {
-      text = readFileSync(`/proc/${pid}/net/${table}`, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n')) {
-      const cols = line.trim().split(/\s+/);
-      if (cols[9] === String(inode)) {
-        const port = cols[1]?.split(':')[1];
-        return port ? parseInt(port, 16) : null;
-      }
-    }
-  }
-  return null;
 }

@@ -18,7 +18,7 @@ export type TraceEvent =
 
 export interface Who {
   readonly pid: number;
-  readonly comm: string;
+  readonly command: string;
 }
 
 interface Thread {
@@ -157,7 +157,7 @@ export class Indenter {
     return {
       time: this.epochUs(tsNs),
       relUs: Math.floor((tsNs - t.startNs) / 1000),
-      comm: w.comm,
+      comm: w.command,
       pid: w.pid,
       tid,
       depth,

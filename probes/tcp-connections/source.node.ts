@@ -8,13 +8,12 @@ import { field, readInt } from '../../core/tracefs/format.ts';
 import { pollRows } from '../../runtime/tracefs-poll.node.ts';
 import { TracepointSession } from '../../runtime/tracepoint-session.node.ts';
 import { epochMicrosConverter } from '../../kernel/tracefs/clock.node.ts';
-import { socketInode, tcpLocalPort } from '../../kernel/tracefs/tasks.node.ts';
+import { fdSocketInode, tcpLocalPort } from '../../kernel/procfs/proc.node.ts';
+import { IRQ_FLAGS } from '../../core/tracefs/common-flags.ts';
 import { ConnTracker, sockAddr, type ConnEvent } from './tracker.ts';
 import type { ConnRow, TcpConnectionsOptions } from './definition.ts';
 
 const POLL_MS = 50;
-/** common_flags bits: hardirq, softirq, NMI (kernel/trace/trace.h, TRACE_FLAG_*). */
-const IRQ_FLAGS = 0x08 | 0x10 | 0x40;
 
 export const tcpConnectionsSource: ProbeSource<TcpConnectionsOptions, ConnRow> = async (options, sink) =>
   TracepointSession.run({ ordered: {} }, (session: TracepointSession<ConnEvent>) => {
@@ -67,7 +66,7 @@ export const tcpConnectionsSource: ProbeSource<TcpConnectionsOptions, ConnRow> =
         owner: (tid, tsNs) => tasks.get(tid, tsNs),
         epochUs: toEpoch,
         listenerPort: (tid, fd) => {
-          const inode = socketInode(tid, fd);
+          const inode = fdSocketInode(tid, fd);
           if (inode === null) return null;
           const known = listenerPorts.get(inode);
           if (known !== undefined) return known;

@@ -15,12 +15,9 @@
 
 import type { ConnRow } from './definition.ts';
 import { ipv4, ipv6 } from '../../core/packet.ts';
+import { TcpState } from '../../core/procfs/proc-net.ts';
+import type { TaskOwner } from '../../core/tracefs/task-ledger.ts';
 
-export const TCP_ESTABLISHED = 1;
-export const TCP_SYN_SENT = 2;
-export const TCP_SYN_RECV = 3;
-export const TCP_CLOSE = 7;
-export const TCP_LISTEN = 10;
 
 export interface StateChange {
   readonly kind: 'state';
@@ -53,12 +50,8 @@ export interface AcceptExit {
 
 export type ConnEvent = StateChange | AcceptEnter | AcceptExit;
 
-export interface Owner {
-  readonly pid: number;
-  readonly uid: number;
-  readonly comm: string;
-  readonly live: boolean;
-}
+/** Who a thread was at an event: its process, and whether the thread still ran when asked. */
+export type Owner = TaskOwner;
 
 export interface Lookups {
   /** Who thread `tid` was at trace time `tsNs`. */
@@ -83,7 +76,7 @@ export interface TrackerCounters {
   noListener: number;
   /** Established connections no accept() took within EXPIRE_NS (dropped by the server, or reset). */
   neverAccepted: number;
-  /** Owners that had exited before their event was read: uid unknown (-1), comm from tracefs. */
+  /** Owners that had exited before their event was read: uid unknown (-1), command from tracefs. */
   ownerGone: number;
   /** Entries shed because a table hit its limit. */
   shed: number;
@@ -141,7 +134,7 @@ export class ConnTracker {
   }
 
   private onState(e: StateChange, rows: ConnRow[]): void {
-    if (e.newstate === TCP_LISTEN && !e.irq) {
+    if (e.newstate === TcpState.LISTEN && !e.irq) {
       const pid = this.lookups.owner(e.tid, e.tsNs).pid;
       let set = this.listens.get(pid);
       if (!set) {
@@ -152,7 +145,7 @@ export class ConnTracker {
       set.add(e.sport);
       return;
     }
-    if (e.oldstate === TCP_SYN_RECV && e.newstate === TCP_ESTABLISHED) {
+    if (e.oldstate === TcpState.SYN_RECV && e.newstate === TcpState.ESTABLISHED) {
       let q = this.waiting.get(e.sport);
       if (!q) {
         q = [];
@@ -170,7 +163,7 @@ export class ConnTracker {
       return;
     }
     if (!this.opts.outbound) return;
-    if (e.oldstate === TCP_CLOSE && e.newstate === TCP_SYN_SENT) {
+    if (e.oldstate === TcpState.CLOSE && e.newstate === TcpState.SYN_SENT) {
       if (e.irq) {
         this.counts.unattributed++;
         return;
@@ -182,10 +175,10 @@ export class ConnTracker {
       this.connecting.set(e.sk, { ev: e, owner: this.lookups.owner(e.tid, e.tsNs) });
       return;
     }
-    if (e.oldstate === TCP_SYN_SENT) {
+    if (e.oldstate === TcpState.SYN_SENT) {
       const p = this.connecting.get(e.sk);
       this.connecting.delete(e.sk);
-      if (!p?.owner || e.newstate !== TCP_ESTABLISHED) return; // connect failed, or began before we started
+      if (!p?.owner || e.newstate !== TcpState.ESTABLISHED) return; // connect failed, or began before we started
       this.counts.outbound++;
       rows.push(this.row(e, p.owner, 'outbound'));
     }
@@ -231,7 +224,7 @@ export class ConnTracker {
     return {
       time: this.lookups.epochUs(e.tsNs),
       uid: o.uid,
-      cmd: o.comm,
+      cmd: o.command,
       pid: o.pid,
       port: e.sport,
       ipSource: e.daddr,

@@ -40,7 +40,7 @@ walkPage(page, 0, page.length, layout, (buf, off, len, tsNs) => RECORDS.push({ b
 const OFFSET_US = 1_700_000_000_000_000;
 const clock = Object.assign((tsNs: number) => Math.round(tsNs / 1000 + OFFSET_US), { recalibrate() {} });
 
-const python: Life = { tid: PID, tgid: PID, comm: 'python3', commNs: 0, uid: 1000, startNs: -Infinity, exitNs: Infinity };
+const python: Life = { tid: PID, tgid: PID, command: 'python3', commandNs: 0, uid: 1000, startNs: -Infinity, exitNs: Infinity };
 
 interface FakeTask {
   pid: number;
@@ -52,7 +52,7 @@ function resolver(task: () => FakeTask): TaskResolver {
     lifeAt: (tid) => (tid === PID ? python : null),
     get: (tid) => {
       const t = task();
-      return tid === PID ? { pid: t.pid, uid: 1000, comm: 'python3', live: t.live } : { pid: -1, uid: -1, comm: '?', live: false };
+      return tid === PID ? { pid: t.pid, uid: 1000, command: 'python3', live: t.live } : { pid: -1, uid: -1, command: '?', live: false };
     },
     netns: () => task().netns,
   };

@@ -5,7 +5,7 @@ import { socketTrace } from '../../probes/socket-trace/definition.ts';
 import { csvHeader } from '../../core/format.ts';
 import { seedLine } from '../../probes/socket-trace/print.ts';
 
-const who = (tid: number) => ({ pid: tid === 11 ? 10 : tid, comm: tid === 11 ? 'worker' : 'python3' });
+const who = (tid: number) => ({ pid: tid === 11 ? 10 : tid, command: tid === 11 ? 'worker' : 'python3' });
 const us = (ns: number) => ns / 1000;
 const e = (kind: TraceEvent['kind'], tsUs: number, tid: number, func: string): TraceEvent => ({ kind, tsNs: tsUs * 1000, tid, func });
 

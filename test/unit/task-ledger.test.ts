@@ -8,7 +8,7 @@ import { CLONE_THREAD, TaskLedger } from '../../core/tracefs/task-ledger.ts';
 
 const who = (l: TaskLedger, tid: number, ts: number) => {
   const life = l.at(tid, ts);
-  return life ? { pid: l.processOf(life), command: l.commandOf(l.processOf(life), ts, life.comm) } : null;
+  return life ? { pid: l.processOf(life), command: l.commandOf(l.processOf(life), ts, life.command) } : null;
 };
 
 test('task ledger: a process that forks, renames itself, sends from a thread and exits is told after it is gone', () => {
@@ -92,7 +92,7 @@ test("task ledger: a forked task has its parent's uid until it calls setuid, in 
   l.setuid(220, 600);
   l.fork(200, 10, 600, 0, 'sudo');
   assert.equal(l.at(600, 250)?.uid, -1);
-  assert.equal(l.at(600, 250)?.comm, 'sudo');
+  assert.equal(l.at(600, 250)?.command, 'sudo');
   // Without setuid events, nothing is handed down.
   const m = new TaskLedger();
   m.inheritUid = false;

@@ -11,7 +11,7 @@ import { printTcpConnections } from '../../probes/tcp-connections/print.ts';
 const SERVER = 10577;
 const CLIENT = 10621;
 const lookups: Lookups = {
-  owner: (tid) => (tid === SERVER ? { pid: SERVER, uid: 65534, comm: 'python3', live: true } : { pid: tid, uid: 0, comm: 'client', live: true }),
+  owner: (tid) => (tid === SERVER ? { pid: SERVER, uid: 65534, command: 'python3', live: true } : { pid: tid, uid: 0, command: 'client', live: true }),
   listenerPort: (tid, fd) => (tid === SERVER && fd === 3 ? 8080 : null),
   epochUs: (ns) => Math.round(ns / 1000),
 };
@@ -108,7 +108,7 @@ test('definition: CSV columns and the seed\'s layout', () => {
 test('a server that exits right after accept() is named as it was when it entered accept()', () => {
   let alive = true;
   const tr = new ConnTracker(
-    { ...lookups, owner: (tid, ts) => (alive ? lookups.owner(tid, ts) : { pid: tid, uid: -1, comm: '<...>', live: false }) },
+    { ...lookups, owner: (tid, ts) => (alive ? lookups.owner(tid, ts) : { pid: tid, uid: -1, command: '<...>', live: false }) },
     { outbound: false },
   );
   tr.process([{ kind: 'acceptEnter', tsNs: 1, tid: SERVER, fd: 3 }, st(5, CLIENT, true, 's', 3, 1, 8080, 4000, '10.0.0.2', '10.0.0.1')]);

@@ -18,10 +18,10 @@ import type { Life } from '../../../core/tracefs/task-ledger.ts';
 import { ipv4, ipv6 } from '../../../core/packet.ts';
 import type { L4Proto } from '../../../core/procfs/proc-net.ts';
 import type { Owner } from './socket-index.ts';
+import { IRQ_FLAGS } from '../../../core/tracefs/common-flags.ts';
+import type { TaskOwner } from '../../../core/tracefs/task-ledger.ts';
 import type { Entry, RecentEndpoints } from './recent-endpoints.ts';
 
-/** common_flags: hardirq, softirq, NMI (kernel/trace/trace.h TRACE_FLAG_*). */
-export const IRQ_FLAGS = 0x08 | 0x10 | 0x40;
 /** An event stamped before a read began may be committed just after that CPU was read: the horizon keeps this margin (µs). */
 export const COMMIT_MARGIN_US = 2000;
 /** Reads between two recalibrations of the trace-to-epoch clock (~30 s at a read every 40 ms). */
@@ -62,7 +62,7 @@ export interface TaskResolver {
   /** The life of thread `tid` at trace time `tsNs`, or null. */
   lifeAt(tid: number, tsNs: number): Life | null;
   /** Its process (pid -1 when it cannot be told), uid, command, and whether it still lives. */
-  get(tid: number, tsNs: number): { readonly pid: number; readonly uid: number; readonly comm: string; readonly live: boolean };
+  get(tid: number, tsNs: number): TaskOwner;
   /** Its network namespace ("net:[…]"), or null when it had exited unasked. */
   netns(tid: number, tsNs: number): string | null;
 }
@@ -238,7 +238,7 @@ export class EndpointTraceLogic {
         }
         const ns = tasks.netns(event.tid, event.tsNs);
         const elsewhere = ns !== null && this.ownNetns !== null && ns !== this.ownNetns;
-        owner = info.pid < 0 || elsewhere ? null : { pid: info.pid, uid: info.uid, command: info.comm };
+        owner = info.pid < 0 || elsewhere ? null : { pid: info.pid, uid: info.uid, command: info.command };
         if (info.pid >= 0 && !owner) foreign.add(key);
         if (owner && !info.live) gone.add(key);
         owners.set(key, owner);
