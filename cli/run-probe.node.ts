@@ -55,6 +55,9 @@ export async function runProbe(id: ProbeId, args: ProbeArgs): Promise<void> {
     process.exit(e instanceof ProbeError && e.kind === 'input' ? 2 : 1);
   }
 
+  // What the probe runs without, on stderr so the rows on stdout stay clean.
+  for (const l of running.use.lacks) process.stderr.write(`netprobes ${probe.id}: without ${l.feature}: ${l.fallback} (${l.reason})\n`);
+
   // The header after the source is up: a script that waits for it knows capture has begun.
   if (args.format === 'table') write(printer.begin());
   else if (args.format === 'csv') write([csvHeader(probe.columns)]);

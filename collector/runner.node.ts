@@ -178,7 +178,7 @@ export class ProbeRunner {
     }
     if (slot.desired?.generation !== a.generation) return; // replaced or stopped while opening: the loop stops it unannounced
     slot.hostThinksRunning = true;
-    this.send({ type: 'started', probe, source: a.running!.description }, false);
+    this.send({ type: 'started', probe, source: a.running!.description, use: a.running!.use }, false);
   }
 
   /** The source stopped on its own: the reconcile loop stops what is left of it, and it is not restarted. */

@@ -39,7 +39,7 @@ export class Session {
       collector: { status: 'not-running', elevated: false, pid: null, problem: null },
       elevation: process.getuid?.() === 0 ? 'direct' : opts.elevatedLauncher ? 'prompt' : 'none',
       frontEnd: opts.frontEnd,
-      probes: Object.fromEntries(PROBE_IDS.map((id) => [id, { running: false, source: null, problem: null }])) as HostState['probes'],
+      probes: Object.fromEntries(PROBE_IDS.map((id) => [id, { running: false, source: null, use: null, problem: null }])) as HostState['probes'],
     };
   }
 
@@ -71,7 +71,7 @@ export class Session {
       case 'start': {
         const options = PROBES[req.probe].options.parse(req.options, 'options');
         await this.ensureCollector();
-        this.setProbe(req.probe, { running: true, source: null, problem: null });
+        this.setProbe(req.probe, { running: true, source: null, use: null, problem: null });
         this.link!.send({ type: 'start', probe: req.probe, options });
         return { ok: true };
       }
@@ -107,7 +107,7 @@ export class Session {
     const link = this.link;
     this.link = null;
     link?.close();
-    for (const id of PROBE_IDS) this.state.probes[id] = { running: false, source: null, problem: null };
+    for (const id of PROBE_IDS) this.state.probes[id] = { running: false, source: null, use: null, problem: null };
     this.setCollector({ status: 'not-running', elevated: false, pid: null, problem: null });
   }
 
@@ -134,7 +134,7 @@ export class Session {
       if (this.link !== link) return;
       this.link = null;
       for (const id of PROBE_IDS) {
-        if (this.state.probes[id].running) this.setProbe(id, { running: false, source: null, problem: { kind: 'internal', message: 'the collector stopped' } });
+        if (this.state.probes[id].running) this.setProbe(id, { running: false, source: null, use: null, problem: { kind: 'internal', message: 'the collector stopped' } });
       }
       this.setCollector({ status: 'crashed', elevated: false, pid: null, problem: why });
     });
@@ -146,9 +146,9 @@ export class Session {
       case 'hello':
         return;
       case 'started':
-        return this.setProbe(m.probe, { running: true, source: m.source, problem: null });
+        return this.setProbe(m.probe, { running: true, source: m.source, use: m.use, problem: null });
       case 'stopped':
-        return this.setProbe(m.probe, { running: false, source: this.state.probes[m.probe].source, problem: m.problem });
+        return this.setProbe(m.probe, { ...this.state.probes[m.probe], running: false, problem: m.problem });
       case 'rows':
         return this.broadcast({ type: 'rows', probe: m.probe, rows: m.rows });
       case 'counters':

@@ -4,6 +4,7 @@
 
 import type { ProbeId } from '../probes/registry.ts';
 import type { RowTuple } from '../core/probe.ts';
+import type { SourceUse } from '../runtime/source.ts';
 import { json, probeId, type Answer, type Problem } from './protocol.ts';
 import { arr, int, literal, obj, optional, str, tagged, type Infer } from '../core/schema.ts';
 
@@ -13,6 +14,8 @@ export interface ProbeState {
   running: boolean;
   /** What the running probe uses, e.g. "libpcap on any (LINUX_SLL2)". */
   source: string | null;
+  /** The same as data: the facility, and what the probe runs without (null until started). */
+  use: SourceUse | null;
   problem: Problem | null;
 }
 

@@ -9,6 +9,7 @@ import { SchemaError } from '../core/schema.ts';
 import { PROBE_IDS, type ProbeId } from '../probes/registry.ts';
 import { arr, int, literal, nullable, obj, record, str, tagged, type Infer, type Schema } from '../core/schema.ts';
 import { MAX_FRAME_BYTES } from '../core/framing.ts';
+import type { SourceUse } from '../runtime/source.ts';
 
 export const PROTOCOL_VERSION = 1;
 /** Rows per `rows` message; a stream probe's batch beyond this is shed and counted. */
@@ -19,6 +20,12 @@ export const probeId = literal(...PROBE_IDS);
 export const json: Schema<unknown> = { describe: 'any JSON value', parse: (v) => v };
 const problem = obj({ kind: literal('privilege', 'feature', 'input', 'internal'), message: str({ max: 2000 }) });
 export type Problem = Infer<typeof problem>;
+
+/** What a started source uses and lacks (runtime/source.ts's SourceUse), for the GUI's and CLI's degradation notes. */
+export const sourceUse: Schema<SourceUse> = obj({
+  facility: literal('libpcap', 'tracefs'),
+  lacks: arr(obj({ feature: str({ max: 200 }), fallback: str({ max: 300 }), reason: str({ max: 500 }) }), { max: 16 }),
+});
 
 /** Questions the host may ask of the collector, each answered once by an `answer` with the same id. */
 const query = tagged({
@@ -38,7 +45,7 @@ export type Command = Infer<typeof command>;
 
 const collectorMessage = tagged({
   hello: obj({ protocol: int({ min: 1, max: 1000 }), pid: int({ min: 1 }), uid: int({ min: 0 }) }),
-  started: obj({ probe: probeId, source: str({ max: 500 }) }),
+  started: obj({ probe: probeId, source: str({ max: 500 }), use: sourceUse }),
   /** Rows as tuples in column order; their cells are checked per probe by parseCollectorMessage. */
   rows: obj({ probe: probeId, rows: { describe: 'rows', parse: (v) => v as RowTuple[] } satisfies Schema<RowTuple[]> }),
   counters: obj({ probe: probeId, counters: record(int({ min: 0 }), { maxKeys: 64 }) }),

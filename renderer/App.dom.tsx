@@ -205,7 +205,7 @@ export function App(props: { api: NetprobesApi; link: () => Link; subscribeLink:
         {linkError ? <span className="loss">{linkError}</span> : null}
         {running.length ? (
           <span className="features" title={running.map((id) => `${PROBES[id].title}: ${state!.probes[id].source ?? 'starting'}`).join('\n')}>
-            In use: {running.map((id) => `${PROBES[id].title} (${featureOf(state!.probes[id].source)})`).join(', ')}
+            In use: {running.map((id) => `${PROBES[id].title} (${featureOf(state!.probes[id])})`).join(', ')}
           </span>
         ) : null}
         <span className={lost ? 'loss' : ''} title="kernel drops, ring-buffer overruns, shed and undelivered rows, across all probes">
@@ -224,12 +224,11 @@ export function lossOf(store: ProbeStore): number {
   return store.probe.counters.filter((k) => k.loss).reduce((n, k) => n + (c[k.key] ?? 0), 0) + (c.shed ?? 0) + store.undelivered;
 }
 
-/** The facility named in a source line: "libpcap", "tracefs …" — and, in brackets there, what is missing. */
-function featureOf(source: string | null): string {
-  if (!source) return 'starting';
-  const missing = /\(([^)]*not (?:permitted|available)[^)]*)\)/.exec(source)?.[1];
-  const base = source.startsWith('libpcap') ? 'libpcap' : source.startsWith('tracefs') ? 'tracefs' : source.split(/[ ,]/)[0]!;
-  return missing ? `${base}; ${missing}` : base;
+/** The facility a probe uses and what it runs without, from the data its source reports. */
+function featureOf(probe: HostState['probes'][ProbeId]): string {
+  if (!probe.use) return 'starting';
+  const lacks = probe.use.lacks.map((l) => `without ${l.feature}: ${l.reason}`);
+  return [probe.use.facility, ...lacks].join('; ');
 }
 
 function compact(n: number): string {

@@ -198,6 +198,15 @@ export const ProbeTab = memo(function ProbeTab(props: {
       <div className="source" aria-label="source">
         {state.running ? `Running: ${state.source ?? 'starting…'}` : state.source ? `Stopped. Last run: ${state.source}` : `Stopped. ${capitalize(probe.summary)}.`}
       </div>
+      {state.use?.lacks.length ? (
+        <ul className="lacks" aria-label="runs without">
+          {state.use.lacks.map((l) => (
+            <li key={l.feature} data-facility={state.use!.facility}>
+              Without {l.feature}: {l.fallback} ({l.reason})
+            </li>
+          ))}
+        </ul>
+      ) : null}
       <div className="counters" aria-label="counters">
         {probe.counters
           .filter((c) => !c.loss)

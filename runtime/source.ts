@@ -9,9 +9,28 @@ export interface ProbeSink<Row> {
   fail(error: Error): void;
 }
 
+/** Something a source would use but cannot, what it does instead, and why: data, not words to parse. */
+export interface Lack {
+  /** What is missing, e.g. "tracepoints for short-lived sockets". */
+  readonly feature: string;
+  /** What the source does instead, e.g. "socket owners from /proc only". */
+  readonly fallback: string;
+  /** Why, as the kernel or the system said it, e.g. "tracefs not permitted (EPERM)". */
+  readonly reason: string;
+}
+
+/** What a running source uses: its kernel facility, and what it lacks (empty when it runs whole). */
+export interface SourceUse {
+  /** "libpcap" or "tracefs". */
+  readonly facility: 'libpcap' | 'tracefs';
+  readonly lacks: readonly Lack[];
+}
+
 export interface RunningProbe {
   /** What the probe runs on, named for the UI: "libpcap on any (LINUX_SLL2)". */
   readonly description: string;
+  /** The same as data, for the GUI's and CLI's degradation notes. */
+  readonly use: SourceUse;
   /** Cumulative counts since start, keyed as the definition's counters. */
   counters(): Record<string, number>;
   stop(): Promise<void>;

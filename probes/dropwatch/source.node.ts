@@ -59,6 +59,13 @@ export const dropwatchSource: ProbeSource<DropwatchOptions, DropRow> = async (op
 
     return {
       description: `tracefs tracepoint skb:kfree_skb, binary per-CPU ring buffers (${syms.size ? `${syms.size} kernel symbols` : 'no kernel symbols: addresses shown'}${hasReasons ? '' : ', no drop reasons on this kernel'})`,
+      use: {
+        facility: 'tracefs',
+        lacks: [
+          ...(syms.size ? [] : [{ feature: 'kernel symbols', fallback: 'addresses shown', reason: '/proc/kallsyms gave no symbols' }]),
+          ...(hasReasons ? [] : [{ feature: 'drop reasons', fallback: 'no reason shown', reason: 'not on this kernel' }]),
+        ],
+      },
       counters: () => ({ drops: agg.total, overruns: session.overruns(), shedKeys: agg.shedKeys, corrupt: session.corruptPages }),
       stop: async () => {
         session.stopTimers();

@@ -227,6 +227,10 @@ export function createNettopSource(inputs: NettopInputs = systemInputs): ProbeSo
           ? `socket owners from /proc and, for short-lived sockets, tracepoints ${tracer.tracepoints.join(', ')} (private tracefs instances)`
           : `socket owners from /proc only (short-lived sockets may be unknown: ${traceWhy})`) +
         `, every ${options.interval} s`,
+      use: {
+        facility: 'libpcap',
+        lacks: tracer ? [] : [{ feature: 'tracepoints for short-lived sockets', fallback: 'socket owners from /proc only (short-lived sockets may be unknown)', reason: traceWhy }],
+      },
       counters: () => ({
         ...engine.counts,
         traceOverruns: traced?.overruns() ?? 0,

@@ -119,6 +119,10 @@ export const socketTraceSource: ProbeSource<SocketTraceOptions, SockRow> = async
         `tracefs syscall tracepoints of net/socket.c's ${calls} socket syscalls with sock:sock_send_length/sock_recv_length nested (${why})` +
         (described.length ? `, ${described.join(', ')}` : '') +
         (options.rate ? `, at most ${options.rate} calls/s` : ''),
+      use: {
+        facility: 'tracefs',
+        lacks: [{ feature: 'the function tracer (socket functions inside the kernel)', fallback: 'the socket syscalls\' tracepoints', reason: why }],
+      },
       counters: () => {
         const losses = session.losses();
         return {

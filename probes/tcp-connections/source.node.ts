@@ -87,6 +87,7 @@ export const tcpConnectionsSource: ProbeSource<TcpConnectionsOptions, ConnRow> =
     const loop = pollRows(session, (events) => tracker.process(events), sink, POLL_MS);
     return {
       description: `tracefs tracepoints sock:inet_sock_set_state and ${syscalls.map((s) => `syscalls:sys_exit_${s}`).join(', ')} (acceptor found at accept time), binary per-CPU ring buffers`,
+      use: { facility: 'tracefs', lacks: [] },
       counters: () => {
         const { shed, ...counts } = tracker.counts;
         return { ...counts, shedEvents: shed + session.shed, overruns: session.overruns(), taskEventsLost: session.taskEventsLost() };

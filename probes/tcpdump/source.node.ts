@@ -89,6 +89,7 @@ export const tcpdumpSource: ProbeSource<TcpdumpOptions, PacketRow> = async (opti
   const described = captures.map((c) => `${c.options.device} (${LINK_TYPE_NAMES[c.linkType] ?? `DLT ${c.linkType}`})`);
   return {
     description: `libpcap on ${described.join(', ')}, ${options.bothDirections ? 'both directions' : 'received packets'}${options.filter ? `, filter '${options.filter}'` : ''}`,
+    use: { facility: 'libpcap', lacks: [] },
     counters: () => ({ ...counts, kernelDrops: captures.reduce((n, c) => n + c.kernelDrops(), 0) }),
     stop: async () => {
       for (const c of captures) c.close();
