@@ -14,22 +14,26 @@ export function pollRows<E extends { tsNs: number }, Row>(
   everyMs: number,
 ): { finish(): Row[] } {
   let failed = false;
-  const poll = () => {
-    if (failed) return;
-    try {
-      const rows = toRows(session.poll());
-      if (rows.length) sink.rows(rows);
-    } catch (e) {
-      failed = true;
-      sink.fail(e as Error);
-    }
+  const fail = (e: Error) => {
+    failed = true;
+    sink.fail(e);
   };
-  session.every(everyMs, poll, () => {});
+  const poll = () => {
+    const rows = toRows(session.poll());
+    if (rows.length) sink.rows(rows);
+  };
+  session.every(everyMs, poll, fail);
   return {
     /** Stops polling and returns the rows of whatever is still in the buffers. */
     finish: () => {
       session.stopTimers();
-      poll();
+      if (!failed) {
+        try {
+          poll();
+        } catch (e) {
+          fail(e as Error);
+        }
+      }
       return failed ? [] : toRows(session.drain());
     },
   };
