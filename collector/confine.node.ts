@@ -19,7 +19,7 @@
 // with no native module. See THREAT_MODEL.md for what each capability allows.
 
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type net from 'node:net';
 import { removeStaleInstances, tracefsRoot } from '../kernel/tracefs/instance.node.ts';
 import { SUPERVISED_ENV } from '../kernel/tracefs/reaper.node.ts';
@@ -46,12 +46,6 @@ const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'];
 export function setprivArgs(): string[] {
   const caps = ['-all', ...Object.keys(COLLECTOR_CAPABILITIES).map((c) => `+${c}`)].join(',');
   return ['--bounding-set', caps, '--inh-caps', caps, '--ambient-caps', caps, '--no-new-privs', '--pdeathsig', 'SIGTERM'];
-}
-
-/** What /proc/self/status says of this process's privileges. */
-export function ownConfinement(status = readFileSync('/proc/self/status', 'utf8')): { effective: bigint; noNewPrivs: boolean } {
-  const effective = /^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1];
-  return { effective: BigInt(`0x${effective ?? '0'}`), noNewPrivs: /^NoNewPrivs:\s*1$/m.test(status) };
 }
 
 /** Where there is something to drop: as root, with setpriv at hand (else a warning, and the collector runs unconfined). */

@@ -159,13 +159,6 @@ export function parseStatus(text: string): ProcStatus | null {
   return command !== null && uid !== null ? { command, uid, tgid: Number.isInteger(tgid) ? tgid : -1 } : null;
 }
 
-/** The value of one line of /proc/<pid>/status ("CapEff", "NoNewPrivs"), trimmed; null if absent. */
-export function statusField(text: string, key: string): string | null {
-  const prefix = `${key}:`;
-  for (const line of text.split('\n')) if (line.startsWith(prefix)) return line.slice(prefix.length).trim();
-  return null;
-}
-
 // The kernel escapes "\n" as "\\n" and "\\" as "\\\\" in Name: (proc_task_name, ESCAPE_SPACE|ESCAPE_SPECIAL).
 function unescapeName(s: string): string {
   if (!s.includes('\\')) return s;

@@ -11,6 +11,7 @@
 
 import { Cap } from 'cap';
 import { ProbeError } from '../../core/probe-error.ts';
+import { LinkType } from '../../core/packet.ts';
 import { badFilter, checkFilter, FILTER_COMPILE_TIMEOUT_MS, refuseFilter } from './filter-check.node.ts';
 
 export interface CaptureOptions {
@@ -40,7 +41,6 @@ const DEFAULT_RING = 32 << 20;
 const READ_TIMEOUT_MS = 20;
 const BATCH_BUFFER = 1 << 20;
 const RECORD_HEADER = 16;
-const LINUX_SLL2 = 276;
 
 export class PcapCapture {
   readonly linkType: number;
@@ -93,7 +93,7 @@ export class PcapCapture {
         batch: true,
         paused,
         // On "any", ask for cooked v2: its header carries the interface index.
-        ...(options.device === 'any' ? { datalink: LINUX_SLL2 } : {}),
+        ...(options.device === 'any' ? { datalink: LinkType.LINUX_SLL2 } : {}),
       });
     } catch (e) {
       throw pcapError(options, e);

@@ -23,6 +23,7 @@
 import type { Owner, Resolution } from './attribution/socket-index.ts';
 import { AMBIGUOUS, type EndpointLookup } from './attribution/recent-endpoints.ts';
 import type { L4Proto } from '../../core/procfs/proc-net.ts';
+import { TcpFlag } from '../../core/packet.ts';
 import { KERNEL_COMMAND, KERNEL_PID, UNKNOWN_COMMAND, UNKNOWN_PID } from './definition.ts';
 import type { CachedFlow, FlowCache, SocketSnapshot } from './flow-cache.ts';
 import { RECV, type Direction, type FlowTuple } from './flow.ts';
@@ -52,9 +53,6 @@ export interface AttributorLimits {
   negativeTtlMs: number;
 }
 
-const TCP_SYN = 0x02;
-const TCP_RST = 0x04;
-const TCP_ACK = 0x10;
 const ABSENT: Resolution = Object.freeze({ kind: 'absent' });
 
 export class Attributor {
@@ -167,8 +165,8 @@ export function verdict(resolution: Resolution, proto: L4Proto, tcpFlags: number
       return UNKNOWN; // a socket was there, its process let go before we looked
     case 'absent':
       if (proto === 'UDP') return incoming ? KERNEL : UNKNOWN; // a datagram for a closed port / sent from a socket already gone
-      if (tcpFlags & TCP_RST) return KERNEL; // resets: the kernel's answer to a closed port or a dead connection
-      if (incoming && (tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN) return KERNEL; // a SYN to a port nobody listens on
+      if (tcpFlags & TcpFlag.RST) return KERNEL; // resets: the kernel's answer to a closed port or a dead connection
+      if (incoming && (tcpFlags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN) return KERNEL; // a SYN to a port nobody listens on
       return UNKNOWN;
   }
 }

@@ -13,10 +13,10 @@
 // always take the full path.
 
 import type { Acc } from './tables.ts';
+import { SLL2_HEADER_LENGTH } from '../../core/packet.ts';
 
 const SLOTS = 4096; // a power of two
 const KEY_MAX = 48; // 7 (SLL2) + 1 (protocol) + 32 (IPv6 addresses) + 4 (ports)
-const SLL2 = 20;
 
 export class FlowMemo {
   private readonly keys = new Uint8Array(SLOTS * KEY_MAX);
@@ -36,18 +36,18 @@ export class FlowMemo {
    * the frame is not a plain IPv4/IPv6 TCP/UDP packet (or a fragment of one).
    */
   prepare(buf: Uint8Array, off: number, caplen: number): boolean {
-    if (caplen < SLL2 + 20) return false;
+    if (caplen < SLL2_HEADER_LENGTH + 20) return false;
     const k = this.scratch;
     let n = 0;
     for (let i = 4; i < 11; i++) k[n++] = buf[off + i]!; // ifindex, ARPHRD type, packet type
     const etherType = (buf[off]! << 8) | buf[off + 1]!;
-    const ip = off + SLL2;
+    const ip = off + SLL2_HEADER_LENGTH;
     let ports: number;
     if (etherType === 0x0800) {
       const vihl = buf[ip]!;
       if (vihl >> 4 !== 4) return false;
       const ihl = (vihl & 15) * 4;
-      if (ihl < 20 || caplen < SLL2 + ihl + 4) return false;
+      if (ihl < 20 || caplen < SLL2_HEADER_LENGTH + ihl + 4) return false;
       if ((((buf[ip + 6]! << 8) | buf[ip + 7]!) & 0x3fff) !== 0) return false; // MF or an offset: a fragment
       const proto = buf[ip + 9]!;
       if (proto !== 6 && proto !== 17) return false;
@@ -55,7 +55,7 @@ export class FlowMemo {
       for (let i = 12; i < 20; i++) k[n++] = buf[ip + i]!;
       ports = ip + ihl;
     } else if (etherType === 0x86dd) {
-      if (caplen < SLL2 + 44 || buf[ip]! >> 4 !== 6) return false;
+      if (caplen < SLL2_HEADER_LENGTH + 44 || buf[ip]! >> 4 !== 6) return false;
       const next = buf[ip + 6]!;
       if (next !== 6 && next !== 17) return false; // extension headers: the full path
       k[n++] = next;

@@ -14,12 +14,12 @@
 // which depends on the device's ARPHRD type (the cooked header carries it):
 // 14 bytes on Ethernet and loopback, none on tun, tunnels and PPP.
 
-import { decodeFrame, LinkType, PacketType } from '../../core/packet.ts';
+import { decodeFrame, LinkType, PacketType, SLL2_HEADER_LENGTH } from '../../core/packet.ts';
 import type { NettopEngine } from './engine.ts';
 import { FlowMemo } from './fastpath.ts';
 import { validUntilUs } from './flow-cache.ts';
 import { RECV, XMIT, type Direction, type FlowTuple } from './flow.ts';
-import { ARPHRD_LOOPBACK, linkHeaderLength, SLL2_HEADER } from './link.ts';
+import { ARPHRD_LOOPBACK, linkHeaderLength } from './link.ts';
 
 export class FrameCounter {
   frames = 0;
@@ -46,7 +46,7 @@ export class FrameCounter {
   frame(buf: Uint8Array, off: number, caplen: number, wireLen: number, timeUs: number): void {
     this.frames++;
     const engine = this.engine;
-    if (caplen < SLL2_HEADER) {
+    if (caplen < SLL2_HEADER_LENGTH) {
       this.malformed++;
       return;
     }
@@ -58,7 +58,7 @@ export class FrameCounter {
       this.lastDev = this.devName(ifindex);
     }
     const dev = this.lastDev;
-    const bytes = wireLen - SLL2_HEADER + linkHeaderLength(hatype);
+    const bytes = wireLen - SLL2_HEADER_LENGTH + linkHeaderLength(hatype);
     const loop = hatype === ARPHRD_LOOPBACK;
     const dir: Direction = pktType === PacketType.OUTGOING ? XMIT : RECV;
 

@@ -5,8 +5,6 @@
 // device's frame length is the captured wire length - 20 + the length of the
 // link header that device type puts on its frames.
 
-export const SLL2_HEADER = 20;
-
 export const ARPHRD_ETHER = 1;
 export const ARPHRD_IEEE802 = 6;
 export const ARPHRD_LOOPBACK = 772;

@@ -11,7 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { flowTuple } from '../../probes/nettop/flow.ts';
-import { parseProcNet, parseStatus, socketInode, statusField, TcpState } from '../../core/procfs/proc-net.ts';
+import { parseProcNet, parseStatus, socketInode, TcpState } from '../../core/procfs/proc-net.ts';
 import { SocketIndex, unmapIpv4, type Owner } from '../../probes/nettop/attribution/socket-index.ts';
 import { fixture, fixtureSockets } from './nettop-fixtures.ts';
 
@@ -70,9 +70,6 @@ test('proc-net: fd links and /proc/<pid>/status', () => {
   assert.equal(socketInode('socket:[]'), 0);
   assert.deepEqual(parseStatus(fixture('proc-pid-status.txt')), { command: 'cat', uid: 0, tgid: 8377 });
   assert.deepEqual(parseStatus('Name:\tweird\\nname\nUmask:\t0022\nUid:\t1000\t0\t0\t0\n'), { command: 'weird\nname', uid: 1000, tgid: -1 });
-  assert.equal(statusField('Name:\tx\nCapEff:\t000001ffffffffff\nNoNewPrivs:\t1\n', 'CapEff'), '000001ffffffffff');
-  assert.equal(statusField('CapEff:\t0\nNoNewPrivs:\t1', 'NoNewPrivs'), '1');
-  assert.equal(statusField('Name:\tx\n', 'CapEff'), null);
   assert.equal(parseStatus('Name:\tx\n'), null);
 });
 
