@@ -7,7 +7,7 @@ import { PROBES, type AnyProbe } from '../probes/registry.ts';
 import { type CellType, type RowTuple } from '../core/probe.ts';
 import { SchemaError } from '../core/schema.ts';
 import { PROBE_IDS, type ProbeId } from '../probes/registry.ts';
-import { arr, int, literal, nullable, obj, record, str, tagged, type Infer, type Schema } from '../core/schema.ts';
+import { arr, custom, int, literal, nullable, obj, record, str, tagged, type Infer, type Schema } from '../core/schema.ts';
 import { MAX_FRAME_BYTES } from '../core/framing.ts';
 import type { SourceUse } from '../runtime/source.ts';
 
@@ -17,7 +17,7 @@ export const MAX_ROWS_PER_MESSAGE = 5000;
 
 /** The two schemas both protocols use (ipc/api.ts too). */
 export const probeId = literal(...PROBE_IDS);
-export const json: Schema<unknown> = { describe: 'any JSON value', parse: (v) => v };
+export const json: Schema<unknown> = custom('any JSON value', () => true);
 const problem = obj({ kind: literal('privilege', 'feature', 'input', 'internal'), message: str({ max: 2000 }) });
 export type Problem = Infer<typeof problem>;
 
@@ -47,7 +47,7 @@ const collectorMessage = tagged({
   hello: obj({ protocol: int({ min: 1, max: 1000 }), pid: int({ min: 1 }), uid: int({ min: 0 }) }),
   started: obj({ probe: probeId, source: str({ max: 500 }), use: sourceUse }),
   /** Rows as tuples in column order; their cells are checked per probe by parseCollectorMessage. */
-  rows: obj({ probe: probeId, rows: { describe: 'rows', parse: (v) => v as RowTuple[] } satisfies Schema<RowTuple[]> }),
+  rows: obj({ probe: probeId, rows: custom<RowTuple[]>('rows', () => true) }),
   counters: obj({ probe: probeId, counters: record(int({ min: 0 }), { maxKeys: 64 }) }),
   stopped: obj({ probe: probeId, problem: nullable(problem) }),
   answer: obj({ id: int({ min: 0 }), value: json, problem: nullable(problem) }),
