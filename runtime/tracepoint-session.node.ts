@@ -129,12 +129,17 @@ export class TracepointSession<E extends { tsNs: number } = { tsNs: number }> {
   /** Ordered sessions: reads, and returns the events up to the read's start in time order (all once closed). */
   poll(): E[] {
     this.read();
-    return this.collector!.take(this.reader.isClosed ? Infinity : this.lastReadNs);
+    return this.ordered.take(this.reader.isClosed ? Infinity : this.lastReadNs);
   }
 
   /** Ordered sessions: every event still held (at stop). */
   drain(): E[] {
-    return this.collector!.drain();
+    return this.ordered.drain();
+  }
+
+  private get ordered(): OrderedCollector<E> {
+    if (!this.collector) throw new Error('poll() and drain() are for ordered sessions; read() decodes in place');
+    return this.collector;
   }
 
   /** Every event before this trace-clock time (ns) has been read. */

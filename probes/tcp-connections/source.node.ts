@@ -4,7 +4,7 @@
 // the tracker; the listener's port and the accepting task from /proc.
 
 import type { ProbeSource } from '../../runtime/source.ts';
-import { field, readInt } from '../../core/tracefs/format.ts';
+import { field, readInt, type FieldLayout } from '../../core/tracefs/format.ts';
 import { pollRows } from '../../runtime/tracefs-poll.node.ts';
 import { TracepointSession } from '../../runtime/tracepoint-session.node.ts';
 import { epochMicrosConverter } from '../../kernel/tracefs/clock.node.ts';
@@ -20,24 +20,29 @@ export const tcpConnectionsSource: ProbeSource<TcpConnectionsOptions, ConnRow> =
     session.on('sock', 'inet_sock_set_state', (st) => {
       const flagsF = field(st, 'common_flags');
       const pidF = field(st, 'common_pid');
-      const [skF, oldF, newF, spF, dpF, famF, saF, daF, sa6F, da6F] = ['skaddr', 'oldstate', 'newstate', 'sport', 'dport', 'family', 'saddr', 'daddr', 'saddr_v6', 'daddr_v6'].map((name) =>
-        field(st, name),
-      ) as [ReturnType<typeof field>, ...ReturnType<typeof field>[]];
+      const skF = field(st, 'skaddr');
+      const oldF = field(st, 'oldstate');
+      const newF = field(st, 'newstate');
+      const sportF = field(st, 'sport');
+      const dportF = field(st, 'dport');
+      const familyF = field(st, 'family');
+      const [saddrF, daddrF] = [field(st, 'saddr'), field(st, 'daddr')];
+      const [saddr6F, daddr6F] = [field(st, 'saddr_v6'), field(st, 'daddr_v6')];
       return (buf, off, _len, tsNs): ConnEvent => {
-        const fam = readInt(buf, off, famF!);
-        const at = (fl: typeof saF) => buf.subarray(off + fl!.offset, off + fl!.offset + fl!.size);
+        const family = readInt(buf, off, familyF);
+        const bytes = (layout: FieldLayout) => buf.subarray(off + layout.offset, off + layout.offset + layout.size);
         return {
           kind: 'state',
           tsNs,
           tid: readInt(buf, off, pidF),
           irq: (readInt(buf, off, flagsF) & IRQ_FLAGS) !== 0,
           sk: buf.readBigUInt64LE(off + skF.offset).toString(16),
-          oldstate: readInt(buf, off, oldF!),
-          newstate: readInt(buf, off, newF!),
-          sport: readInt(buf, off, spF!),
-          dport: readInt(buf, off, dpF!),
-          saddr: sockAddr(fam, at(saF), at(sa6F)),
-          daddr: sockAddr(fam, at(daF), at(da6F)),
+          oldstate: readInt(buf, off, oldF),
+          newstate: readInt(buf, off, newF),
+          sport: readInt(buf, off, sportF),
+          dport: readInt(buf, off, dportF),
+          saddr: sockAddr(family, bytes(saddrF), bytes(saddr6F)),
+          daddr: sockAddr(family, bytes(daddrF), bytes(daddr6F)),
         };
       };
     });
