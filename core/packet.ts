@@ -96,41 +96,41 @@ export function decodeFrame(
   const short = (at: number, n: number): DecodeFailure | null =>
     at + n <= end ? null : at - offset + n <= wireLen ? 'truncated' : 'malformed';
 
-  let p = offset;
+  let pos = offset;
   let etherType: number;
   let ifindex = -1;
   let pktType = -1;
   switch (linkType) {
     case LinkType.EN10MB: {
-      const s = short(p, 14);
-      if (s) return s;
-      etherType = u16(buf, p + 12);
-      p += 14;
+      const fail = short(pos, 14);
+      if (fail) return fail;
+      etherType = u16(buf, pos + 12);
+      pos += 14;
       break;
     }
     case LinkType.LINUX_SLL: {
-      const s = short(p, 16);
-      if (s) return s;
-      pktType = u16(buf, p);
-      etherType = u16(buf, p + 14);
-      p += 16;
+      const fail = short(pos, 16);
+      if (fail) return fail;
+      pktType = u16(buf, pos);
+      etherType = u16(buf, pos + 14);
+      pos += 16;
       break;
     }
     case LinkType.LINUX_SLL2: {
-      const s = short(p, SLL2_HEADER_LENGTH);
-      if (s) return s;
-      etherType = u16(buf, p);
-      ifindex = u32(buf, p + 4);
-      pktType = buf[p + 10]!;
-      p += SLL2_HEADER_LENGTH;
+      const fail = short(pos, SLL2_HEADER_LENGTH);
+      if (fail) return fail;
+      etherType = u16(buf, pos);
+      ifindex = u32(buf, pos + 4);
+      pktType = buf[pos + 10]!;
+      pos += SLL2_HEADER_LENGTH;
       break;
     }
     case LinkType.RAW:
     case LinkType.RAW_OPENBSD:
     case LinkType.RAW_LINKTYPE: {
-      const s = short(p, 1);
-      if (s) return s;
-      const v = buf[p]! >> 4;
+      const fail = short(pos, 1);
+      if (fail) return fail;
+      const v = buf[pos]! >> 4;
       etherType = v === 4 ? ETH_IPV4 : v === 6 ? ETH_IPV6 : -1;
       if (etherType < 0) return 'malformed';
       break;
@@ -143,14 +143,14 @@ export function decodeFrame(
       break;
     case LinkType.NULL:
     case LinkType.LOOP: {
-      const s = short(p, 4);
-      if (s) return s;
+      const fail = short(pos, 4);
+      if (fail) return fail;
       // NULL is in the capturing host's byte order, LOOP in network order; AF values are small either way.
-      const a = u32(buf, p);
+      const a = u32(buf, pos);
       const family = a > 0xffff ? ((a >>> 24) | ((a >>> 8) & 0xff00)) : a;
       etherType = family === 2 ? ETH_IPV4 : [10, 24, 28, 30].includes(family) ? ETH_IPV6 : -1;
       if (etherType < 0) return 'not-ip';
-      p += 4;
+      pos += 4;
       break;
     }
     default:
@@ -160,15 +160,15 @@ export function decodeFrame(
   // 802.1Q / 802.1ad (QinQ) tags: TPID already read as etherType, then TCI + inner type.
   for (let tags = 0; VLAN_TPIDS.has(etherType); tags++) {
     if (tags === MAX_VLAN_TAGS) return 'malformed';
-    const s = short(p, 4);
-    if (s) return s;
-    etherType = u16(buf, p + 2);
-    p += 4;
+    const fail = short(pos, 4);
+    if (fail) return fail;
+    etherType = u16(buf, pos + 2);
+    pos += 4;
   }
-  const linkLen = p - offset;
+  const linkLen = pos - offset;
 
-  if (etherType === ETH_IPV4) return decodeIpv4(buf, p, short, linkLen, ifindex, pktType, wireLen - linkLen);
-  if (etherType === ETH_IPV6) return decodeIpv6(buf, p, short, linkLen, ifindex, pktType, wireLen - linkLen);
+  if (etherType === ETH_IPV4) return decodeIpv4(buf, pos, short, linkLen, ifindex, pktType, wireLen - linkLen);
+  if (etherType === ETH_IPV6) return decodeIpv6(buf, pos, short, linkLen, ifindex, pktType, wireLen - linkLen);
   return 'not-ip';
 }
 
@@ -186,49 +186,49 @@ function ipLength(stated: number, onWire: number): number {
 
 function decodeIpv4(
   buf: Uint8Array,
-  p: number,
+  pos: number,
   short: Short,
   linkLen: number,
   ifindex: number,
   pktType: number,
   onWire: number,
 ): DecodeResult {
-  const s = short(p, 20);
-  if (s) return s;
-  const vihl = buf[p]!;
+  const fail = short(pos, 20);
+  if (fail) return fail;
+  const vihl = buf[pos]!;
   if (vihl >> 4 !== 4) return 'malformed';
   const ihl = (vihl & 0x0f) * 4;
-  const totalLen = u16(buf, p + 2);
+  const totalLen = u16(buf, pos + 2);
   if (ihl < 20 || totalLen < ihl) return 'malformed';
-  const s2 = short(p, ihl);
-  if (s2) return s2;
-  const fragOffset = u16(buf, p + 6) & 0x1fff;
-  const proto = buf[p + 9]!;
+  const optionsFail = short(pos, ihl);
+  if (optionsFail) return optionsFail;
+  const fragOffset = u16(buf, pos + 6) & 0x1fff;
+  const proto = buf[pos + 9]!;
   if (fragOffset !== 0) return 'other-protocol';
-  const src = ipv4(buf, p + 12);
-  const dst = ipv4(buf, p + 16);
+  const src = ipv4(buf, pos + 12);
+  const dst = ipv4(buf, pos + 16);
   const ipLen = ipLength(totalLen, onWire);
-  return decodeL4(buf, p + ihl, short, proto, { linkLen, ifindex, pktType, family: 4, src, dst, ipLen, ipTruncated: ipLen < totalLen }, ipLen - ihl);
+  return decodeL4(buf, pos + ihl, short, proto, { linkLen, ifindex, pktType, family: 4, src, dst, ipLen, ipTruncated: ipLen < totalLen }, ipLen - ihl);
 }
 
 function decodeIpv6(
   buf: Uint8Array,
-  p: number,
+  pos: number,
   short: Short,
   linkLen: number,
   ifindex: number,
   pktType: number,
   onWire: number,
 ): DecodeResult {
-  const s = short(p, 40);
-  if (s) return s;
-  if (buf[p]! >> 4 !== 6) return 'malformed';
-  const payloadLen = u16(buf, p + 4);
+  const fail = short(pos, 40);
+  if (fail) return fail;
+  if (buf[pos]! >> 4 !== 6) return 'malformed';
+  const payloadLen = u16(buf, pos + 4);
   const ipLen = ipLength(payloadLen + 40, onWire);
-  let next = buf[p + 6]!;
-  const src = ipv6(buf, p + 8);
-  const dst = ipv6(buf, p + 24);
-  let q = p + 40;
+  let next = buf[pos + 6]!;
+  const src = ipv6(buf, pos + 8);
+  const dst = ipv6(buf, pos + 24);
+  let extPos = pos + 40;
   let remaining = ipLen - 40; // jumbograms (payload length 0) carry no ports we can trust: treated as malformed below
   for (let n = 0; ; n++) {
     if (next === 6 || next === 17) break;
@@ -242,40 +242,40 @@ function decodeIpv6(
       case 139: // HIP
       case 140: {
         // shim6
-        const s2 = short(q, 2);
-        if (s2) return s2;
-        len = (buf[q + 1]! + 1) * 8;
+        const fail = short(extPos, 2);
+        if (fail) return fail;
+        len = (buf[extPos + 1]! + 1) * 8;
         break;
       }
       case 44: {
         // fragment: only the first fragment carries the transport header
-        const s2 = short(q, 8);
-        if (s2) return s2;
-        if ((u16(buf, q + 2) & 0xfff8) !== 0) return 'other-protocol';
+        const fail = short(extPos, 8);
+        if (fail) return fail;
+        if ((u16(buf, extPos + 2) & 0xfff8) !== 0) return 'other-protocol';
         len = 8;
         break;
       }
       case 51: {
         // AH: length in 4-octet units, minus 2
-        const s2 = short(q, 2);
-        if (s2) return s2;
-        len = (buf[q + 1]! + 2) * 4;
+        const fail = short(extPos, 2);
+        if (fail) return fail;
+        len = (buf[extPos + 1]! + 2) * 4;
         break;
       }
       default:
         return 'other-protocol'; // ICMPv6, ESP, no-next-header, ...
     }
     if (len > remaining) return 'malformed';
-    next = buf[q]!;
-    q += len;
+    next = buf[extPos]!;
+    extPos += len;
     remaining -= len;
   }
-  return decodeL4(buf, q, short, next, { linkLen, ifindex, pktType, family: 6, src, dst, ipLen, ipTruncated: ipLen < payloadLen + 40 }, remaining);
+  return decodeL4(buf, extPos, short, next, { linkLen, ifindex, pktType, family: 6, src, dst, ipLen, ipTruncated: ipLen < payloadLen + 40 }, remaining);
 }
 
 function decodeL4(
   buf: Uint8Array,
-  q: number,
+  pos: number,
   short: Short,
   proto: number,
   ip: IpPart,
@@ -283,17 +283,17 @@ function decodeL4(
 ): DecodeResult {
   if (proto === 6) {
     if (l4Len < 20) return 'malformed';
-    const s = short(q, 20);
-    if (s) return s;
-    const dataOffset = (buf[q + 12]! >> 4) * 4;
+    const fail = short(pos, 20);
+    if (fail) return fail;
+    const dataOffset = (buf[pos + 12]! >> 4) * 4;
     if (dataOffset < 20 || dataOffset > l4Len) return 'malformed';
-    return decoded(ip, 'TCP', u16(buf, q), u16(buf, q + 2), buf[q + 13]! & 0x3f);
+    return decoded(ip, 'TCP', u16(buf, pos), u16(buf, pos + 2), buf[pos + 13]! & 0x3f);
   }
   if (proto === 17) {
     if (l4Len < 8) return 'malformed';
-    const s = short(q, 8);
-    if (s) return s;
-    return decoded(ip, 'UDP', u16(buf, q), u16(buf, q + 2), 0);
+    const fail = short(pos, 8);
+    if (fail) return fail;
+    return decoded(ip, 'UDP', u16(buf, pos), u16(buf, pos + 2), 0);
   }
   return 'other-protocol';
 }

@@ -76,17 +76,17 @@ export function parseProcNet(text: string, proto: L4Proto, family: 4 | 6, little
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
     if (!line.trim()) continue;
-    const f = line.trim().split(/\s+/);
+    const fields = line.trim().split(/\s+/);
     // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...
-    if (f.length < 10) {
+    if (fields.length < 10) {
       malformed++;
       continue;
     }
-    const local = parseEndpoint(f[1]!, family, littleEndian);
-    const remote = parseEndpoint(f[2]!, family, littleEndian);
-    const state = parseInt(f[3]!, 16);
-    const uid = Number(f[7]);
-    const inode = Number(f[9]);
+    const local = parseEndpoint(fields[1]!, family, littleEndian);
+    const remote = parseEndpoint(fields[2]!, family, littleEndian);
+    const state = parseInt(fields[3]!, 16);
+    const uid = Number(fields[7]);
+    const inode = Number(fields[9]);
     if (!local || !remote || !Number.isInteger(state) || !Number.isInteger(uid) || !Number.isInteger(inode)) {
       malformed++;
       continue;

@@ -92,56 +92,56 @@ export class TaskLedger {
     const from = this.at(parent, tsNs);
     const tgid = thread ? (from?.tgid ?? 0) : tid;
     const uid = this.inheritUid ? (from?.uid ?? -1) : -1;
-    const l = this.at(tid, tsNs);
-    if (l && l.startNs === -Infinity && (l.seededNs === undefined || tsNs <= l.seededNs)) {
+    const life = this.at(tid, tsNs);
+    if (life && life.startNs === -Infinity && (life.seededNs === undefined || tsNs <= life.seededNs)) {
       // This life's own fork, read after its exit or its seed.
-      l.startNs = tsNs;
-      if (!l.tgid) l.tgid = tgid;
-      if (thread) l.parent = parent;
-      if (l.commandNs === -Infinity) l.command = command;
-      if (l.uid < 0 && l.setuidNs === undefined) l.uid = uid;
+      life.startNs = tsNs;
+      if (!life.tgid) life.tgid = tgid;
+      if (thread) life.parent = parent;
+      if (life.commandNs === -Infinity) life.command = command;
+      if (life.uid < 0 && life.setuidNs === undefined) life.uid = uid;
       return;
     }
-    if (l) l.exitNs = tsNs; // the tid was reused: its previous life's exit was lost
+    if (life) life.exitNs = tsNs; // the tid was reused: its previous life's exit was lost
     this.push({ tid, tgid, parent: thread ? parent : undefined, command, commandNs: tsNs, uid, startNs: tsNs, exitNs: Infinity });
   }
 
   /** task:task_rename (prctl PR_SET_NAME, exec). */
   rename(tsNs: number, tid: number, command: string): void {
-    const l = this.at(tid, tsNs);
-    if (!l) {
+    const life = this.at(tid, tsNs);
+    if (!life) {
       // Read before its fork (another CPU's buffer): a life the fork completes.
       this.push({ tid, tgid: 0, command, commandNs: tsNs, uid: -1, startNs: -Infinity, exitNs: Infinity });
-    } else if (tsNs >= l.commandNs) {
-      l.command = command;
-      l.commandNs = tsNs;
+    } else if (tsNs >= life.commandNs) {
+      life.command = command;
+      life.commandNs = tsNs;
     }
   }
 
   /** The exit of a setuid, setreuid or setresuid call: the task's uid may have changed. */
   setuid(tsNs: number, tid: number): void {
-    let l = this.at(tid, tsNs);
-    if (!l) {
+    let life = this.at(tid, tsNs);
+    if (!life) {
       // Read before its fork: a life the fork completes (without handing down the parent's uid).
-      l = { tid, tgid: 0, command: '', commandNs: -Infinity, uid: -1, startNs: -Infinity, exitNs: Infinity };
-      this.push(l);
+      life = { tid, tgid: 0, command: '', commandNs: -Infinity, uid: -1, startNs: -Infinity, exitNs: Infinity };
+      this.push(life);
     }
-    if (l.uidNs === undefined || l.uidNs < tsNs) {
-      l.uid = -1;
-      l.uidNs = undefined;
+    if (life.uidNs === undefined || life.uidNs < tsNs) {
+      life.uid = -1;
+      life.uidNs = undefined;
     }
-    l.setuidNs = Math.max(l.setuidNs ?? -Infinity, tsNs);
+    life.setuidNs = Math.max(life.setuidNs ?? -Infinity, tsNs);
   }
 
   /** sched:sched_process_exit: the command it died with. */
   exit(tsNs: number, tid: number, command: string): void {
     if (++this.exits % 1024 === 0) this.expire(tsNs);
-    const l = this.at(tid, tsNs);
-    if (l) {
-      l.exitNs = tsNs;
-      if (tsNs >= l.commandNs) {
-        l.command = command;
-        l.commandNs = tsNs;
+    const life = this.at(tid, tsNs);
+    if (life) {
+      life.exitNs = tsNs;
+      if (tsNs >= life.commandNs) {
+        life.command = command;
+        life.commandNs = tsNs;
       }
       return;
     }
@@ -157,18 +157,18 @@ export class TaskLedger {
     const list = this.lives.get(tid);
     if (!list) return null;
     let best: Life | null = null;
-    for (const l of list) {
-      if (l.startNs <= tsNs && tsNs <= l.exitNs && (!best || l.exitNs < best.exitNs)) best = l;
+    for (const life of list) {
+      if (life.startNs <= tsNs && tsNs <= life.exitNs && (!best || life.exitNs < best.exitNs)) best = life;
     }
     return best;
   }
 
   /** The process a life is in (its tgid), asking its creator's life when its fork was read before the creator's; 0 if unknown. */
-  processOf(l: Life): number {
-    let cur: Life | null = l;
+  processOf(life: Life): number {
+    let cur: Life | null = life;
     for (let hops = 0; cur && !cur.tgid && cur.parent !== undefined && hops < 8; hops++) cur = this.at(cur.parent, cur.startNs);
-    if (cur?.tgid) l.tgid = cur.tgid;
-    return l.tgid;
+    if (cur?.tgid) life.tgid = cur.tgid;
+    return life.tgid;
   }
 
   /** The command of process `tgid` at `tsNs`: its main thread's (as /proc/<pid>/comm), else `fallback`. */
@@ -180,18 +180,18 @@ export class TaskLedger {
   expire(nowNs: number): void {
     const limit = nowNs - this.limits.keepNs;
     for (const [tid, list] of this.lives) {
-      const kept = list.filter((l) => l.exitNs >= limit);
+      const kept = list.filter((life) => life.exitNs >= limit);
       if (kept.length === list.length) continue;
       if (kept.length) this.lives.set(tid, kept);
       else this.lives.delete(tid);
     }
   }
 
-  private push(l: Life): void {
-    let list = this.lives.get(l.tid);
+  private push(life: Life): void {
+    let list = this.lives.get(life.tid);
     if (!list) {
       if (this.lives.size >= this.limits.maxTids) this.makeRoom();
-      this.lives.set(l.tid, (list = []));
+      this.lives.set(life.tid, (list = []));
     }
     if (list.length >= LIVES_PER_TID) {
       // The life that ended first goes.
@@ -200,7 +200,7 @@ export class TaskLedger {
       list.splice(k, 1);
       this.evicted++;
     }
-    list.push(l);
+    list.push(life);
   }
 
   /** Full: drops the tids whose lives all ended, longest ago first, down to 7/8 of the limit. */
@@ -208,7 +208,7 @@ export class TaskLedger {
     const ended: [number, number][] = [];
     for (const [tid, list] of this.lives) {
       let last = -Infinity;
-      for (const l of list) last = Math.max(last, l.exitNs);
+      for (const life of list) last = Math.max(last, life.exitNs);
       if (last !== Infinity) ended.push([last, tid]);
     }
     ended.sort((a, b) => a[0] - b[0]);
