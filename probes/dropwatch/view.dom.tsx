@@ -23,8 +23,8 @@ function bySeries(history: DropRow[], key: 'location' | 'reason') {
   return { x: times.map((t) => t / 1e6), series: top.map((label, i) => ({ label, values: values[i]! })), top };
 }
 
-function DropPanel({ store, version, find }: PanelProps) {
-  const history = store.history as DropRow[];
+function DropPanel({ store, version, find }: PanelProps<DropRow>) {
+  const history = store.history;
   // eslint-disable-next-line react-hooks/exhaustive-deps -- version says when history changed
   const byLocation = useMemo(() => bySeries(history, 'location'), [version]);
   // eslint-disable-next-line react-hooks/exhaustive-deps

@@ -10,10 +10,10 @@ import type { PanelProps, ProbeView } from '../../renderer/ui/view.dom.ts';
 const TOP = 5;
 const procKey = (r: NettopRow) => `${r.pid} ${r.command}`;
 
-function NettopPanel({ store, version }: PanelProps) {
+function NettopPanel({ store, version }: PanelProps<NettopRow>) {
   const [chosen, setChosen] = useState('');
-  const rows = store.rows as NettopRow[];
-  const history = store.history as NettopRow[];
+  const rows = store.rows;
+  const history = store.history;
   const { x, series, procs } = useMemo(() => {
     const times = [...new Set(history.map((r) => r.time))].sort((a, b) => a - b);
     const index = new Map(times.map((t, i) => [t, i]));

@@ -41,8 +41,8 @@ export function summarize(rows: readonly SockRow[]): FuncStats[] {
   return [...stats.values()].sort((a, b) => b.calls - a.calls);
 }
 
-function SocketPanel({ store, version, filter }: PanelProps) {
-  const rows = store.rows as SockRow[];
+function SocketPanel({ store, version, filter }: PanelProps<SockRow>) {
+  const rows = store.rows;
   const [collapsed, setCollapsed] = useState<Set<number>>(new Set());
   // eslint-disable-next-line react-hooks/exhaustive-deps -- version says when rows changed
   const stats = useMemo(() => summarize(rows), [version]);

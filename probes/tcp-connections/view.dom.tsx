@@ -11,8 +11,8 @@ function counts<K>(rows: ConnRow[], key: (r: ConnRow) => K): [K, number][] {
   return [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8);
 }
 
-function ConnPanel({ store, version, names, find }: PanelProps) {
-  const rows = store.rows as ConnRow[];
+function ConnPanel({ store, version, names, find }: PanelProps<ConnRow>) {
+  const rows = store.rows;
   // eslint-disable-next-line react-hooks/exhaustive-deps -- version says when rows changed
   const ports = useMemo(() => counts(rows, (r) => `${r.direction === 'outbound' ? 'to' : 'on'} ${r.port}`), [version]);
   // eslint-disable-next-line react-hooks/exhaustive-deps

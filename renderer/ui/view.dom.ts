@@ -21,8 +21,9 @@ export interface CrossLink {
   prepare?: (api: NetprobesApi) => Promise<CrossLink>;
 }
 
-export interface PanelProps {
-  store: ProbeStore;
+export interface PanelProps<Row extends object = object> {
+  /** The probe's own store, its rows typed. */
+  store: ProbeStore<Row>;
   version: number;
   names: Names;
   follow: (link: CrossLink) => void;
@@ -33,8 +34,8 @@ export interface PanelProps {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each probe has its own row type
-export interface ProbeView<Row = any> {
-  Panel?: (props: PanelProps) => ReactNode;
+export interface ProbeView<Row extends object = any> {
+  Panel?: (props: PanelProps<Row>) => ReactNode;
   renderCell?: (column: Column<Row>, row: Row, names: Names) => ReactNode | undefined;
   /** Fields for the details pane beyond the row's own columns; `rows` are the rows the view holds (paused or live), unfiltered. */
   details?: (row: Row, rows: readonly Row[]) => [string, string][];
