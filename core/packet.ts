@@ -174,6 +174,9 @@ export function decodeFrame(
 
 type Short = (at: number, n: number) => DecodeFailure | null;
 
+/** Decodes the IP packet at `pos`, after a link header of `linkLen` bytes; `onWire` bytes of it were on the wire. */
+type IpDecoder = (buf: Uint8Array, pos: number, short: Short, linkLen: number, ifindex: number, pktType: number, onWire: number) => DecodeResult;
+
 /**
  * The IP packet's length for IPv4 and IPv6 alike: what its header states,
  * capped at the bytes the wire carried after the link header (`onWire`, from
@@ -184,15 +187,7 @@ function ipLength(stated: number, onWire: number): number {
   return stated <= onWire ? stated : onWire;
 }
 
-function decodeIpv4(
-  buf: Uint8Array,
-  pos: number,
-  short: Short,
-  linkLen: number,
-  ifindex: number,
-  pktType: number,
-  onWire: number,
-): DecodeResult {
+const decodeIpv4: IpDecoder = (buf, pos, short, linkLen, ifindex, pktType, onWire) => {
   const fail = short(pos, 20);
   if (fail) return fail;
   const vihl = buf[pos]!;
@@ -209,17 +204,9 @@ function decodeIpv4(
   const dst = ipv4(buf, pos + 16);
   const ipLen = ipLength(totalLen, onWire);
   return decodeL4(buf, pos + ihl, short, proto, { linkLen, ifindex, pktType, family: 4, src, dst, ipLen, ipTruncated: ipLen < totalLen }, ipLen - ihl);
-}
+};
 
-function decodeIpv6(
-  buf: Uint8Array,
-  pos: number,
-  short: Short,
-  linkLen: number,
-  ifindex: number,
-  pktType: number,
-  onWire: number,
-): DecodeResult {
+const decodeIpv6: IpDecoder = (buf, pos, short, linkLen, ifindex, pktType, onWire) => {
   const fail = short(pos, 40);
   if (fail) return fail;
   if (buf[pos]! >> 4 !== 6) return 'malformed';
@@ -271,7 +258,7 @@ function decodeIpv6(
     remaining -= len;
   }
   return decodeL4(buf, extPos, short, next, { linkLen, ifindex, pktType, family: 6, src, dst, ipLen, ipTruncated: ipLen < payloadLen + 40 }, remaining);
-}
+};
 
 function decodeL4(
   buf: Uint8Array,
