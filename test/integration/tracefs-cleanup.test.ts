@@ -1,5 +1,6 @@
 // Every way out of a process that runs a tracefs probe leaves no instance and
-// no enabled event behind; after SIGKILL, the next start removes what was left.
+// no enabled event behind. After SIGKILL its reaper removes them at once; and
+// where no reaper runs (it was killed too), the next start removes what was left.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,12 +10,15 @@ import { join } from 'node:path';
 import { need } from '../helpers/env.ts';
 import { globalTracingState, netprobesInstances, staleInstances, TRACEFS, until } from '../helpers/tracefs.ts';
 import { TracefsInstance, removeStaleInstances } from '../../kernel/tracefs/instance.node.ts';
+import { SUPERVISED_ENV } from '../../kernel/tracefs/reaper.node.ts';
 
 const CHILD = join(__dirname, '..', 'helpers', 'tracefs-child.ts');
 
 /** Starts the child; resolves with it and its instance names once its probe runs. */
-async function child(probe: string, mode: 'wait' | 'throw') {
-  const p = spawn(process.execPath, ['--import', 'tsx', CHILD, probe, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function child(probe: string, mode: 'wait' | 'throw', opts: { reaper: boolean } = { reaper: true }) {
+  // Without its reaper, as when the reaper was killed too (the variable is how the collector's supervisor, which reaps itself, turns it off).
+  const env = opts.reaper ? process.env : { ...process.env, [SUPERVISED_ENV]: '1' };
+  const p = spawn(process.execPath, ['--import', 'tsx', CHILD, probe, mode], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   let err = '';
   p.stdout.on('data', (d) => (out += d));
@@ -35,10 +39,25 @@ const EVENT: Record<string, string> = {
 };
 
 for (const probe of Object.keys(EVENT)) {
-  test(`${probe}: SIGKILL leaves an instance; the next start removes it and its enabled events`, { timeout: 60_000 }, async (t) => {
+  test(`${probe}: SIGKILL: its reaper removes its instances and their events within 3 s, with no new start`, { timeout: 60_000 }, async (t) => {
     if (!need(t, 'root')) return;
     const before = globalTracingState();
     const c = await child(probe, 'wait');
+    assert.equal(c.names.length, TASKS[probe] ? 2 : 1, c.names.join(' '));
+    const dirs = c.names.map((n) => `${TRACEFS}/instances/${n}`);
+    const dir = dirs.find((d) => !d.endsWith('-tasks'))!;
+    assert.equal(readFileSync(`${dir}/${EVENT[probe]}`, 'utf8').trim(), '1');
+    c.p.kill('SIGKILL');
+    assert.equal((await c.exited).signal, 'SIGKILL');
+    await until(() => dirs.every((d) => !existsSync(d)), 3000, 'the reaper removed the instances');
+    assert.deepEqual(staleInstances(), []);
+    assert.deepEqual(globalTracingState(), before);
+  });
+
+  test(`${probe}: SIGKILL with no reaper leaves an instance; the next start removes it and its enabled events`, { timeout: 60_000 }, async (t) => {
+    if (!need(t, 'root')) return;
+    const before = globalTracingState();
+    const c = await child(probe, 'wait', { reaper: false });
     assert.equal(c.names.length, TASKS[probe] ? 2 : 1, c.names.join(' '));
     const dirs = c.names.map((n) => `${TRACEFS}/instances/${n}`);
     const dir = dirs.find((d) => !d.endsWith('-tasks'))!;
