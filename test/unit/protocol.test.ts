@@ -89,4 +89,12 @@ describe('protocol', () => {
     assert.throws(() => parseCollectorMessage({ type: 'rows', probe: 'tcpdump', rows: new Array(5001).fill(row) }), /at most 5000/);
     assert.throws(() => parseCollectorMessage({ type: 'counters', probe: 'tcpdump', counters: { seen: -1 } }), SchemaError);
   });
+
+  test('a started probe says what it uses and lacks as data, checked by the host', () => {
+    const use = { facility: 'libpcap', lacks: [{ feature: 'tracepoints for short-lived sockets', fallback: 'socket owners from /proc only', reason: 'tracefs not permitted' }] };
+    assert.deepEqual(parseCollectorMessage({ type: 'started', probe: 'nettop', source: 'libpcap on any', use }), { type: 'started', probe: 'nettop', source: 'libpcap on any', use });
+    assert.throws(() => parseCollectorMessage({ type: 'started', probe: 'nettop', source: 'x' }), /\.use/);
+    assert.throws(() => parseCollectorMessage({ type: 'started', probe: 'nettop', source: 'x', use: { ...use, facility: 'ebpf' } }), /\.use\.facility/);
+    assert.throws(() => parseCollectorMessage({ type: 'started', probe: 'nettop', source: 'x', use: { ...use, lacks: [{ ...use.lacks[0], extra: 1 }] } }), /\.use\.lacks\[0\]\.extra: expected no such field/);
+  });
 });
