@@ -91,13 +91,18 @@ class Session {
     await this.panel.getByRole('button', { name: 'Start' }).waitFor();
   }
 
+  /** The collector proper: serve's collector child, or (confined) that supervisor's `--confined` child, which runs the probes. */
   collectorPid(): number {
-    for (const pid of childrenOf(this.serve.pid)) {
+    const cmd = (pid: number) => {
       try {
-        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('collector')) return pid;
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
       } catch {
-        /* gone */
+        return '';
       }
+    };
+    for (const pid of childrenOf(this.serve.pid)) {
+      if (!cmd(pid).includes('collector')) continue;
+      return childrenOf(pid).find((c) => cmd(c).includes('--confined')) ?? pid;
     }
     return -1;
   }

@@ -12,6 +12,11 @@
 //                                        (tcp: connect, 64-byte request, wait for the server's close; udp:
 //                                        new socket, 4 datagrams, close) then exiting; prints `child=PID` lines
 //   gen echo tcp|udp PORT SECONDS        the churn's server (tcp: read request, close; udp: drain)
+//   gen conns PORT TOTAL WORKERS RATE SECONDS
+//                                        TOTAL short-lived TCP connections (connect, 16-byte request, close) from
+//                                        WORKERS long-lived processes sharing one pace (RATE 0 = as fast as they
+//                                        can), against `gen echo tcp`; prints `worker=PID` lines, then
+//                                        `progress=N` (connections made) every second, then the totals
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -289,6 +295,65 @@ static int echo_mode(int tcp, int port, double seconds) {
   return 0;
 }
 
+// Shared by the conns workers (MAP_SHARED): the next connection to make, and the outcome counts.
+struct conns_shared {
+  unsigned long long next, made, failed;
+  volatile int stop;
+};
+
+static void conns_worker(struct conns_shared *sh, int port, unsigned long long total, double rate, double start) {
+  struct sockaddr_in to = lo_addr(port);
+  char req[16] = "netprobes-soak\n";
+  for (;;) {
+    unsigned long long i = __atomic_fetch_add(&sh->next, 1, __ATOMIC_RELAXED);
+    if (i >= total || sh->stop) break;
+    if (rate > 0) {
+      double due = start + i / rate, t;
+      while (!sh->stop && (t = now_s()) < due) nap_us((long)((due - t) * 1e6) > 1000 ? 1000 : (long)((due - t) * 1e6) + 1);
+    }
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int ok = 0;
+    if (fd >= 0) {
+      ok = connect(fd, (struct sockaddr *)&to, sizeof to) == 0 && write(fd, req, sizeof req) == (ssize_t)sizeof req;
+      close(fd);
+    }
+    __atomic_fetch_add(ok ? &sh->made : &sh->failed, 1, __ATOMIC_RELAXED);
+    if (!ok) nap_us(1000); // e.g. no local port free: let TIME_WAIT drain a little
+  }
+  _exit(0);
+}
+
+static int conns_mode(int port, unsigned long long total, int workers, double rate, double seconds) {
+  struct conns_shared *sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (sh == MAP_FAILED) die("mmap");
+  memset(sh, 0, sizeof *sh);
+  double start = now_s(), end = start + seconds, last = start;
+  for (int w = 0; w < workers; w++) {
+    pid_t p = fork();
+    if (p == 0) {
+      signal(SIGINT, SIG_IGN);
+      signal(SIGTERM, SIG_IGN); // the parent tells them to stop through sh->stop
+      conns_worker(sh, port, total, rate, start);
+    }
+    if (p < 0) die("fork");
+    printf("worker=%d\n", (int)p);
+  }
+  int alive = workers;
+  while (alive > 0) {
+    while (waitpid(-1, NULL, WNOHANG) > 0) alive--;
+    double t = now_s();
+    if (t >= end || stop_flag) sh->stop = 1;
+    if (t - last >= 1) {
+      last = t;
+      printf("progress=%llu\nfailing=%llu\n", __atomic_load_n(&sh->made, __ATOMIC_RELAXED), __atomic_load_n(&sh->failed, __ATOMIC_RELAXED));
+    }
+    nap_us(20000);
+  }
+  double took = now_s() - start;
+  printf("connections=%llu\nfailed=%llu\nseconds=%.6f\nrate=%.0f\n", sh->made, sh->failed, took, sh->made / took);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -309,6 +374,7 @@ int main(int argc, char **argv) {
   if (!strcmp(m, "connect") && argc >= 5) return connect_mode(atoi(argv[2]), atof(argv[3]), atof(argv[4]));
   if (!strcmp(m, "bulk") && argc >= 4) return bulk_mode(atoi(argv[2]), atof(argv[3]));
   if (!strcmp(m, "churn") && argc >= 7) return churn_mode(!strcmp(argv[2], "tcp"), atoi(argv[3]), atof(argv[4]), atoi(argv[5]), atof(argv[6]));
+  if (!strcmp(m, "conns") && argc >= 7) return conns_mode(atoi(argv[2]), strtoull(argv[3], NULL, 10), atoi(argv[4]), atof(argv[5]), atof(argv[6]));
   if (!strcmp(m, "echo") && argc >= 5) return echo_mode(!strcmp(argv[2], "tcp"), atoi(argv[3]), atof(argv[4]));
   fprintf(stderr, "gen: bad arguments\n");
   return 2;

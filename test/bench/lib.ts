@@ -234,6 +234,17 @@ export function udpNoPorts(): number {
   return Number(vals[keys.indexOf('NoPorts')]);
 }
 
+/** Indented JSON, but each sample of a series on one line (a soak run has one a second). */
+export function toJson(o: unknown): string {
+  const compact: string[] = [];
+  const text = JSON.stringify(
+    o,
+    (k, v: unknown) => (k === 'samples' && Array.isArray(v) ? v.map((x) => `\u0000${compact.push(JSON.stringify(x)) - 1}`) : v),
+    2,
+  );
+  return text.replace(/"\\u0000(\d+)"/g, (_, i: string) => compact[Number(i)]!) + '\n';
+}
+
 // ---------- statistics ----------
 
 export interface Stat {

@@ -6,6 +6,7 @@ import type { MemorySample } from './browser.ts';
 import type { CaptureRun } from './capture.ts';
 import { stat } from './lib.ts';
 import type { Results } from './run.ts';
+import { soakPeak, soakSeries, type SoakResult, type SoakSample } from './soak.ts';
 
 const pct = (x: number, d = 1) => (Number.isFinite(x) ? `${(x * 100).toFixed(d)} %` : '–');
 const num = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–');
@@ -42,7 +43,7 @@ function zeroLossRate(runs: CaptureRun[], lossless: (r: CaptureRun) => boolean):
 export const probeLossless = (r: CaptureRun) => r.probeSeen >= r.sent && r.probeLost === 0;
 export const refLossless = (r: CaptureRun) => r.refCaptured >= r.sent && r.refDropped === 0;
 
-function plot(samples: MemorySample[], pick: (s: MemorySample) => number, label: string): string {
+function plot<S extends { t: number }>(samples: S[], pick: (s: S) => number, label: string): string {
   const W = 72;
   const H = 12;
   const xs = samples.map((s) => s.t);
@@ -220,8 +221,79 @@ export function renderMarkdown(r: Results): string {
     p(plot(mem.samples, (s) => s.rendererHeapKb, 'Renderer JS heap'));
     p();
   }
+  if (r.soak?.length) renderSoak(r.soak, p);
   // Analysis that outlives one run (what the figures showed, what was changed, before/after): kept by hand.
   const findings = path.join(import.meta.dirname, 'findings.md');
   if (existsSync(findings)) p(readFileSync(findings, 'utf8').trimEnd());
   return out.join('\n') + '\n';
+}
+
+const mib = (kb: number) => (Number.isFinite(kb) ? `${(kb / 1024).toFixed(1)} MiB` : '–');
+const signed = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(1)} %` : '–');
+
+function renderSoak(runs: SoakResult[], p: (s?: string) => void): void {
+  const rateOf = (x: SoakResult) => (x.rate ? `${num(x.rate)}/s` : 'ceiling');
+  p('## Soak: short-lived connections through nettop');
+  p();
+  p(
+    `nettop (\`--interval 1\` on lo) run as the app runs it: the host session (\`host/session.node.ts\`, in a process of its own: \`test/bench/soak-host.ts\`, bundled like the CLI) starts \`${runs[0]!.collectorScript}\`, which confines itself (a supervisor and, through setpriv, the collector proper that runs the probe). ` +
+      `Load: \`npgen conns\`, ${runs[0]!.workers} long-lived generator processes sharing one pace, each connection a new socket: connect, a 16-byte request, close (FIN, client first: loopback reuses the TIME_WAIT ports), against \`npgen echo tcp\` (accept, read, close). ` +
+      'Sampled every second: VmRSS of the three processes, the probe\'s counters as the host receives them, TIME_WAIT sockets' +
+      (runs.some((x) => x.gauges === 'inspector')
+        ? ", and the sizes of nettop's bounded tables, read from the running collector through its inspector (opened with SIGUSR1; `NettopEngine.settle()` wrapped on the live engine to note the largest sizes, read once a second; see *Gauges* in `test/bench/soak.ts`)."
+        : '.'),
+  );
+  p();
+  p('*Warm* is the median RSS over the samples from 10 % to 15 % of the connections, *final* over the last 5 %, *max* the largest sample after the warm-up, *trend* the rise of a least-squares line through the samples after the warm-up (RSS against connections made) over the run, against warm. Flat: final and trend within 10 % of warm (*max* also carries single samples taken before a garbage collection).');
+  p();
+  p('| load | connections (failed) | took | series | idle | warm | final | max | max / warm | final / warm | trend | flat |');
+  p('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const x of runs) {
+    const head = `| ${rateOf(x)} (${num(x.connRate)}/s reached) | ${num(x.connections)} (${num(x.failed)}) | ${x.seconds.toFixed(0)} s |`;
+    const series: [string, (s: SoakSample) => number, number][] = [
+      ['collector proper', (s) => s.collectorRssKb, x.idle.collectorRssKb],
+      ['supervisor', (s) => s.supervisorRssKb, x.idle.supervisorRssKb],
+      ['host', (s) => s.hostRssKb, x.idle.hostRssKb],
+    ];
+    if (x.samples.some((s) => s.gauges?.heapTotalKb)) {
+      // Inside the collector: V8's heap (used, and reserved) and memory outside it (Buffers and other external memory).
+      series.push(
+        ['↳ collector JS heap used', (s) => s.gauges?.heapUsedKb ?? NaN, NaN],
+        ['↳ collector JS heap reserved', (s) => s.gauges?.heapTotalKb ?? NaN, NaN],
+        ['↳ collector external', (s) => s.gauges?.externalKb ?? NaN, NaN],
+      );
+    }
+    series.forEach(([name, pick, idle], i) => {
+      const g = soakSeries(x, pick);
+      const verdict = name.startsWith('↳') ? '' : g.flat ? 'yes' : '**no**';
+      p(`${i ? '| | | |' : head} ${name} | ${mib(idle)} | ${mib(g.warm)} | ${mib(g.final)} | ${mib(g.max)} | ${signed(g.maxGrowth)} | ${signed(g.finalGrowth)} | ${signed(g.trend)} | ${verdict} |`);
+    });
+  }
+  p();
+  p(`Target: collector and host RSS flat within 10 % after warm-up. Runs: ${runs.map((x) => `${rateOf(x)} on ${x.date?.slice(0, 10) ?? '?'} at commit ${x.commit ?? '?'}`).join('; ')}. *↳* rows are the collector's own \`process.memoryUsage()\`, largest in each second (JS heap used swings with every collection: its *max* says little).`);
+  p();
+  const gauges = runs.some((x) => x.samples.some((s) => s.gauges));
+  p("nettop's tables and counters over each run (peaks of once-a-second samples; *bound* is the engine's limit). The counters are cumulative; *hold overflow* and *trace evicted* count what a full table turned away.");
+  p();
+  p(`| load | ${gauges ? 'flow cache (bound 16,384) | held flows (bound 16,384) | held packets kept one by one (≤ 16 a flow) | held packets waiting | recent endpoints: keys (16,384) / entries (≤ 8 a key) | ' : ''}packets held (total) | hold overflow | trace evicted | trace overruns | kernel drops | frames | unknown | to the generator and server | /proc scans (ms) | TIME_WAIT peak |`);
+  p(`|---|${gauges ? '---|---|---|---|---|' : ''}---|---|---|---|---|---|---|---|---|---|`);
+  for (const x of runs) {
+    const g = (k: keyof NonNullable<SoakSample['gauges']>) => num(soakPeak(x, (s) => s.gauges?.[k]));
+    const f = x.final;
+    const inRows = x.packets.ours + x.packets.kernel + x.packets.unknown + x.packets.other;
+    p(
+      `| ${rateOf(x)} | ${gauges ? `${g('flows')} | ${g('heldFlows')} | ${g('heldKept')} | ${g('heldPackets')} | ${g('recentKeys')} / ${g('recentEntries')} | ` : ''}${num(f.held ?? NaN)} | ${num(f.holdOverflow ?? NaN)} | ${num(f.traceEvicted ?? NaN)} | ${num(f.traceOverruns ?? NaN)} | ${num(f.kernelDrops ?? NaN)} | ${num(f.frames ?? NaN)} | ${num(f.unknown ?? NaN)} | ${pct(inRows ? x.packets.ours / inRows : NaN, 2)} | ${num(f.scans ?? NaN)} (${num(f.scanMs ?? NaN)}) | ${num(soakPeak(x, (s) => s.timeWait))} |`,
+    );
+  }
+  p();
+  for (const x of runs) {
+    p(plot(x.samples, (s) => s.collectorRssKb, `Collector proper RSS, ${rateOf(x)}`));
+    p();
+    p(plot(x.samples, (s) => s.hostRssKb, `Host RSS, ${rateOf(x)}`));
+    p();
+    if (x.samples.some((s) => s.gauges?.heapTotalKb)) {
+      p(plot(x.samples.filter((s) => s.gauges?.heapTotalKb), (s) => s.gauges!.heapTotalKb, `Collector JS heap reserved (heapTotal), ${rateOf(x)}`));
+      p();
+    }
+  }
 }

@@ -1,14 +1,19 @@
-// `npm run bench [-- --quick] [--runs N] [--seconds S] [--memory-minutes M] [--only a,b] [--json FILE] [--md FILE] [--no-build] [--render JSON]`
+// `npm run bench [-- --quick] [--runs N] [--seconds S] [--memory-minutes M] [--soak-connections N] [--soak-workers W]
+//                 [--soak-rates R1,R2] [--soak-max-seconds S] [--no-gauges] [--soak-heap DIR] [--soak-cpu-profile DIR]
+//                 [--only a,b] [--json FILE] [--md FILE] [--no-build] [--render JSON]`
+// Parts: capture, churn, drops, accepts, calls, ui, memory, soak (every one unless --only names some).
 // As root. Loopback only, every load bounded in time, every process started is stopped on any exit path.
-// Writes a JSON file of figures (bench-results.json) and docs/BENCHMARKS.md.
+// Writes a JSON file of figures (bench-results.json) and docs/BENCHMARKS.md. With --only, the parts measured replace
+// theirs in the existing JSON file and the others are kept (a note says when and at which commit each was re-measured).
 
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { memoryRun, uiRun, type MemoryResult, type UiResult } from './browser.ts';
 import { captureRun, churnRun, type CaptureRun, type ChurnRun } from './capture.ts';
-import { buildGenerator, cleanupAll, CLI, have, machine, ROOT } from './lib.ts';
+import { buildGenerator, cleanupAll, CLI, have, machine, ROOT, toJson } from './lib.ts';
 import { renderMarkdown } from './report.ts';
+import { soakRun, soakVerdict, type SoakResult } from './soak.ts';
 import { acceptRun, callsRun, dropRun, type AcceptRun, type CallsRun, type DropRun } from './tracing.ts';
 
 export interface Config {
@@ -21,6 +26,16 @@ export interface Config {
   dropRates: number[];
   acceptRates: number[];
   callRates: number[];
+  /** Short-lived TCP connections through nettop in each soak run, from soakWorkers long-lived processes; one run per rate (0 = ceiling). */
+  soakConnections: number;
+  soakWorkers: number;
+  soakRates: number[];
+  soakMaxSeconds: number;
+  soakGauges: boolean;
+  /** Investigation: heap snapshots of the collector at 10 % and 95 % of each soak run, into this directory. */
+  soakHeap: string | null;
+  /** Investigation: a 15-second CPU profile of the collector from 10 % of each soak run, into this directory. */
+  soakProfile: string | null;
 }
 
 export interface Results {
@@ -36,6 +51,7 @@ export interface Results {
   calls: CallsRun[];
   ui: UiResult | null;
   memory: MemoryResult | null;
+  soak: SoakResult[];
   durationS: number;
   notes: string[];
 }
@@ -57,6 +73,15 @@ function parseArgs(argv: string[]): Config {
     dropRates: quick ? [100_000, 0] : [50_000, 100_000, 0],
     acceptRates: quick ? [5_000] : [2_000, 5_000, 10_000, 0],
     callRates: quick ? [20_000] : [5_000, 20_000, 50_000, 0],
+    soakConnections: Number(val('soak-connections') ?? (quick ? 100_000 : 1_000_000)),
+    soakWorkers: Number(val('soak-workers') ?? 4),
+    // 2,000/s: what nettop follows here with nothing lost (10⁶ in ~8 min); 0: as fast as the generator goes, which
+    // overloads the collector on two cores (its bounds are what holds then).
+    soakRates: (val('soak-rates') ?? (quick ? '2000' : '2000,0')).split(',').map(Number),
+    soakMaxSeconds: Number(val('soak-max-seconds') ?? (quick ? 120 : 660)),
+    soakGauges: !argv.includes('--no-gauges'),
+    soakHeap: val('soak-heap') ?? null,
+    soakProfile: val('soak-cpu-profile') ?? null,
   };
   return cfg;
 }
@@ -113,6 +138,7 @@ async function main(): Promise<void> {
       churn: `node bin/netprobes.js nettop --format csv --interval 1 --iface lo, with npgen echo tcp|udp PORT + npgen churn tcp|udp PORT PROCS/s CONNS/proc S`,
       ui: 'netprobes serve + Chromium (playwright-core), Packets tab on lo, npgen udp PORT 5000',
       memory: `netprobes serve + Chromium, Packets tab on lo, npgen udp PORT 100000 for ${cfg.memoryMinutes} min`,
+      soak: `host session (test/bench/soak-host.ts, bundled) + dist/collector.js, nettop --interval 1 on lo, with npgen echo tcp PORT + npgen conns PORT ${cfg.soakConnections} ${cfg.soakWorkers} RATE ${cfg.soakMaxSeconds}   (RATE ${cfg.soakRates.join(', ')}; 0 = ceiling)`,
     },
     capture: [],
     churn: [],
@@ -121,15 +147,20 @@ async function main(): Promise<void> {
     calls: [],
     ui: null,
     memory: null,
+    soak: [],
     durationS: 0,
     notes: [],
   };
   const jsonFile = path.resolve(process.argv.includes('--json') ? process.argv[process.argv.indexOf('--json') + 1]! : path.join(ROOT, 'bench-results.json'));
   const mdFile = path.resolve(process.argv.includes('--md') ? process.argv[process.argv.indexOf('--md') + 1]! : path.join(ROOT, 'docs', 'BENCHMARKS.md'));
+  // A partial run (--only) keeps the other parts of the last full run's file.
+  let earlier: Results | null = null;
+  if (cfg.only && existsSync(jsonFile)) earlier = JSON.parse(readFileSync(jsonFile, 'utf8')) as Results;
   const save = () => {
     res.durationS = Math.round((Date.now() - t0) / 1000);
-    writeFileSync(jsonFile, JSON.stringify(res, null, 2) + '\n');
-    writeFileSync(mdFile, renderMarkdown(res));
+    const out = earlier ? mergeParts(earlier, res, cfg.only!) : res;
+    writeFileSync(jsonFile, toJson(out));
+    writeFileSync(mdFile, renderMarkdown(out));
   };
 
   const capShow = (r: CaptureRun) =>
@@ -186,6 +217,15 @@ async function main(): Promise<void> {
     log(`  first row ${res.ui.firstRowMs.median.toFixed(0)} ms, frames p50 ${res.ui.frames.p50.toFixed(1)} p95 ${res.ui.frames.p95.toFixed(1)} max ${res.ui.frames.max.toFixed(0)} ms, input p95 ${res.ui.inputLatency.p95.toFixed(0)} ms`);
     save();
   }
+  if (want('soak')) {
+    for (const rate of cfg.soakRates) {
+      log(`soak: ${cfg.soakConnections} short-lived TCP connections through nettop (host session + collector), ${cfg.soakWorkers} generator processes, ${rate ? `${rate}/s` : 'ceiling'}`);
+      const r = await soakRun(cfg.soakConnections, { workers: cfg.soakWorkers, rate, maxSeconds: cfg.soakMaxSeconds, gauges: cfg.soakGauges, commit: res.commit, heapDir: cfg.soakHeap, profileDir: cfg.soakProfile }, log);
+      log(`  ${r.connections} connections in ${r.seconds.toFixed(0)} s (${r.failed} failed); ${soakVerdict(r)}`);
+      res.soak.push(r);
+      save();
+    }
+  }
   if (want('memory')) {
     const seconds = Math.round(cfg.memoryMinutes * 60);
     log(`memory: ${seconds} s at 100000 pkt/s`);
@@ -194,6 +234,29 @@ async function main(): Promise<void> {
   }
   save();
   log(`bench: done in ${res.durationS} s; wrote ${path.relative(ROOT, jsonFile)} and ${path.relative(ROOT, mdFile)}`);
+}
+
+/** The parts named in `only` from `now`, everything else from `earlier`; a note says what was re-measured when. */
+function mergeParts(earlier: Results, now: Results, only: string[]): Results {
+  const parts = ['capture', 'churn', 'drops', 'accepts', 'calls', 'ui', 'memory', 'soak'] as const;
+  const out: Results = { ...earlier, commands: { ...earlier.commands, ...now.commands }, config: { ...earlier.config } };
+  const measured = parts.filter((p) => only.includes(p));
+  for (const p of measured) {
+    const v = now[p];
+    if (v !== null && !(Array.isArray(v) && !v.length)) (out as unknown as Record<string, unknown>)[p] = v; // not measured yet: kept
+  }
+  // Soak runs are kept per rate: `--soak-rates 0` re-measures the ceiling run and keeps the paced one.
+  if (measured.includes('soak') && now.soak.length) {
+    const rates = new Set(now.soak.map((x) => x.rate));
+    out.soak = [...(earlier.soak ?? []).filter((x) => !rates.has(x.rate) && x.date), ...now.soak].sort((a, b) => (a.rate || Infinity) - (b.rate || Infinity));
+  }
+  const cfg = out.config as unknown as Record<string, unknown>;
+  for (const [k, v] of Object.entries(now.config)) if (k.startsWith('soak') ? measured.includes('soak') : !(k in cfg)) cfg[k] = v;
+  const note = `${measured.map((p) => `\`${p}\``).join(', ')} measured on ${now.date.slice(0, 10)} at commit ${now.commit} (\`npm run bench -- --only ${only.join(',')}\`, ${now.durationS} s).`;
+  const prefix = note.slice(0, note.indexOf(' measured on'));
+  out.notes = [...(earlier.notes ?? []).filter((n) => !n.startsWith(prefix)), ...now.notes, note];
+  out.soak ??= [];
+  return out;
 }
 
 main()
