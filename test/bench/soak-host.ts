@@ -11,6 +11,8 @@
 
 import { Session } from '../../host/session.node.ts';
 import type { HostEvent } from '../../ipc/api.ts';
+import { rowDecoder } from '../../core/probe.ts';
+import { nettop } from '../../probes/nettop/definition.ts';
 
 const [collectorScript, interval, iface] = process.argv.slice(2);
 if (!collectorScript) {
@@ -42,6 +44,7 @@ let counters: Record<string, number> = {};
 let stoppedProblem: unknown = null;
 let stopped: (() => void) | null = null;
 
+const decodeNettop = rowDecoder(nettop.columns);
 session.subscribe((e: HostEvent) => {
   serialisedBytes += JSON.stringify(e).length;
   if (e.type === 'counters' && e.probe === 'nettop') {
@@ -49,7 +52,8 @@ session.subscribe((e: HostEvent) => {
     say({ ev: 'counters', counters });
   } else if (e.type === 'rows' && e.probe === 'nettop') {
     tables++;
-    for (const r of e.rows as { pid: number; xmitPk: number; recvPk: number }[]) {
+    for (const tuple of e.rows) {
+      const r = decodeNettop(tuple);
       rows++;
       packets.set(r.pid, (packets.get(r.pid) ?? 0) + r.xmitPk + r.recvPk);
     }
