@@ -67,6 +67,10 @@ function checkSocket(socket: string, ownerUid: number): void {
 }
 
 function main(): void {
+  // SIGUSR1 would open Node's inspector on 127.0.0.1:9229, where any local user could run code with our privileges;
+  // a listener of our own replaces that (Node 20 has no --disable-sigusr1). The confined child inherits nothing of
+  // this, so each stage sets it.
+  process.on('SIGUSR1', () => {});
   const argv = process.argv.slice(2);
   const { socket, ownerUid } = parseArgs(argv);
   if (argv.includes(CONFINED_FLAG)) return serve(new net.Socket({ fd: CONNECTION_FD, readable: true, writable: true }), true);

@@ -155,6 +155,11 @@ describe('collector privileges', () => {
     assert.equal(capField(pid, 'CapPrm'), EXPECTED_CAPS, 'permitted set');
     assert.equal(capField(pid, 'CapBnd'), EXPECTED_CAPS, 'bounding set');
     assert.match(status(pid), /^NoNewPrivs:\s+1$/m);
+    // SIGUSR1 must not open Node's inspector (any local user could then run code in the collector).
+    process.kill(pid, 'SIGUSR1');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.doesNotMatch(readFileSync('/proc/net/tcp', 'utf8'), /^\s*\d+: 0100007F:240D /m, 'nothing listens on 127.0.0.1:9229');
+    assert.ok(alive(pid), 'the collector carries on');
     assert.notEqual(capField(1, 'CapEff'), EXPECTED_CAPS, 'a full root process holds more');
   });
 
