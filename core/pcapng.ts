@@ -29,14 +29,12 @@ const IF_NAME = 2;
 const SHB_USERAPPL = 4;
 
 const pad4 = (n: number) => (n + 3) & ~3;
-/** An option's length field is 16 bits: longer text is cut at the last whole UTF-8 character that fits (found by fuzzing). */
+/** An option's length field is 16 bits: longer text cannot be written as one option, and is refused (found by fuzzing). */
 const MAX_OPTION_BYTES = 0xffff;
 function utf8(text: string): Uint8Array {
   const bytes = new TextEncoder().encode(text);
-  if (bytes.length <= MAX_OPTION_BYTES) return bytes;
-  let end = MAX_OPTION_BYTES;
-  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--; // do not split a character: back up to its first byte
-  return bytes.subarray(0, end);
+  if (bytes.length > MAX_OPTION_BYTES) throw new Error(`a pcapng option holds at most ${MAX_OPTION_BYTES} bytes; this name or comment has ${bytes.length}`);
+  return bytes;
 }
 
 function options(opts: [number, Uint8Array][]): Uint8Array {

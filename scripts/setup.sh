@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libpcap-dev build-essential python3 chromium tcpdump iproute2 procps bpftrace pkexec policykit-1 dbus xvfb)
+packages=(libpcap-dev build-essential python3 chromium tcpdump iproute2 procps bpftrace pkexec policykit-1 dbus xvfb tshark)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
