@@ -3,7 +3,7 @@
 // opens a Session whose collector is started through the real elevated
 // launcher (sudo-prompt → pkexec) — or, as root, directly — starts the tcpdump
 // probe on lo, and reports on stdout, one JSON object a line:
-//   {"started":{"ms","pid","elevated"}} | {"failed":{"ms","message"}} | {"rows":N} | {"closed":true}
+//   {"started":{"ms","pid","elevated"}} | {"capturing":true} | {"failed":{"ms","message"}} | {"rows":N} | {"closed":true}
 // It closes its session when stdin says "close" (or ends), then exits.
 //
 //   polkit-host.ts COLLECTOR PORT [plain|wrong-owner|foreign-socket|appimage APPIMAGE APPDIR]
@@ -27,8 +27,11 @@ const launcher: Launcher =
 const say = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
 const session = new Session({ collectorScript: collector!, frontEnd: 'electron', elevatedLauncher: launcher, saveFile: null });
 let rows = 0;
+let capturing = false;
 session.subscribe((e) => {
   if (e.type === 'rows') say({ rows: (rows += e.rows.length) });
+  // The probe's capture is open once the collector says it started (its source is named).
+  if (e.type === 'state' && !capturing && e.state.probes.tcpdump.source) say({ capturing: (capturing = true) });
   if (e.type === 'state' && e.state.collector.status === 'crashed') say({ crashed: e.state.collector.problem });
 });
 

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { need } from '../helpers/env.ts';
 import { processesWith, setUpPolkit, type Polkit } from '../helpers/polkit.ts';
-import { ROOT, sleep } from '../helpers/run.ts';
+import { ROOT } from '../helpers/run.ts';
 import { alive, startHost, until } from '../helpers/polkit-run.ts';
 
 const COLLECTOR = path.join(ROOT, 'dist', 'collector.js');
@@ -58,7 +58,7 @@ test('elevation through sudo-prompt with real pkexec and polkit', async (t) => {
     assert.ok(processesWith(COLLECTOR, '--owner-uid', String(pk.uid)).includes(started.pid), 'started with the user\'s uid as its owner');
     t.diagnostic(`elevated start took ${started.ms} ms`);
 
-    await sleep(300); // the probe opening its capture
+    await until(() => host.events.some((e) => (e as { capturing?: boolean }).capturing), 10_000, 'the probe capturing');
     const sock = dgram.createSocket('udp4');
     for (let i = 0; i < 20; i++) await new Promise((r) => sock.send(Buffer.alloc(32), port, '127.0.0.1', r));
     sock.close();
