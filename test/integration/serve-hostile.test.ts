@@ -7,6 +7,7 @@
 // its exit), a well-behaved client and, as root, a running collector carry on.
 
 import assert from 'node:assert/strict';
+import { readdirSync, readlinkSync, readFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
@@ -553,6 +554,64 @@ describe('a running collector survives hostile clients', () => {
       assert.equal((await request(good, { type: 'stop', probe: 'tcpdump' }, 10_000)).ok, true);
     } finally {
       udp.close();
+      good.close();
+      await stopServe(s);
+    }
+  });
+
+  test("20 start/stop pairs sent without waiting for replies leave each probe stopped: no packet socket, no tracefs instance", async (t) => {
+    if (!need(t, 'root')) return;
+    const s = await startServe();
+    const good = await connectGood(s);
+    try {
+      // 20 start/stop pairs of the packet probe, then 20 of dropwatch, none waiting for its reply (40 requests at a
+      // time: within the 64 a client may have in flight).
+      const ids: number[] = [];
+      const replies = new Map<number, Reply>();
+      good.on('message', (data: Buffer) => {
+        const msg = JSON.parse(String(data)) as Reply;
+        if (ids.includes(msg.id)) replies.set(msg.id, msg);
+      });
+      const send = (request: object) => {
+        const id = nextId++;
+        ids.push(id);
+        good.send(JSON.stringify({ id, request }));
+      };
+      for (const [probe, options] of [
+        ['tcpdump', { ifaces: ['lo'], filter: 'udp port 9', bothDirections: false }],
+        ['dropwatch', { interval: 1 }],
+      ] as const) {
+        for (let i = 0; i < 20; i++) {
+          send({ type: 'start', probe, options });
+          send({ type: 'stop', probe });
+        }
+        await waitFor(`a reply to every request for ${probe}`, () => replies.size === ids.length, 20_000);
+      }
+      assert.deepEqual([...replies.values()].filter((r) => !r.ok).map((r) => r.error), [], 'every request was taken');
+      let state = await assertServing(s, good);
+      const pid = state.collector.pid!;
+      const packetSockets = () =>
+        readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+          try {
+            const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+            return inode !== undefined && readFileSync('/proc/net/packet', 'utf8').split('\n').some((line) => line.trim().split(/\s+/).pop() === inode);
+          } catch {
+            return false;
+          }
+        }).length;
+      const instances = () => readdirSync('/sys/kernel/tracing/instances').filter((name) => name.startsWith(`netprobes-${pid}-`) && !name.endsWith('-tasks'));
+      const end = Date.now() + 15_000;
+      while (Date.now() < end) {
+        state = await assertServing(s, good);
+        if (!state.probes.tcpdump.running && !state.probes.dropwatch.running && packetSockets() === 0 && instances().length === 0) break;
+        await sleep(100);
+      }
+      assert.equal(state.probes.tcpdump.running, false, 'the packet probe is stopped');
+      assert.equal(state.probes.dropwatch.running, false, 'dropwatch is stopped');
+      assert.equal(packetSockets(), 0, 'no packet socket left in the collector');
+      assert.deepEqual(instances(), [], 'no tracefs instance left');
+      assert.equal(state.collector.status, 'running');
+    } finally {
       good.close();
       await stopServe(s);
     }
