@@ -229,7 +229,7 @@ function record(findings: Map<string, Finding>, maxKinds: number, e: unknown, it
     error: `${err.name}: ${err.message}`.slice(0, 2000),
     stack: (err.stack ?? '')
       .split('\n')
-      .filter((l) => l.startsWith('    at ') && !l.includes('data:text/javascript'))
+      .filter((l) => l.startsWith('    at ') && !l.includes('data:text/javascript') && !l.includes('node:internal'))
       .slice(0, 5)
       .map((l) => l.slice(0, 300))
       .join('\n'),

@@ -330,6 +330,7 @@ const object = (shape: Record<string, Check>): Check => (v, p) => {
       check(key.endsWith('?'), () => `${p}.${k}: missing`);
       continue;
     }
+    if (key.endsWith('?') && v[k] === undefined) continue; // `k?: T` admits undefined (exactOptionalPropertyTypes is off)
     c(v[k], `${p}.${k}`);
   }
 };
@@ -403,12 +404,12 @@ export const requestType: Check = tagged({
   processPorts: { pid: int(1, 4_194_304) },
 });
 
-/** Deep equality of two JSON values, without recursion (inputs may be nested 10^5 deep). */
+/** Deep equality of two JSON (or structured-clone) values, NaN equal to NaN, without recursion (inputs may be nested 10^5 deep). */
 export function jsonEqual(a: unknown, b: unknown): string | null {
   const stack: [unknown, unknown, string][] = [[a, b, '']];
   while (stack.length) {
     const [x, y, p] = stack.pop()!;
-    if (x === y) continue;
+    if (x === y || (Number.isNaN(x) && Number.isNaN(y))) continue;
     if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null || Array.isArray(x) !== Array.isArray(y)) return p || 'value';
     const kx = Object.keys(x);
     const ky = Object.keys(y);

@@ -62,8 +62,8 @@ export function renderReport(info: RunInfo, results: TargetResult[], tshark: Tsh
       'A link type runs only its own branches of decodeFrame, hence the lower counts for IPV4 and IPV6.',
     '',
   );
-  for (const r of results) out.push(`- \`${r.name}\`: ${r.what}${r.extra.length ? `; ${r.extra.join('; ')}` : ''}${r.slow ? `; ${n(r.slow)} inputs over 100 ms` : ''}`);
-  if (tshark && !tshark.skipped) out.push(`- \`pcapng:tshark\`: writePcapng, read back by \`tshark -r FILE\` (${tshark.version}): packet count, interface and its name, timestamp to the µs, wire and captured lengths and comment (\`-T fields\`), every byte (the packet blocks of what it writes back with \`-w\`)`);
+  for (const r of results) out.push(`- \`${r.name}\`: ${r.what}${r.extra.length ? `; ${r.extra.join('; ')}` : ''}${r.slow ? `; ${n(r.slow)} input${r.slow === 1 ? '' : 's'} over 100 ms` : ''}`);
+  if (tshark && !tshark.skipped) out.push(`- \`pcapng:tshark\`: writePcapng, read back by \`tshark -r FILE\` (${(tshark.version ?? '').replace(/\.$/, '')}): packet count, interface and its name, timestamp to the µs, wire and captured lengths and comment (\`-T fields\`), every byte (the packet blocks of what it writes back with \`-w\`)`);
   out.push('');
 
   out.push('## Findings', '');

@@ -254,6 +254,7 @@ export function showValue(v: unknown): string {
   try {
     const s = JSON.stringify(v, function (this: unknown, k: string, x: unknown) {
       if (Array.isArray(this) && !(k in this)) return '<hole>';
+      if (typeof x === 'number' && !Number.isFinite(x)) return `<${x}>`;
       return typeof x === 'bigint' ? `${x}n` : x === undefined ? '<undefined>' : x instanceof Map ? ['<Map>', ...x] : x instanceof Set ? ['<Set>', ...x] : x;
     });
     return s.length > 2000 ? `${s.slice(0, 1000)}…(${s.length} chars)…${s.slice(-1000)}` : s;

@@ -136,7 +136,7 @@ export function nettopTarget(Counter: typeof FrameCounter = FrameCounter): Targe
       return a.rec.log.length ? a.rec.log.map((l) => l.split(' ')[0]).join('+') : 'malformed';
     },
     show: (input) => `LINUX_SLL2 wireLen ${input.wireLen} caplen ${input.bytes.length}: ${hex(input.bytes)}`,
-    finish: () => [`fast-path (memo) hits: ${a.counter.memoHits} of ${a.counter.frames} frames`],
+    finish: () => [`fast-path (memo) hits: ${a.counter.memoHits.toLocaleString('en')} of ${a.counter.frames.toLocaleString('en')} frames`],
   };
 }
 
