@@ -17,6 +17,7 @@
 import { FrameCounter } from '../../../probes/nettop/frames.ts';
 import type { NettopEngine } from '../../../probes/nettop/engine.ts';
 import type { CachedFlow } from '../../../probes/nettop/flow-cache.ts';
+import type { Acc as Row } from '../../../probes/nettop/tables.ts';
 import type { FlowTuple } from '../../../probes/nettop/flow.ts';
 import { linkHeaderLength } from '../../../probes/nettop/link.ts';
 import { decodeFrame } from '../../../core/packet.ts';
@@ -24,17 +25,6 @@ import { check, hex, type Target } from '../engine.ts';
 import { cut, fixtureFrames, generateFrame, type FrameInput } from '../gen-frames.ts';
 import { mutateBytes } from '../mutate.ts';
 import { guarded } from './frames.ts';
-
-interface Row {
-  pid: number;
-  uid: number;
-  command: string;
-  dev: string;
-  xmitPk: number;
-  recvPk: number;
-  xmitBytes: number;
-  recvBytes: number;
-}
 
 /** Records what FrameCounter tells the engine, one line per count. */
 class Recorder {
@@ -56,7 +46,7 @@ class Recorder {
     let row = this.rows.get(key);
     if (!row) this.rows.set(key, (row = { pid: 1, uid: 0, command, dev, xmitPk: 0, recvPk: 0, xmitBytes: 0, recvBytes: 0 }));
     this.log.push(`row ${key} ${dir ? 'RECV' : 'XMIT'} ${bytes}`);
-    return { flow: { ...flow }, incoming: dir !== 0, owner: { pid: 1, uid: 0, command }, inode: 0, validUntilMs: Infinity, untilUs: Infinity, acc: row as unknown as CachedFlow['acc'] };
+    return { flow: { ...flow }, incoming: dir !== 0, owner: { pid: 1, uid: 0, command }, inode: 0, validUntilMs: Infinity, untilUs: Infinity, acc: row };
   }
 
   bump(a: Row, dir: number, bytes: number): void {
