@@ -33,17 +33,29 @@ export async function runProbe(id: ProbeId, args: ProbeArgs): Promise<void> {
     return rows.map((r) => jsonLine(probe.columns, r));
   };
 
+  const print = (rows: object[]) => {
+    if (out.writableLength > MAX_STDOUT_BACKLOG) {
+      shed += rows.length;
+      return;
+    }
+    shown += rows.length;
+    write(format(rows));
+  };
+  // Rows that arrive one at a time (a packet each) are written once per turn of the event loop, not one write each.
+  let waiting: object[] = [];
+  const printWaiting = () => {
+    const rows = waiting;
+    waiting = [];
+    print(rows);
+  };
+
   let running: RunningProbe;
   try {
     running = await source(args.options, {
-      rows: (rows) => {
-        if (out.writableLength > MAX_STDOUT_BACKLOG) {
-          shed += rows.length;
-          return;
-        }
-        shown += rows.length;
-        write(format(rows));
+      row: (row) => {
+        if (waiting.push(row) === 1) queueMicrotask(printWaiting);
       },
+      rows: print,
       fail: (e) => {
         process.stderr.write(`netprobes ${probe.id}: ${e.message}\n`);
         void exitNow(1);
@@ -70,6 +82,7 @@ export async function runProbe(id: ProbeId, args: ProbeArgs): Promise<void> {
     finished = true;
     if (ticker) clearInterval(ticker);
     await running.stop();
+    if (waiting.length) printWaiting();
     if (args.format === 'table') write(printer.end());
     const counters = running.counters();
     process.stderr.write(summary(probe, counters, shown, shed) + '\n');

@@ -151,16 +151,20 @@ export class ProbeRunner {
     slot.current = a;
     const interval = PROBES[probe].kind === 'interval';
     try {
+      // The one batching stage of the row path: rows wait here until the next flush.
       a.running = await SOURCES[probe](want.options, {
+        row: (row) => {
+          if (a.closing) return;
+          if (a.pending.length < MAX_ROWS_PER_MESSAGE) a.pending.push(row);
+          else a.shed++;
+        },
         rows: (rows) => {
           if (a.closing) return;
           if (interval) {
             this.flush(probe, a); // counters first, so a table and its counts arrive together
             this.emitRows(probe, a, rows);
-          } else if (a.pending.length + rows.length <= MAX_ROWS_PER_MESSAGE) {
-            for (const r of rows) a.pending.push(r);
           } else {
-            const room = MAX_ROWS_PER_MESSAGE - a.pending.length;
+            const room = Math.min(rows.length, MAX_ROWS_PER_MESSAGE - a.pending.length);
             for (let i = 0; i < room; i++) a.pending.push(rows[i]!);
             a.shed += rows.length - room;
           }

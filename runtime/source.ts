@@ -3,7 +3,9 @@
 import type { PcapngInterface, PcapngPacket } from '../core/pcapng.ts';
 
 export interface ProbeSink<Row> {
-  /** Stream probes: rows as they happen. Interval probes: one whole table per interval. */
+  /** A stream probe's row as it happens. The consumer is the one batching stage (the runner's flush, the CLI's write). */
+  row(row: Row): void;
+  /** Rows the source already holds together: an interval probe's whole table, or the events of one tracefs poll. */
   rows(rows: Row[]): void;
   /** The source stopped on its own (an interface vanished, the kernel refused). */
   fail(error: Error): void;

@@ -18,7 +18,6 @@ export const tcpdumpSource: ProbeSource<TcpdumpOptions, PacketRow> = async (opti
   const names = new InterfaceNames();
   const counts: Counts = { seen: 0, rows: 0, notIp: 0, otherProto: 0, malformed: 0, truncated: 0, ipTruncated: 0 };
   const captures: PcapCapture[] = [];
-  let pending: PacketRow[] = [];
   // The newest frames as captured, for a pcapng export (10,000 × the snap length: ~2.5 MiB).
   const ring = new FrameRing(EXPORT_FRAMES, DEFAULT_SNAPLEN);
 
@@ -36,7 +35,7 @@ export const tcpdumpSource: ProbeSource<TcpdumpOptions, PacketRow> = async (opti
     counts.rows++;
     if (d.ipTruncated) counts.ipTruncated++;
     const f = d.tcpFlags;
-    pending.push({
+    sink.row({
       time: p.time,
       dev: d.ifindex >= 0 ? names.name(d.ifindex) : device,
       src: d.src,
@@ -54,30 +53,13 @@ export const tcpdumpSource: ProbeSource<TcpdumpOptions, PacketRow> = async (opti
     });
   };
 
-  // Rows of one libpcap batch go out together; a microtask flushes them.
-  let flushQueued = false;
-  const queueFlush = () => {
-    if (flushQueued) return;
-    flushQueued = true;
-    queueMicrotask(() => {
-      flushQueued = false;
-      if (!pending.length) return;
-      const rows = pending;
-      pending = [];
-      sink.rows(rows);
-    });
-  };
-
   try {
     for (const device of devices) {
       const iface = ring.interfaces.length; // this capture's index in the export, registered once it is open
       const onPacket = handle(device, iface);
       const direction = options.bothDirections ? 'inout' : 'in';
       // The filter is the user's: checked under a time bound and compiled off the event loop.
-      const capture = await PcapCapture.open({ device, filter: options.filter, direction }, (p) => {
-        onPacket(p);
-        queueFlush();
-      });
+      const capture = await PcapCapture.open({ device, filter: options.filter, direction }, onPacket);
       captures.push(capture);
       ring.addInterface({ name: device, linkType: capture.linkType, snaplen: DEFAULT_SNAPLEN });
     }
@@ -93,7 +75,6 @@ export const tcpdumpSource: ProbeSource<TcpdumpOptions, PacketRow> = async (opti
     counters: () => ({ ...counts, kernelDrops: captures.reduce((n, c) => n + c.kernelDrops(), 0) }),
     stop: async () => {
       for (const c of captures) c.close();
-      if (pending.length) sink.rows(pending.splice(0));
     },
     capturedFrames: () => ({ interfaces: ring.interfaces, packets: ring.packets() }),
   };

@@ -13,7 +13,7 @@ installExitHook(); // as every process that runs probes does (the CLI and the co
 const [probe = 'dropwatch', mode = 'wait'] = process.argv.slice(2);
 const source = SOURCES[probe as ProbeId];
 if (!source) throw new Error(`no source for ${probe}`);
-void source(PROBES[probe as ProbeId].defaults, { rows: () => {}, fail: () => {} }).then(() => {
+void source(PROBES[probe as ProbeId].defaults, { row: () => {}, rows: () => {}, fail: () => {} }).then(() => {
   const mine = readdirSync('/sys/kernel/tracing/instances').filter((n) => n.startsWith(`netprobes-${process.pid}-`));
   process.stdout.write(`ready ${mine.join(' ')}\n`);
   if (mode === 'throw') setTimeout(() => { throw new Error('boom (on purpose)'); }, 50);

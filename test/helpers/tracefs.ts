@@ -54,7 +54,7 @@ export interface Collected<Row> {
 export async function startSource<O, Row>(source: ProbeSource<O, Row>, options: O): Promise<Collected<Row>> {
   const batches: Row[][] = [];
   const errors: Error[] = [];
-  const running = await source(options, { rows: (r) => batches.push(r), fail: (e) => errors.push(e) });
+  const running = await source(options, { row: (r) => batches.push([r]), rows: (r) => batches.push(r), fail: (e) => errors.push(e) });
   return { running, batches, errors, rows: () => batches.flat() };
 }
 

@@ -49,7 +49,7 @@ function packetSockets(): number {
   return n;
 }
 
-const sink = (rows: PacketRow[] = []) => ({ rows: (r: PacketRow[]) => void rows.push(...r), fail: (e: Error) => assert.fail(e) });
+const sink = (rows: PacketRow[] = []) => ({ row: (r: PacketRow) => void rows.push(r), rows: (r: PacketRow[]) => void rows.push(...r), fail: (e: Error) => assert.fail(e) });
 
 const rejectsInput = async (p: Promise<unknown>, message: RegExp) =>
   assert.rejects(p, (e: unknown) => {

@@ -219,7 +219,7 @@ test('with the tracepoints off (NETPROBES_NETTOP_TRACE=0), /proc alone, said in 
   const saved = process.env.NETPROBES_NETTOP_TRACE;
   process.env.NETPROBES_NETTOP_TRACE = '0';
   try {
-    const running = await nettopSource({ interval: 1, ifaces: [] }, { rows: () => {}, fail: (e) => assert.fail(e) });
+    const running = await nettopSource({ interval: 1, ifaces: [] }, { row: () => {}, rows: () => {}, fail: (e) => assert.fail(e) });
     await running.stop();
     assert.match(running.description, /socket owners from \/proc only \(short-lived sockets may be unknown: tracepoints turned off by NETPROBES_NETTOP_TRACE=0\)/);
     assert.deepEqual(netprobesInstances(), [], 'no tracefs instance');
@@ -242,7 +242,7 @@ test('with the tracepoints off (NETPROBES_NETTOP_TRACE=0), /proc alone, said in 
 
 test('tracefs is left clean: stop, SIGTERM, and after SIGKILL the next start removes the instance', { timeout: 60_000 }, async (t) => {
   if (!need(t, 'root')) return;
-  const running = await nettopSource({ interval: 1, ifaces: [] }, { rows: () => {}, fail: (e) => assert.fail(e) });
+  const running = await nettopSource({ interval: 1, ifaces: [] }, { row: () => {}, rows: () => {}, fail: (e) => assert.fail(e) });
   const [mine] = probeInstances();
   assert.ok(mine, 'an instance while running');
   assert.equal(readFileSync(`${TRACEFS}/instances/${mine}/events/fib/fib_table_lookup/enable`, 'utf8').trim(), '1');
@@ -269,7 +269,7 @@ test('tracefs is left clean: stop, SIGTERM, and after SIGKILL the next start rem
       assert.deepEqual(there(), [], 'removed on SIGTERM');
     } else {
       assert.deepEqual(there(), names, 'SIGKILL cannot clean up');
-      const next = await nettopSource({ interval: 1, ifaces: [] }, { rows: () => {}, fail: (e) => assert.fail(e) });
+      const next = await nettopSource({ interval: 1, ifaces: [] }, { row: () => {}, rows: () => {}, fail: (e) => assert.fail(e) });
       assert.deepEqual(there(), [], "the next start removed the dead owner's instances");
       await next.stop();
     }

@@ -120,7 +120,7 @@ function row(all: Map<string, Totals>, pid: number, dev: string): Omit<Totals, '
 
 async function inProcess(options: NettopOptions): Promise<{ running: RunningProbe; stop(): Promise<NettopRow[]> }> {
   const rows: NettopRow[] = [];
-  const running = await nettopSource(options, { rows: (r) => rows.push(...r), fail: (e) => assert.fail(e) });
+  const running = await nettopSource(options, { row: (r) => rows.push(r), rows: (r) => rows.push(...r), fail: (e) => assert.fail(e) });
   let stopped = false;
   const stop = async () => {
     if (!stopped) await running.stop();

@@ -106,7 +106,7 @@ function harness(opts: { tracer?: (clock: FakeClock) => NettopTracer; linkType?:
   };
   const rows: NettopRow[][] = [];
   const failures: Error[] = [];
-  const sink = { rows: (r: NettopRow[]) => void rows.push(r), fail: (e: Error) => void failures.push(e) };
+  const sink = { row: (r: NettopRow) => void rows.push([r]), rows: (r: NettopRow[]) => void rows.push(r), fail: (e: Error) => void failures.push(e) };
   const frame = loUdpFrame('127.0.0.1', 45101, '127.0.0.1', 45102, 100);
   /** libpcap delivering `count` datagrams 45101 → 45102 captured at atMs after the start. */
   const deliver = (atMs: number, count = 1) => {
