@@ -16,6 +16,9 @@ files=(test/unit/*.test.ts test/integration/*.test.ts test/e2e/*.test.ts)
 if [[ $# -gt 0 ]]; then files=("$@"); fi
 step "tests (${#files[@]} files)"
 summary=$(mktemp)
+# One test run at a time on a machine: the root tests count kernel-wide events that a second run would add to.
+exec 9>/tmp/netprobes-tests.lock
+flock -n 9 || { echo "(waiting for another test run on this machine to finish)"; flock 9; }
 node --import tsx --test --test-concurrency=1 \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=./test/helpers/summary-reporter.mjs --test-reporter-destination="$summary" \
