@@ -103,8 +103,10 @@ export function probeHelp(probe: AnyProbe): string {
     '  --help               this text',
     '',
     'columns (CSV and JSON):',
-    ...probe.columns.map((c) => `  ${c.csv.padEnd(12)} ${c.description}`),
+    ...probe.columns.filter((c) => !c.notInCsv).map((c) => `  ${c.csv.padEnd(12)} ${c.description}`),
   ];
+  const jsonOnly = probe.columns.filter((c) => c.notInCsv);
+  if (jsonOnly.length) lines.push('', 'columns in JSON only:', ...jsonOnly.map((c) => `  ${c.csv.padEnd(12)} ${c.description}`));
   if (probe.counters.length) {
     lines.push('', 'summary counters (printed on stderr at the end):');
     for (const c of probe.counters) lines.push(`  ${c.label.padEnd(14)} ${c.description}`);

@@ -3,12 +3,21 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseProbeArgs, probeHelp, UsageError } from '../../cli/args.ts';
-import { PROBES } from '../../probes/registry.ts';
+import { PROBES, type AnyProbe } from '../../probes/registry.ts';
+import type { Column } from '../../core/probe.ts';
 import type { PacketRow } from '../../probes/tcpdump/definition.ts';
 import { csvField, csvHeader, csvLine, isoMicros, jsonLine, toCsv } from '../../core/format.ts';
 import { printTcpdump } from '../../probes/tcpdump/print.ts';
 
 const tcpdump = PROBES.tcpdump;
+
+/** A value each flag accepts, chosen by hand (not from the definition the help is printed from). */
+function sampleValue(probe: string, flag: string): string {
+  const samples: Record<string, string> = { '--duration': '3', '--iface': 'lo', '--filter': 'udp', '--interval': '2', '--comm': 'curl', '--pid': '1', '--tid': '1', '--rate': '100', '--port': '80' };
+  const v = samples[flag];
+  assert.ok(v !== undefined, `${probe}: no sample value for ${flag}; add one`);
+  return v;
+}
 const row: PacketRow = { time: 1795595516866889, dev: 'lo', src: '127.0.0.1', dst: '10.0.0.1', sport: 80, dport: 20373, proto: 'TCP', urg: false, ack: true, psh: true, rst: false, syn: false, fin: false, length: 52 };
 
 describe('netprobes tcpdump arguments', () => {
@@ -43,10 +52,35 @@ describe('netprobes tcpdump arguments', () => {
     // where 0 means nothing, the schema still refuses it
     assert.throws(() => parseProbeArgs(PROBES.dropwatch, ['--interval', '0']), (e: unknown) => e instanceof UsageError && /invalid --interval/.test(e.message));
   });
-  test('--help documents every flag and column', () => {
-    const help = probeHelp(tcpdump);
-    for (const f of tcpdump.flags) assert.ok(help.includes(`--${f.name}`));
-    for (const c of tcpdump.columns) assert.ok(help.includes(c.csv));
+  test('--help lists exactly the flags the parser takes and exactly the CSV header, for every probe', () => {
+    for (const probe of Object.values(PROBES) as AnyProbe[]) {
+      const columns = probe.columns as readonly Column<object>[];
+      const help = probeHelp(probe).split('\n');
+      const section = (title: string) => {
+        const from = help.indexOf(title) + 1;
+        assert.ok(from > 0, `${probe.id}: no "${title}" section`);
+        const to = help.indexOf('', from);
+        return help.slice(from, to === -1 ? undefined : to).map((l) => l.trim().split(/\s+/));
+      };
+      // Columns: the first word of each line, in order, is the header a CSV run prints.
+      const csvColumns = section('columns (CSV and JSON):').map((w) => w[0]);
+      assert.deepEqual(csvColumns, csvHeader(columns).split(','), probe.id);
+      // ... and with the JSON-only ones, the keys of a JSON line.
+      const jsonOnly = help.includes('columns in JSON only:') ? section('columns in JSON only:').map((w) => w[0]) : [];
+      const sampleRow = Object.fromEntries(probe.columns.map((c) => [c.key, c.type === 'text' ? '' : c.type === 'flag' ? false : 0]));
+      assert.deepEqual(new Set([...csvColumns, ...jsonOnly]), new Set(Object.keys(JSON.parse(jsonLine(columns, sampleRow)))), probe.id);
+      // Flags: each one listed is accepted by the parser (with its value where it shows one), and the parser takes no
+      // flag the help leaves out.
+      const listed = section('options:').map(([flag, value]) => ({ flag: flag!, value: value && /^[A-Z]+$/.test(value) ? value : null }));
+      for (const { flag, value } of listed) {
+        if (flag === '--help') continue;
+        const sample = flag === '--format' ? 'csv' : value ? sampleValue(probe.id, flag) : null;
+        assert.doesNotThrow(() => parseProbeArgs(probe, sample === null ? [flag] : [flag, sample]), `${probe.id} ${flag}`);
+      }
+      const names = new Set(listed.map((l) => l.flag));
+      for (const f of probe.flags) assert.ok(names.has(`--${f.name}`), `${probe.id}: --${f.name} missing from --help`);
+      assert.throws(() => parseProbeArgs(probe, ['--no-such-flag']), UsageError);
+    }
   });
 });
 
