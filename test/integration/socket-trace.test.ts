@@ -209,12 +209,12 @@ test('a burst with room in the ring: every sendto call shown, balanced, nothing 
   if (!need(t, 'root')) return;
   const n = 5_000;
   const { rows, c, seen, lost } = await burst(n, false, false);
-  assert.equal(seen + lost, BURST_EVENTS(n));
-  if (lost === 0) {
-    // the machine may be loaded by others; when nothing was lost, the rows are exactly the calls
-    assert.equal(rows.filter((r) => r.func === 'sys_sendto' && r.direction === 'call').length, n);
-    assert.equal(rows.filter((r) => r.func === 'sys_sendto' && r.direction === 'return').length, n);
-    assert.equal(c.unmatched, 0);
-    assert.equal(c.unreturned, 0);
-  }
+  // 15,008 events of a few dozen bytes each in an 8 MiB-per-CPU ring, filtered to the child's name in the kernel:
+  // room enough whatever else the machine runs, so nothing may be lost and the rows are exactly the calls.
+  assert.equal(lost, 0);
+  assert.equal(seen, BURST_EVENTS(n));
+  assert.equal(rows.filter((r) => r.func === 'sys_sendto' && r.direction === 'call').length, n);
+  assert.equal(rows.filter((r) => r.func === 'sys_sendto' && r.direction === 'return').length, n);
+  assert.equal(c.unmatched, 0);
+  assert.equal(c.unreturned, 0);
 });

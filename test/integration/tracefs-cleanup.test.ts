@@ -5,11 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { need } from '../helpers/env.ts';
 import { globalTracingState, netprobesInstances, staleInstances, TRACEFS, until } from '../helpers/tracefs.ts';
-import { TracefsInstance, removeStaleInstances } from '../../kernel/tracefs/instance.node.ts';
+import { processStartTime, TracefsInstance, removeStaleInstances, tracefsRoot } from '../../kernel/tracefs/instance.node.ts';
 import { SUPERVISED_ENV } from '../../kernel/tracefs/reaper.node.ts';
 
 const CHILD = join(__dirname, '..', 'helpers', 'tracefs-child.ts');
@@ -99,13 +99,43 @@ for (const how of ['SIGTERM', 'SIGINT', 'SIGHUP', 'throw'] as const) {
 
 test('stale instances of live owners are kept; names that are not ours are ignored', async (t) => {
   if (!need(t, 'root')) return;
-  const inst = TracefsInstance.create();
+  const root = tracefsRoot();
+  // A live owner other than this process (a sleeping child), one that has exited, and one whose PID now belongs to
+  // another process (same PID, another start time), each with an instance named as NetProbes names them; and a name
+  // that is not ours at all, with a PID that is not running.
+  const alive = spawn('sleep', ['60'], { stdio: 'ignore' });
+  const gone = spawn('true', [], { stdio: 'ignore' });
+  const goneStart = processStartTime(gone.pid!);
+  await new Promise((r) => gone.once('exit', r));
+  const aliveStart = processStartTime(alive.pid!)!;
+  const names = {
+    liveOwner: `netprobes-${alive.pid}-${aliveStart}-0`,
+    ownTool: `netprobes-${process.pid}-${processStartTime(process.pid)}-999`,
+    exited: `netprobes-${gone.pid}-${goneStart ?? '1'}-0`,
+    reused: `netprobes-${alive.pid}-${Number(aliveStart) - 1}-1`,
+    foreign: `othertool-${gone.pid}`,
+  };
+  const dir = (n: string) => join(root, 'instances', n);
   try {
-    assert.deepEqual(removeStaleInstances(), []);
-    assert.ok(existsSync(inst.dir));
+    for (const n of Object.values(names)) mkdirSync(dir(n));
+    assert.deepEqual(removeStaleInstances().sort(), [names.exited, names.reused].sort());
+    for (const n of [names.liveOwner, names.ownTool, names.foreign]) assert.ok(existsSync(dir(n)), `${n} kept`);
+    for (const n of [names.exited, names.reused]) assert.ok(!existsSync(dir(n)), `${n} removed`);
+    // Opening an instance clears what is stale too, and leaves the rest.
+    mkdirSync(dir(names.exited));
+    const inst = TracefsInstance.create();
+    try {
+      assert.ok(!existsSync(dir(names.exited)), 'a stale instance is removed when a new one opens');
+      for (const n of [names.liveOwner, names.ownTool, names.foreign]) assert.ok(existsSync(dir(n)), `${n} still kept`);
+      assert.deepEqual(removeStaleInstances(), [], 'our own live instance is not stale');
+      assert.ok(existsSync(inst.dir));
+    } finally {
+      inst.close();
+    }
+    assert.ok(!existsSync(inst.dir));
+    inst.close(); // idempotent
   } finally {
-    inst.close();
+    alive.kill();
+    for (const n of Object.values(names)) if (existsSync(dir(n))) rmdirSync(dir(n));
   }
-  assert.ok(!existsSync(inst.dir));
-  inst.close(); // idempotent
 });
