@@ -56,13 +56,20 @@ test('UDP to a closed port: exactly N drops at __udp4_lib_rcv, NO_SOCKET, IPv4',
   assert.deepEqual(globalTracingState(), before);
 });
 
-test('a table every interval, even without drops', { timeout: 20_000 }, async (t) => {
+test('a table every interval, even without drops', { timeout: 30_000 }, async (t) => {
   if (!need(t, 'root')) return;
-  const run = await startSource(dropwatchSource, { interval: 1 });
-  try {
-    await until(() => run.batches.length >= 2, 5000, 'two tables');
-  } finally {
-    await run.running.stop();
+  for (const interval of [1, 2]) {
+    const arrivals: number[] = [];
+    const running = await dropwatchSource({ interval }, { row: () => assert.fail('an interval probe sends tables'), rows: () => arrivals.push(performance.now()), fail: (e) => assert.fail(e) });
+    try {
+      await until(() => arrivals.length >= 4, 4 * interval * 1000 + 5000, 'four tables');
+    } finally {
+      await running.stop();
+    }
+    // Three gaps between the first four tables: on average the interval (not twice it, not half), within what a
+    // loaded machine's timers allow.
+    const meanGap = (arrivals[3]! - arrivals[0]!) / 3 / 1000;
+    assert.ok(Math.abs(meanGap - interval) < 0.3 * interval, `--interval ${interval}: a table every ${meanGap.toFixed(2)} s`);
   }
   assert.deepEqual(netprobesInstances(), []);
 });
