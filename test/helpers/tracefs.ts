@@ -59,10 +59,10 @@ export async function startSource<O, Row>(source: ProbeSource<O, Row>, options: 
 }
 
 /** Waits until `ok()` holds, polling, or throws after `ms`. */
-export async function until(ok: () => boolean, ms: number, what: string): Promise<void> {
+export async function until(ok: () => boolean, ms: number, what: string, everyMs = 50): Promise<void> {
   const end = Date.now() + ms;
   while (!ok()) {
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(50);
+    await sleep(everyMs);
   }
 }

@@ -3,13 +3,15 @@
 // flags that tcpdump itself captures on the same conversation.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { need } from '../helpers/env.ts';
 import { createTestHost, type TestHost } from '../helpers/netns.ts';
+import { until } from '../helpers/tracefs.ts';
+import { PcapCapture } from '../../kernel/capture/pcap.node.ts';
 import { collect, netprobes, ROOT, sh, sleep, waitForOutput } from '../helpers/run.ts';
 
 const PEER = path.join(ROOT, 'test', 'helpers', 'peer.mjs');
@@ -200,6 +202,39 @@ describe('tcpdump probe across a veth into a test namespace', () => {
     assert.equal(allRows.filter(fromNs).length, inRows.length, '--both shows the same received packets');
     const sent = allRows.filter((x) => !fromNs(x));
     assert.ok(sent.some((x) => x.SOURCE_IP === host.hostV4 && x.flags === '010010'), '--both also shows the SYN+ACK we sent');
+  });
+
+  test('kernel capture drops: a small ring and a blocked reader lose packets, and every lost one is counted', async (t) => {
+    if (!need(t, 'root')) return;
+    const U = nextPort();
+    const N = 20_000;
+    let received = 0;
+    const capture = await PcapCapture.open({ device: host.hostIf, filter: `udp dst port ${U}`, direction: 'in', bufferBytes: 256 << 10 }, () => received++);
+    try {
+      // The namespace sends N datagrams, paced so the veth's own backlog never overflows, while this process's
+      // event loop — and so the capture's reader — is blocked: the 256 KiB ring holds a few thousand and the
+      // kernel must drop the rest.
+      const send = `
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(${N}):
+    s.sendto(b'x' * 18, ('${host.hostV4}', ${U}))
+    if i % 200 == 199: time.sleep(0.005)
+`;
+      execFileSync('ip', ['netns', 'exec', host.ns, 'python3', '-c', send], { timeout: 60_000 });
+      // Then the reader drains what the ring kept.
+      let last = -1;
+      await until(() => {
+        const settled = received === last;
+        last = received;
+        return settled;
+      }, 10_000, 'the capture drained', 300);
+      const drops = capture.kernelDrops();
+      assert.ok(drops > 0, `the ring overflowed (received ${received})`);
+      assert.equal(received + drops, N, `received ${received} + kernel drops ${drops}`);
+    } finally {
+      capture.close();
+    }
   });
 
   test('malformed and truncated frames are counted and skipped, never a crash', async (t) => {
