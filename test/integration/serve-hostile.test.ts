@@ -135,14 +135,15 @@ interface Raw {
 }
 
 /** An upgrade to the server at `s`, with `host` (default: the server's) in Host and Origin unless `origin` is given. */
-function rawUpgrade(s: Address, opts: { origin?: string; host?: string } = {}): Promise<Raw> {
+function rawUpgrade(s: Address, opts: { origin?: string; host?: string; token?: string | null } = {}): Promise<Raw> {
   const host = opts.host ?? s.host;
   const socket = net.connect({ host: s.host.replace(/^\[|\]$/g, ''), port: s.port });
   socket.on('error', () => {}); // the server may hang up while a big frame is still being written
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   const origin = opts.origin ?? `http://${host}:${s.port}`;
+  const token = opts.token === undefined ? TOKEN : opts.token;
   socket.write(
-    `GET /ws?token=${TOKEN} HTTP/1.1\r\nHost: ${host}:${s.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `GET /ws${token === null ? '' : `?token=${token}`} HTTP/1.1\r\nHost: ${host}:${s.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
       `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nOrigin: ${origin}\r\n\r\n`,
   );
   let data = Buffer.alloc(0);
@@ -328,6 +329,20 @@ describe('serve survives hostile WebSocket clients', () => {
     assert.equal(lookalike.status, 403);
     lookalike.socket.destroy();
     await waitFor('the forbidden counter', () => s.stats().refused.forbidden === before + 2);
+    await assertServing(s, good);
+  });
+
+  test('an upgrade without the token, or with a wrong one, is refused with 403 and counted', async () => {
+    const before = s.stats().refused.forbidden;
+    for (const token of [null, '', 'wrong', TOKEN.slice(0, -1), `${TOKEN}x`]) {
+      const raw = await rawUpgrade(s, { token });
+      assert.equal(raw.status, 403, `token ${JSON.stringify(token)}`);
+      raw.socket.destroy();
+    }
+    await waitFor('the forbidden counter', () => s.stats().refused.forbidden === before + 5);
+    const right = await rawUpgrade(s);
+    assert.equal(right.status, 101, 'the right token and Origin still get their WebSocket');
+    right.socket.destroy();
     await assertServing(s, good);
   });
 
