@@ -58,7 +58,7 @@ function mountedTracefs(): string | null {
 /** The tracefs root, mounting tracefs at /sys/kernel/tracing if it is not mounted. */
 export function tracefsRoot(): string {
   if (process.getuid?.() !== 0) {
-    throw new ProbeError('privilege', 'tracefs needs root: run the collector as root (or through the app, which asks for it)');
+    throw new ProbeError('privilege', 'tracefs needs root: run with sudo (or use the app, which asks for it)');
   }
   const found = mountedTracefs();
   if (found) return found;
