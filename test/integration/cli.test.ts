@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { spawn } from 'node:child_process';
 import { need } from '../helpers/env.ts';
-import { netprobes, waitForOutput } from '../helpers/run.ts';
+import { CLI, netprobes, waitForOutput } from '../helpers/run.ts';
 
 test('top-level --help names each of the five probes and the serve and app commands, and exits 0', async () => {
   const r = await netprobes(['--help']).done;
@@ -109,5 +109,26 @@ print('done', flush=True)
     assert.match(out.stderr, /lost 0 /);
   } finally {
     child.kill();
+  }
+});
+
+test('`netprobes app` (npm start) without a display or without Electron says why and serves the GUI to a browser', { timeout: 30_000 }, async () => {
+  const { DISPLAY: _d, WAYLAND_DISPLAY: _w, ...env } = process.env;
+  const cases = [
+    { env, why: /not starting the desktop app: .*(no display|binary is not installed)/ },
+    // A display, but no Electron binary where the package says it is.
+    { env: { ...env, DISPLAY: ':99', ELECTRON_OVERRIDE_DIST_PATH: '/nonexistent' }, why: /not starting the desktop app: Electron's binary is not installed/ },
+  ];
+  for (const c of cases) {
+    const child = spawn(process.execPath, [CLI, 'app', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: c.env });
+    try {
+      const said = await waitForOutput(child, new RegExp(`${c.why.source}[\\s\\S]*http://127\\.0\\.0\\.1:\\d+/\\?token=\\S+`));
+      const url = /http:\/\/127\.0\.0\.1:\d+\/\?token=\S+/.exec(said)![0];
+      const page = await fetch(url);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /<div id="root">/);
+    } finally {
+      child.kill();
+    }
   }
 });
