@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { need } from '../helpers/env.ts';
-import { globalTracingState, netprobesInstances, sleep, startSource, until } from '../helpers/tracefs.ts';
+import { globalTracingState, netprobesInstances, startSource, until } from '../helpers/tracefs.ts';
 import { createTestHost, type TestHost } from '../helpers/netns.ts';
 import { tcpConnectionsSource } from '../../probes/tcp-connections/source.node.ts';
 import { tcpConnections } from '../../probes/tcp-connections/definition.ts';
@@ -66,7 +66,6 @@ test('accepted connections carry the accepting server\'s PID, command, UID, port
   const run = await startSource(tcpConnectionsSource, { outbound: true });
   assert.match(run.running.description, /inet_sock_set_state/);
   try {
-    await sleep(100);
     const server = await startServer(host.ns, 4, PORT);
     const serverPid = server.pid!; // ip netns exec and setpriv exec: python3 keeps this pid
     const v4Ports: number[] = [];
@@ -77,7 +76,7 @@ test('accepted connections carry the accepting server\'s PID, command, UID, port
 
     const accepted = () => run.rows().filter((r) => r.direction === 'accepted' && r.port === PORT && r.pid === serverPid);
     await until(() => accepted().length >= 4, 10_000, '4 accepted rows');
-    await sleep(300);
+    await run.running.stop(); // reads the rest of the ring: any row beyond the four is in run.rows() now
     const rows = accepted();
     assert.equal(rows.length, 4, JSON.stringify(run.rows()));
     for (const r of rows) {
@@ -115,10 +114,9 @@ test('default view: accepted only, no outbound rows', { timeout: 30_000 }, async
   const port = (srv.address() as net.AddressInfo).port;
   const run = await startSource(tcpConnectionsSource, tcpConnections.defaults);
   try {
-    await sleep(100);
     const local = await connect('127.0.0.1', port);
     await until(() => run.rows().some((r) => r.port === port), 10_000, 'the accepted row');
-    await sleep(200);
+    await run.running.stop(); // reads the rest of the ring
     const mine = run.rows().filter((r) => r.port === port || r.remotePort === port);
     assert.deepEqual(mine.map((r) => [r.direction, r.pid, r.ipSource, r.remotePort]), [['accepted', process.pid, '127.0.0.1', local]]);
     assert.equal(run.rows().filter((r) => r.direction === 'outbound').length, 0);
