@@ -110,8 +110,12 @@ export class TaskTracker {
     return this.reader.overruns();
   }
 
-  /** Idempotent: the final counts are kept. */
+  /**
+   * Takes in the task events still in the buffer (a rename or an exit just before a stop must name the events read
+   * after it: a signal closes this before the probe's last read), then closes. Idempotent: the final counts are kept.
+   */
   close(): void {
+    if (!this.reader.isClosed) this.poll();
     this.reader.close();
     this.inst.close();
   }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { need } from '../helpers/env.ts';
-import { globalTracingState, netprobesInstances, probeInstances, sleep, startSource, TRACEFS, until } from '../helpers/tracefs.ts';
+import { globalTracingState, netprobesInstances, probeInstances, startSource, TRACEFS, until } from '../helpers/tracefs.ts';
 import { closeAllTracefsInstances } from '../../kernel/tracefs/instance.node.ts';
 import { socketTraceSource } from '../../probes/socket-trace/source.node.ts';
 import { socketTrace, type SockRow } from '../../probes/socket-trace/definition.ts';
@@ -181,7 +181,6 @@ async function burst(n: number, shrink: boolean, closeFirst: boolean) {
   const [inst] = probeInstances();
   if (shrink) writeFileSync(`${TRACEFS}/instances/${inst}/buffer_size_kb`, '8');
   execFileSync('/usr/bin/python3', ['-c', BURST, comm, String(n)], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 });
-  await sleep(200);
   // As a SIGINT or SIGTERM does in the CLI and the collector: the exit handlers close the instance before the
   // probe's stop runs. What was still in the ring, and the kernel's loss counts, must not vanish with it.
   if (closeFirst) closeAllTracefsInstances();
