@@ -180,7 +180,6 @@ test('done when: 200 UDP datagrams of 1000 bytes on lo, through `netprobes netto
   const port = await ready(receiver);
   const sender = peer('npt-udp-send', ['udp-send', '127.0.0.1', port, 200, 1000]);
   await done(sender);
-  await sleep(1500); // one more interval, so a /proc rescan and the held packets have settled
   const { rows, header, stderr } = await nettop.stop();
   assert.equal(header, 'TIME,PID,UID,DEV,XMIT_PK,RECV_PK,XMIT_KB,RECV_KB,COMMAND,XMIT_BYTES,RECV_BYTES');
   const all = totals(rows);
@@ -205,7 +204,6 @@ test('UDP over IPv6 on lo, and IPv4 datagrams into an IPv6 socket (IPv4-mapped)'
   const portDual = await ready(dual);
   const send4 = peer('npt-send4', ['udp-send', '127.0.0.1', portDual, 120, 1000]);
   await Promise.all([done(send6), done(send4)]);
-  await sleep(300);
   const all = totals(await nettop.stop());
   t.diagnostic(`counters: ${JSON.stringify(nettop.running.counters())}`); // kernelDrops > 0: a concurrent flood on lo overran the capture
   // IPv6: 14 + 40 + 8 + 1000 = 1062 bytes a frame.
@@ -225,7 +223,6 @@ for (const [family, host] of [['IPv4', '127.0.0.1'], ['IPv6', '::1']] as const) 
     const client = peer('npt-tcp-cli', ['tcp-client', host, port, 40, 700, 1000]);
     await done(client);
     const frames = await truth.stop();
-    await sleep(300);
     const all = totals(await nettop.stop());
     const s = sides(frames, port);
     assert.ok(s.recvPk >= 10 && s.xmitPk >= 10, `tcpdump saw the exchange: ${JSON.stringify(s)}`);
@@ -248,7 +245,6 @@ test('short-lived connections: opened, used and closed between two /proc refresh
   const quick = [0, 1, 2, 3, 4].map((i) => peer(`npt-quick-${i}`, ['tcp-client', '127.0.0.1', port, 1, 100, 0]));
   const quickPorts = (await Promise.all(quick.map((q) => done(q)))).map((m) => m.localPort as number);
   const frames = await truth.stop();
-  await sleep(300);
   const all = totals(await nettop.stop());
   const counters = nettop.running.counters();
   t.diagnostic(`counters: ${JSON.stringify(counters)}; tcpdump frames ${frames.length}; rows: ${JSON.stringify([...all.entries()].filter(([k]) => k.endsWith('@lo')))}`);
@@ -284,7 +280,6 @@ test('across a veth into a test namespace: UDP and TCP, IPv4 and IPv6, on that d
   const cli6 = peer('npt-v-tcp6', ['tcp-client', net.nsV6, pt, 20, 1000, 1000]);
   const [, , c4, c6] = await Promise.all([done(send4), done(send6), done(cli4), done(cli6)]);
   const frames = await truth.stop();
-  await sleep(300);
   const rows = await nettop.stop();
   const all = totals(rows);
   const dev = net.hostIf;
@@ -310,7 +305,6 @@ test('kernel row: datagrams to a closed port and the ICMP errors, exactly, in a 
   const nettop = await cli(['--interval', '1'], net.ns);
   const sender = peer('npt-closed', ['udp-send', '127.0.0.1', 9, 50, 1000], { netns: net.ns });
   await done(sender);
-  await sleep(1500);
   const { rows, stderr } = await nettop.stop();
   const all = totals(rows);
   assert.deepEqual(row(all, sender.pid, 'lo'), { xmitPk: 50, recvPk: 0, xmitBytes: 50 * 1042, recvBytes: 0, uid: 0, command: 'npt-closed' });
