@@ -3,7 +3,7 @@
 // of the host going away.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -63,6 +63,30 @@ describe('collector process', () => {
     const t0 = Date.now();
     await until(() => !alive(pid), 2000, 'collector gone after the socket closed');
     assert.ok(Date.now() - t0 < 2000);
+  });
+
+  test('a burst beyond what one flush carries: rows shed, counted, and delivered + shed = made, exactly', { timeout: 60_000 }, async (t) => {
+    if (!need(t, 'root')) return;
+    const session = new Session({ collectorScript: COLLECTOR, frontEnd: 'browser', elevatedLauncher: null, saveFile: null });
+    t.after(() => session.shutdown());
+    const events: HostEvent[] = [];
+    session.subscribe((e) => events.push(e));
+    const port = 42000 + Math.floor(Math.random() * 1000);
+    await session.handle({ type: 'start', probe: 'tcpdump', options: { ifaces: ['lo'], filter: `udp dst port ${port}`, bothDirections: false } });
+    await until(() => session.state.probes.tcpdump.source !== null, 5000, 'probe started');
+    // 30,000 datagrams as fast as Python sends them: far more than the 5,000 rows one 250 ms flush may carry.
+    const N = 30_000;
+    execFileSync('python3', ['-c', `import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor _ in range(${N}): s.sendto(b'x', ('127.0.0.1', ${port}))`]);
+    const last = () => events.filter((e) => e.type === 'counters').at(-1) as { counters: Record<string, number> } | undefined;
+    await until(() => last()?.counters.rows === N, 10_000, `the probe made ${N} rows`);
+    await session.handle({ type: 'stop', probe: 'tcpdump' });
+    await until(() => !session.state.probes.tcpdump.running, 5000, 'stopped');
+    const delivered = events.filter((e) => e.type === 'rows').reduce((n, e) => n + (e as { rows: object[] }).rows.length, 0);
+    const { rows, shed, kernelDrops } = last()!.counters;
+    assert.equal(kernelDrops, 0, 'the capture kept up: every datagram became a row');
+    assert.equal(rows, N);
+    assert.ok(shed! > 0, `the burst was shed in part (delivered ${delivered})`);
+    assert.equal(delivered + shed!, N, `delivered ${delivered} + shed ${shed}`);
   });
 
   test('a start that fails comes back as the probe\'s problem, and the collector keeps serving', async (t) => {
