@@ -4,7 +4,7 @@
 //    renderer (no Node); *.node.ts and the collector, host and CLI are Node (no
 //    Electron); everything else is pure and runs anywhere;
 //  - which way a layer may point: core < kernel < runtime < probe < registry <
-//    ipc < history < ui < view < app (lint/layers.mjs), and no import cycle
+//    history < ipc < ui < view < app (lint/layers.mjs), and no import cycle
 //    (eslint-plugin-import-x's no-cycle).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';

@@ -6,7 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { openHistory } from '../history/db.node.ts';
-import { answerCsv, answerJson, answerTable } from '../history/format.ts';
+import { answerCsv, answerJson, answerTable } from '../history/answer.ts';
 import { queryRange, QueryError } from '../history/query.node.ts';
 import { Recorder } from '../history/recorder.ts';
 import { HistoryStore } from '../history/store.node.ts';

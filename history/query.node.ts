@@ -5,48 +5,8 @@
 
 import type { Db, Tier } from './db.node.ts';
 import { TIER_SECONDS } from './db.node.ts';
-import { groupDims, PLANS, type Dim, type Grouping, type HistoryKind } from './plan.ts';
-
-export interface RangeQuery {
-  kind: HistoryKind;
-  by: Grouping;
-  /** Seconds since the epoch: [from, to). */
-  from: number;
-  to: number;
-  /** Keep the first N groups by the kind's rank (0: all). */
-  top?: number;
-  /** Only series whose dimensions have these values (e.g. {ipSource: "10.0.0.2"} or {pid: 42}). */
-  where?: Record<string, string | number>;
-  /** Also give each group's timeline. */
-  timeline?: boolean;
-}
-
-export interface Group {
-  /** The grouping's dimension values, in `dims` order. */
-  key: (string | number)[];
-  /** Measure sums, in `measures` order. */
-  m: number[];
-  /** µs: the earliest and latest time the group was seen in the range. */
-  first: number;
-  last: number;
-  /** [t (s), m0, m1, ...] per bucket with data, when asked. */
-  points?: number[][];
-}
-
-/** A measure as data (what the renderer and the formats need of it). */
-export interface MeasureInfo {
-  csv: string;
-  title: string;
-}
-
-export interface RangeAnswer {
-  kind: HistoryKind;
-  dims: Dim[];
-  measures: MeasureInfo[];
-  groups: Group[];
-  /** The timeline's bucket, seconds (0 without one). */
-  step: number;
-}
+import { groupDims, PLANS } from './plan.ts';
+import type { Group, RangeAnswer, RangeQuery } from './answer.ts';
 
 export class QueryError extends Error {}
 

@@ -4,6 +4,7 @@
 // user who ran sudo, see cli/history.node.ts). Never by the root collector.
 
 import { execFileSync } from 'node:child_process';
+import { chownSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { defaultHistoryPath, movedAsideMessage, openHistory } from './db.node.ts';
 import { Recorder } from './recorder.ts';
@@ -110,4 +111,19 @@ function homeOf(uid: number): string {
   const home = entry.split(':')[5];
   if (!home) throw new Error(`no home directory for uid ${uid} (getent passwd)`);
   return home;
+}
+
+/** The remembered "record history" switch, beside the database: settings.json {"recording": false}. On when absent. */
+export function recordingSetting(dbFile: string): boolean {
+  try {
+    return (JSON.parse(readFileSync(path.join(path.dirname(dbFile), 'settings.json'), 'utf8')) as { recording?: unknown }).recording !== false;
+  } catch {
+    return true;
+  }
+}
+
+export function saveRecordingSetting(dbFile: string, recording: boolean, owner?: { uid: number; gid: number } | null): void {
+  const file = path.join(path.dirname(dbFile), 'settings.json');
+  writeFileSync(file, JSON.stringify({ recording }) + '\n', { mode: 0o600 });
+  if (owner) chownSync(file, owner.uid, owner.gid);
 }
