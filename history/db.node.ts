@@ -78,8 +78,11 @@ function tryOpen(file: string): Db {
   const problem = headerProblem(file);
   if (problem) throw new CorruptError(problem);
   let db: Db | null = null;
+  const fresh = !existsSync(file) || statSync(file).size === 0;
   try {
     db = new Database(file);
+    // Before anything is written (the WAL switch writes the header), so the size cap can give pages back.
+    if (fresh) db.pragma('auto_vacuum = INCREMENTAL');
     db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode: a crashed or killed process loses nothing committed; only a power cut can lose the last commits.
     db.pragma('synchronous = NORMAL');
@@ -103,7 +106,6 @@ export class CorruptError extends Error {}
 export function migrate(db: Db): void {
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version > SCHEMA_VERSION) throw new Error(`the history database is from a newer NetProbes (schema ${version}, this one knows ${SCHEMA_VERSION})`);
-  if (version === 0) db.pragma('auto_vacuum = INCREMENTAL'); // before the first table, so the size cap can give pages back
   for (let v = version; v < SCHEMA_VERSION; v++) {
     db.transaction(() => {
       db.exec(MIGRATIONS[v]!);

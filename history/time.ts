@@ -14,8 +14,8 @@ export function parseTime(text: string): number | null {
   const t = text.trim();
   const local = /^(\d{4})-(\d\d)-(\d\d)[ T](\d\d):(\d\d)(?::(\d\d))?$/.exec(t);
   if (local) {
-    const [, y, mo, d, h, mi, s] = local.map(Number) as number[];
-    const date = new Date(y!, mo! - 1, d!, h!, mi!, s ?? 0);
+    const [y, mo, d, h, mi, s] = local.slice(1).map((x) => Number(x ?? 0)) as [number, number, number, number, number, number];
+    const date = new Date(y, mo - 1, d, h, mi, s);
     return Number.isNaN(date.getTime()) ? null : date.getTime();
   }
   if (!/^\d{4}-\d\d-\d\d(T[\d:.]+(Z|[+-]\d\d:?\d\d)?)?$/.test(t)) return null;
