@@ -49,22 +49,34 @@ export function queryRange(db: Db, q: RangeQuery): RangeAnswer {
   const measures = plan.measures.map(({ csv, title }) => ({ csv, title }));
   const pieces = tierPieces(q.from, q.to);
   if (!pieces.length) return { kind: q.kind, dims, measures, groups: [], step: 0 };
+  // The series asked about: all of the kind's, or (a filter) those whose dimensions match, found in SQL first so the
+  // tiers are read through their series index, not over every series in the range.
+  const where = Object.entries(q.where ?? {}).filter(([k]) => plan.dims.some((d) => d.key === k));
+  const seriesSql = where.length
+    ? `SELECT id FROM series WHERE kind = ? ${where.map(([k]) => `AND json_extract(dims, '$.${k}') = ?`).join(' ')}`
+    : 'SELECT id FROM series WHERE kind = ?';
+  const ids = db
+    .prepare<unknown[], { id: number }>(seriesSql)
+    .all(q.kind, ...where.map(([, v]) => v))
+    .map((r) => r.id);
+  if (!ids.length) return { kind: q.kind, dims, measures, groups: [], step: 0 };
+  const idsJson = JSON.stringify(ids);
   const sums = `sum(m0) AS m0, sum(m1) AS m1, sum(m2) AS m2, sum(m3) AS m3, min(first) AS first, max(last) AS last`;
-  const sql = `SELECT series, ${sums} FROM (${pieces.map((p) => `SELECT series, m0, m1, m2, m3, first, last FROM ${p.tier} WHERE t >= ${p.lo} AND t < ${p.hi}`).join(' UNION ALL ')})
-    WHERE series IN (SELECT id FROM series WHERE kind = ?) GROUP BY series`;
+  const pieceSql = (p: { tier: string; lo: number; hi: number }) =>
+    `SELECT series, m0, m1, m2, m3, first, last FROM ${p.tier} WHERE t >= ${p.lo} AND t < ${p.hi}${where.length ? ' AND series IN (SELECT value FROM json_each(@ids))' : ''}`;
+  const sql = `SELECT series, ${sums} FROM (${pieces.map(pieceSql).join(' UNION ALL ')})
+    ${where.length ? '' : 'WHERE series IN (SELECT value FROM json_each(@ids))'} GROUP BY series`;
   type Sum = { series: number; m0: number; m1: number; m2: number; m3: number; first: number; last: number };
-  const perSeries = db.prepare<[string], Sum>(sql).all(q.kind);
+  const perSeries = db.prepare<[{ ids: string }], Sum>(sql).all({ ids: idsJson });
 
   const dimsOf = new Map<number, Record<string, string | number>>();
-  const ids = JSON.stringify(perSeries.map((s) => s.series));
-  for (const r of db.prepare<[string], { id: number; dims: string }>('SELECT id, dims FROM series WHERE id IN (SELECT value FROM json_each(?))').iterate(ids)) {
+  for (const r of db.prepare<[string], { id: number; dims: string }>('SELECT id, dims FROM series WHERE id IN (SELECT value FROM json_each(?))').iterate(JSON.stringify(perSeries.map((s) => s.series)))) {
     dimsOf.set(r.id, JSON.parse(r.dims) as Record<string, string | number>);
   }
-  const where = Object.entries(q.where ?? {});
   const groups = new Map<string, Group & { series: number[] }>();
   for (const s of perSeries) {
     const d = dimsOf.get(s.series);
-    if (!d || where.some(([k, v]) => d[k] !== v)) continue;
+    if (!d) continue;
     const key = dims.map((x) => d[x.key] ?? (x.type === 'int' ? -1 : ''));
     const k = JSON.stringify(key);
     let g = groups.get(k);

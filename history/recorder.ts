@@ -17,8 +17,12 @@ interface Run {
   counters: Record<string, number>;
 }
 
+/** Dimension values → their series JSON, remembered (JSON.stringify per packet row was most of the recorder's cost). */
+const MAX_DIMS_CACHE = 50_000;
+
 export class Recorder {
   private readonly runs = new Map<ProbeId, Run>();
+  private readonly dimsJson = new Map<string, string>();
 
   constructor(private readonly sink: HistorySink) {}
 
@@ -35,12 +39,21 @@ export class Recorder {
     const plan = PLANS[kind];
     const span = this.runs.get(probe)?.spanUs ?? 0;
     const measures = new Array<number>(plan.measures.length);
+    const dims = plan.dims;
     for (const row of rows) {
       const time = typeof row.time === 'number' ? row.time : Date.now() * 1000;
-      const dims: Record<string, unknown> = {};
-      for (const d of plan.dims) dims[d.key] = row[d.key];
+      let key = kind;
+      for (let i = 0; i < dims.length; i++) key += `\x1f${row[dims[i]!.key] as string | number}`;
+      let json = this.dimsJson.get(key);
+      if (json === undefined) {
+        const o: Record<string, unknown> = {};
+        for (const d of dims) o[d.key] = row[d.key];
+        json = JSON.stringify(o);
+        if (this.dimsJson.size >= MAX_DIMS_CACHE) this.dimsJson.clear();
+        this.dimsJson.set(key, json);
+      }
       for (let i = 0; i < measures.length; i++) measures[i] = plan.measures[i]!.of(row);
-      this.sink.add(kind, Math.floor(time / 1e6), JSON.stringify(dims), measures, time - span, time);
+      this.sink.add(kind, Math.floor(time / 1e6), json, measures, time - span, time);
     }
   }
 

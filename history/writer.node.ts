@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { chownSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { defaultHistoryPath, movedAsideMessage, openHistory } from './db.node.ts';
+import { defaultHistoryPath, isCorruption, moveAside, movedAsideMessage, openHistory } from './db.node.ts';
 import { Recorder } from './recorder.ts';
 import { DEFAULT_RETENTION, HistoryStore, type Retention } from './store.node.ts';
 import { SumBuffer, type Sum } from './sums.ts';
@@ -30,9 +30,10 @@ export class HistoryWriter {
   private readonly timers: NodeJS.Timeout[];
 
   private constructor(
-    readonly store: HistoryStore,
-    readonly notice: string | null,
+    public store: HistoryStore,
+    public notice: string | null,
     private readonly log: (line: string) => void,
+    private readonly owner: { uid: number; gid: number } | null,
   ) {
     this.timers = [setInterval(() => this.writeNow(), WRITE_EVERY_MS), setInterval(() => this.enforce(), ENFORCE_EVERY_MS)];
     for (const t of this.timers) t.unref();
@@ -42,7 +43,7 @@ export class HistoryWriter {
     const opened = openHistory(file, o.owner ?? undefined);
     const notice = movedAsideMessage(opened);
     if (notice) o.log(notice);
-    const w = new HistoryWriter(new HistoryStore(opened.db, opened.path, o.retention ?? DEFAULT_RETENTION), notice, o.log);
+    const w = new HistoryWriter(new HistoryStore(opened.db, opened.path, o.retention ?? DEFAULT_RETENTION), notice, o.log, o.owner ?? null);
     w.enforce();
     return w;
   }
@@ -74,9 +75,25 @@ export class HistoryWriter {
   }
 
   private fail(e: unknown): void {
+    if (isCorruption(e)) return this.startOver((e as Error).message);
     const message = `history: ${(e as Error).message}`;
     if (message !== this.problem) this.log(message);
     this.problem = message;
+  }
+
+  /** The file went bad while in use: moved aside, said once, and a new one started in its place. */
+  private startOver(why: string): void {
+    const file = this.store.file;
+    try {
+      this.store.db.close();
+    } catch {
+      // closing a damaged file may fail too; it is moved aside either way
+    }
+    const to = moveAside(file);
+    const opened = openHistory(file, this.owner ?? undefined);
+    this.store = new HistoryStore(opened.db, opened.path, this.store.retention);
+    this.notice = `the history database ${file} was damaged (${why}); it was moved to ${to} and a new one started`;
+    this.log(this.notice);
   }
 
   clear(): void {

@@ -80,6 +80,11 @@ describe('history store', () => {
     const minutes = (Math.floor((to - 1) / 60) + 1) * 60 - Math.ceil(from / 60) * 60;
     assert.equal(b.points!.reduce((n, p) => n + p[1]!, 0), 3 * minutes);
     assert.equal(b.points!.length, minutes / 60);
+    // A filter (the GUI's COLUMN=value, "who talked to this address"): only the matching series.
+    const onlyA = queryRange(o.db, { kind: 'nettop', by: 'process', from, to, where: { command: 'a' } });
+    assert.deepEqual(onlyA.groups.map((g) => [g.key[0], g.m[0]]), [[10, to - from]]);
+    assert.equal(queryRange(o.db, { kind: 'nettop', by: 'process', from, to, where: { pid: 10 } }).groups.length, 1);
+    assert.equal(queryRange(o.db, { kind: 'nettop', by: 'process', from, to, where: { command: 'nobody' } }).groups.length, 0);
     const csv = answerCsv(queryRange(o.db, { kind: 'nettop', by: 'command', from, to, top: 1 }));
     assert.deepEqual(csv[0], 'COMMAND,XMIT_PK,RECV_PK,XMIT_BYTES,RECV_BYTES,FIRST_SEEN,LAST_SEEN');
     assert.equal(csv.length, 2);
