@@ -9,7 +9,7 @@ import path from 'node:path';
 import { defaultHistoryPath, isCorruption, moveAside, movedAsideMessage, openHistory } from './db.node.ts';
 import { Recorder } from './recorder.ts';
 import { DEFAULT_RETENTION, HistoryStore, type Retention } from './store.node.ts';
-import { SumBuffer, type Sum } from './sums.ts';
+import { MAX_PENDING, SumBuffer, type Sum } from './sums.ts';
 
 /** How often sums are written: what a SIGKILL can lose at most (plus the probe's own interval). */
 export const WRITE_EVERY_MS = 1000;
@@ -57,7 +57,13 @@ export class HistoryWriter {
     for (const s of sums) this.sums.add(s.kind, s.t, s.dims, s.m, s.first, s.last);
   }
 
+  private shedSaid = 0;
+
   writeNow(): void {
+    if (this.sums.shed > this.shedSaid) {
+      this.log(`history: ${this.sums.shed} sums not recorded so far (more than ${MAX_PENDING} waiting between two writes)`);
+      this.shedSaid = this.sums.shed;
+    }
     try {
       this.store.write(this.sums.take());
       this.problem = null;
