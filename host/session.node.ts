@@ -138,6 +138,8 @@ export class Session {
       case 'historyQuery': {
         const h = this.historyOf();
         h.writeNow(); // what waits for the next write is part of the answer
+        // A file found damaged while in use was moved aside and a new one started: said in the window.
+        if (h.notice !== this.state.history.notice) this.setHistory({ ...this.state.history, notice: h.notice });
         return queryRange(h.store.db, req);
       }
       case 'setHistory': {
