@@ -38,7 +38,7 @@ test('SIGKILL of the host while recording: the database opens and holds all but 
   s.stop();
   const sentBefore = s.sentBy(killedAt - 3000);
   const sentAtKill = s.sentBy(killedAt);
-  assert.ok(sentBefore > 300, `the sender sent only ${sentBefore}`);
+  assert.ok(sentBefore > 50, `the sender sent only ${sentBefore}`);
 
   const opened = openHistory(db);
   cleanups.push(() => opened.db.close());
