@@ -11,13 +11,17 @@ export interface ProbeArgs {
   format: Format;
   /** Seconds, or null to run until interrupted. */
   duration: number | null;
+  /** Record to the history database (--record, or --history-db PATH). */
+  record: boolean;
+  /** --history-db: the database, else the default in the user's data directory. */
+  historyDb: string | null;
   options: object;
 }
 
 export class UsageError extends Error {}
 
 export function parseProbeArgs(probe: AnyProbe, argv: readonly string[]): ProbeArgs {
-  const out: ProbeArgs = { help: false, format: 'table', duration: null, options: {} };
+  const out: ProbeArgs = { help: false, format: 'table', duration: null, record: false, historyDb: null, options: {} };
   const options: Record<string, unknown> = structuredClone(probe.defaults) as Record<string, unknown>;
   const seenRepeat = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
@@ -43,6 +47,16 @@ export function parseProbeArgs(probe: AnyProbe, argv: readonly string[]): ProbeA
     }
     if (name === 'duration') {
       out.duration = positiveInt(name, value());
+      continue;
+    }
+    if (name === 'record') {
+      if (inline !== undefined) throw new UsageError('--record takes no value');
+      out.record = true;
+      continue;
+    }
+    if (name === 'history-db') {
+      out.historyDb = value();
+      out.record = true;
       continue;
     }
     const flag = probe.flags.find((f) => f.name === name);
@@ -94,10 +108,12 @@ export function probeHelp(probe: AnyProbe): string {
   const lines = [
     `netprobes ${probe.id} — ${probe.summary} (after ${probe.seedScript})`,
     '',
-    `usage: npx netprobes ${probe.id} [--duration SECONDS] [--format table|csv|json]${probe.flags.map((f) => ` [--${f.name}${f.value ? ` ${f.value}` : ''}]${f.kind === 'repeat' ? '...' : ''}`).join('')}`,
+    `usage: npx netprobes ${probe.id} [--duration SECONDS] [--format table|csv|json] [--record] [--history-db PATH]${probe.flags.map((f) => ` [--${f.name}${f.value ? ` ${f.value}` : ''}]${f.kind === 'repeat' ? '...' : ''}`).join('')}`,
     '',
     'options:',
     '  --duration SECONDS   stop after this many seconds (default: until Ctrl-C)',
+    '  --record             also record to the history database (see netprobes history --help); under sudo it is the user\'s',
+    '  --history-db PATH    record to this database (implies --record)',
     "  --format FORMAT      table: the seed script's own layout (default); csv: a header row, then rows; json: one object a line",
     ...probe.flags.map((f) => `  ${`--${f.name}${f.value ? ` ${f.value}` : ''}`.padEnd(20)} ${f.help}`),
     '  --help               this text',

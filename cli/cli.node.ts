@@ -7,6 +7,8 @@ import { parseProbeArgs, probeHelp, UsageError } from './args.ts';
 import { runProbe } from './run-probe.node.ts';
 import { parseServeArgs, serve, SERVE_HELP } from './serve.node.ts';
 import { startApp } from './app.node.ts';
+import { historyWriterChild, runHistory } from './history.node.ts';
+import { HISTORY_HELP, parseHistoryArgs } from './history-args.ts';
 
 const HELP = `netprobes — see what the Linux network stack is doing, per process
 
@@ -15,6 +17,7 @@ usage:
   npx netprobes serve [options]        serve the GUI to a browser (127.0.0.1, with a token)
   npx netprobes app                    start the desktop app (or serve, without a display or Electron)
   npx netprobes <probe> --help         a probe's options and columns
+  npx netprobes history [options]      what was recorded, over a time range (see history --help)
 
 probes:
 ${PROBE_IDS.map((id) => `  ${id.padEnd(17)} ${PROBES[id].summary}`).join('\n')}
@@ -22,6 +25,7 @@ ${PROBE_IDS.map((id) => `  ${id.padEnd(17)} ${PROBES[id].summary}`).join('\n')}
 common probe options:
   --duration SECONDS   stop after this many seconds (default: until Ctrl-C)
   --format FORMAT      table (the seed script's layout), csv or json (one object a line)
+  --record             also record to the history database (--history-db PATH: another file)
 
 Probes need root (libpcap capture, tracefs): run with sudo, or as root.
 A summary (seen, shown, lost) is printed on stderr when a probe ends.`;
@@ -38,6 +42,13 @@ async function main(argv: string[]): Promise<void> {
       await serve(parseServeArgs(rest));
       return;
     }
+    if (cmd === 'history') {
+      const args = parseHistoryArgs(rest);
+      if (args.help) return void process.stdout.write(HISTORY_HELP + '\n');
+      runHistory(args);
+      return;
+    }
+    if (cmd === '__history-writer') return historyWriterChild(rest);
     if (cmd === 'app') {
       await startApp(rest);
       return;

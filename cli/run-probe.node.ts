@@ -11,6 +11,7 @@ import { ProbeError } from '../core/probe-error.ts';
 import { exitNow, onExit } from '../runtime/exit.node.ts';
 import type { RunningProbe } from '../runtime/source.ts';
 import type { ProbeArgs } from './args.ts';
+import { startRecording, type Recording } from './history.node.ts';
 
 /** Bytes waiting on stdout beyond which rows are shed (and counted), not queued. */
 const MAX_STDOUT_BACKLOG = 16 << 20;
@@ -46,8 +47,22 @@ export async function runProbe(id: ProbeId, args: ProbeArgs): Promise<void> {
   const printWaiting = () => {
     const rows = waiting;
     waiting = [];
+    recording?.recorder.rows(id, rows as Record<string, unknown>[]);
     print(rows);
   };
+
+  let recording: Recording | null = null;
+  if (args.record) {
+    try {
+      recording = await startRecording(args.historyDb);
+    } catch (e) {
+      process.stderr.write(`netprobes ${probe.id}: cannot record: ${(e as Error).message}\n`);
+      process.exit(1);
+    }
+    recording.recorder.started(id, args.options);
+    process.stderr.write(`netprobes ${probe.id}: recording to ${recording.path}\n`);
+  }
+  const recorder = recording?.recorder;
 
   let running: RunningProbe;
   try {
@@ -55,7 +70,12 @@ export async function runProbe(id: ProbeId, args: ProbeArgs): Promise<void> {
       row: (row) => {
         if (waiting.push(row) === 1) queueMicrotask(printWaiting);
       },
-      rows: print,
+      rows: recorder
+        ? (rows) => {
+            recorder.rows(id, rows as Record<string, unknown>[]);
+            print(rows);
+          }
+        : print,
       fail: (e) => {
         process.stderr.write(`netprobes ${probe.id}: ${e.message}\n`);
         void exitNow(1);
@@ -74,6 +94,8 @@ export async function runProbe(id: ProbeId, args: ProbeArgs): Promise<void> {
   if (args.format === 'table') write(printer.begin());
   else if (args.format === 'csv') write([csvHeader(probe.columns)]);
 
+  // The probe's counters, so what it lost is recorded beside what it saw.
+  const counting = recorder ? setInterval(() => recorder.counters(id, running.counters()), 1000) : null;
   const ticker = args.format === 'table' && printer.tick && printer.tickMs ? setInterval(() => write(printer.tick!()), printer.tickMs) : null;
 
   let finished = false;
@@ -85,6 +107,9 @@ export async function runProbe(id: ProbeId, args: ProbeArgs): Promise<void> {
     if (waiting.length) printWaiting();
     if (args.format === 'table') write(printer.end());
     const counters = running.counters();
+    if (counting) clearInterval(counting);
+    recorder?.counters(id, counters);
+    await recording?.close();
     process.stderr.write(summary(probe, counters, shown, shed) + '\n');
     // Let stdout drain before exit so no printed row is lost.
     if (out.writableLength) await new Promise((r) => out.once('drain', r));

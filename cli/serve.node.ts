@@ -36,29 +36,41 @@ import {
   type DisconnectCause,
 } from './client-limits.ts';
 
-export const SERVE_HELP = `usage: npx netprobes serve [--host ADDR] [--port N] [--token TOKEN]
+export const SERVE_HELP = `usage: npx netprobes serve [--host ADDR] [--port N] [--token TOKEN] [--history-db PATH] [--no-history]
 
 Serves the NetProbes GUI to a browser. Open the printed URL (it carries the
 access token). The collector starts as root on the first probe start: run serve
 as root (sudo), since a browser cannot show the administrator prompt.
   --host ADDR    address to bind (default 127.0.0.1; anything else exposes the GUI)
   --port N       port (default: a free one)
-  --token TOKEN  access token (default: random; for scripts)`;
+  --token TOKEN  access token (default: random; for scripts)
+  --history-db PATH  record history to this database (default: the user's data directory; under sudo,
+                 the user who ran sudo's, and the file is theirs)
+  --no-history   do not record this time (the window's switch does the same, and is remembered)`;
 
 export interface ServeOptions {
   host: string;
   port: number;
   token: string;
+  /** --history-db. */
+  historyDb?: string | null;
+  /** --no-history: false; otherwise undefined (the remembered switch decides). */
+  recording?: false;
 }
 
 export function parseServeArgs(argv: string[]): ServeOptions {
-  const o: ServeOptions = { host: '127.0.0.1', port: 0, token: randomBytes(24).toString('hex') };
+  const o: ServeOptions = { host: '127.0.0.1', port: 0, token: randomBytes(24).toString('hex'), historyDb: null };
   for (let i = 0; i < argv.length; i++) {
     const [flag, v] = [argv[i], argv[i + 1]];
+    if (flag === '--no-history') {
+      o.recording = false;
+      continue;
+    }
     if (v === undefined) throw new UsageError(`${flag} needs a value (see netprobes serve --help)`);
     if (flag === '--host') o.host = v;
     else if (flag === '--port' && /^\d{1,5}$/.test(v) && Number(v) < 65536) o.port = Number(v);
     else if (flag === '--token' && /^[A-Za-z0-9_-]{16,128}$/.test(v)) o.token = v;
+    else if (flag === '--history-db') o.historyDb = v;
     else throw new UsageError(`bad serve option ${flag} ${v} (see netprobes serve --help)`);
     i++;
   }
@@ -298,10 +310,11 @@ export async function serve(o: ServeOptions, banner = ''): Promise<void> {
     elevatedLauncher: null,
     saveFile: null,
     log: (line) => process.stderr.write(`collector: ${line}\n`),
+    history: { path: o.historyDb ?? null, ...(o.recording === false ? { recording: false } : {}) },
   });
   const served = await startServer(o, session, path.join(DIST_DIR, 'renderer'));
   onExit(async () => {
-    session.shutdown();
+    session.close();
     await served.close();
   });
   if (o.host !== '127.0.0.1' && o.host !== '::1' && o.host !== 'localhost') {
@@ -310,6 +323,8 @@ export async function serve(o: ServeOptions, banner = ''): Promise<void> {
   if (process.getuid?.() !== 0) {
     process.stderr.write('netprobes serve: not root — probes cannot start. Run `sudo npx netprobes serve` to capture.\n');
   }
+  const h = session.state.history;
+  process.stderr.write(`netprobes serve: ${h.recording ? `recording history to ${h.path}` : `not recording history (${h.problem})`}\n`);
   process.stdout.write(`${banner}NetProbes is served at ${served.url}\n`);
   process.stdout.write('Open that URL in a browser; Ctrl-C stops.\n');
 }

@@ -10,6 +10,10 @@ import type { CollectorMessage } from '../ipc/protocol.ts';
 import { listInterfaces } from '../kernel/interfaces.node.ts';
 import { CollectorLink, directLauncher, type Launcher } from './collector-link.node.ts';
 import { NameCache } from './names.node.ts';
+import { rowDecoder, type Column, type RowTuple } from '../core/probe.ts';
+import { KIND_OF_PROBE } from '../history/plan.ts';
+import { queryRange } from '../history/query.node.ts';
+import { HistoryWriter, historyTarget, recordingSetting, saveRecordingSetting } from '../history/writer.node.ts';
 
 export interface SessionOptions {
   collectorScript: string;
@@ -19,6 +23,11 @@ export interface SessionOptions {
   /** Electron: a save dialog that writes the file; null where the renderer saves for itself. */
   saveFile: ((suggestedName: string, content: string, encoding: 'utf8' | 'base64') => Promise<string | null>) | null;
   log?: (line: string) => void;
+  /**
+   * History: the database (default: the user's data directory; under sudo, that user's) and whether to record
+   * (default: the remembered switch, on unless turned off); null: no history at all.
+   */
+  history?: { path?: string | null; recording?: boolean } | null;
 }
 
 const HELLO_TIMEOUT_DIRECT_MS = 15_000;
@@ -33,6 +42,10 @@ export class Session {
   /** Per probe, the last start/stop in line: each waits for the one before, so the collector gets them in the order asked. */
   private readonly lanes = new Map<ProbeId, Promise<unknown>>();
   readonly state: HostState;
+  /** The history database, open for the session (recording or not: the History view reads it either way). */
+  private history: HistoryWriter | null = null;
+  private historyOwner: { uid: number; gid: number } | null = null;
+  private readonly decoders = new Map<ProbeId, (t: RowTuple) => Record<string, unknown>>();
 
   constructor(private readonly opts: SessionOptions) {
     this.state = {
@@ -40,7 +53,35 @@ export class Session {
       elevation: process.getuid?.() === 0 ? 'direct' : opts.elevatedLauncher ? 'prompt' : 'none',
       frontEnd: opts.frontEnd,
       probes: Object.fromEntries(PROBE_IDS.map((id) => [id, { running: false, source: null, use: null, problem: null }])) as HostState['probes'],
+      history: { recording: false, path: null, problem: 'history is off for this session', notice: null },
     };
+    if (opts.history !== null) this.openHistory(opts.history ?? {});
+  }
+
+  private openHistory(o: { path?: string | null; recording?: boolean }): void {
+    let file: string | null = null;
+    try {
+      const target = historyTarget(o.path ?? null);
+      file = target.path;
+      this.historyOwner = target.owner;
+      this.history = HistoryWriter.open(file, { owner: target.owner, log: (l) => this.opts.log?.(l) });
+      const recording = o.recording ?? recordingSetting(file);
+      this.state.history = { recording, path: file, problem: recording ? null : 'recording is turned off', notice: this.history.notice };
+    } catch (e) {
+      this.state.history = { recording: false, path: file, problem: `history cannot be recorded: ${(e as Error).message}`, notice: null };
+    }
+  }
+
+  /** Writes what history holds and closes it (at quit). */
+  close(): void {
+    this.shutdown();
+    this.history?.close();
+    this.history = null;
+  }
+
+  private historyOf(): HistoryWriter {
+    if (!this.history) throw new Error(this.state.history.problem ?? 'no history database');
+    return this.history;
   }
 
   subscribe(listener: (e: HostEvent) => void): () => void {
@@ -72,6 +113,7 @@ export class Session {
         const options = PROBES[req.probe].options.parse(req.options, 'options');
         await this.ensureCollector();
         this.setProbe(req.probe, { running: true, source: null, use: null, problem: null });
+        this.history?.recorder.started(req.probe, options);
         this.link!.send({ type: 'start', probe: req.probe, options });
         return { ok: true };
       }
@@ -93,6 +135,22 @@ export class Session {
       case 'processPorts':
         await this.ensureCollector();
         return this.link!.query({ type: 'ports', pid: req.pid });
+      case 'historyQuery': {
+        const h = this.historyOf();
+        h.writeNow(); // what waits for the next write is part of the answer
+        // A file found damaged while in use was moved aside and a new one started: said in the window.
+        if (h.notice !== this.state.history.notice) this.setHistory({ ...this.state.history, notice: h.notice });
+        return queryRange(h.store.db, req);
+      }
+      case 'setHistory': {
+        const h = this.historyOf();
+        saveRecordingSetting(h.path, req.recording, this.historyOwner);
+        this.setHistory({ ...this.state.history, recording: req.recording, problem: req.recording ? h.problem : 'recording is turned off' });
+        return { ok: true };
+      }
+      case 'clearHistory':
+        this.historyOf().clear();
+        return { ok: true };
     }
   }
 
@@ -150,10 +208,25 @@ export class Session {
       case 'stopped':
         return this.setProbe(m.probe, { ...this.state.probes[m.probe], running: false, problem: m.problem });
       case 'rows':
+        this.record(m.probe, m.rows);
         return this.broadcast({ type: 'rows', probe: m.probe, rows: m.rows });
       case 'counters':
+        if (this.history && this.state.history.recording) this.history.recorder.counters(m.probe, m.counters);
         return this.broadcast({ type: 'counters', probe: m.probe, counters: m.counters });
     }
+  }
+
+  /** A recorded probe's rows, into history's sums for this second (written once a second, off this path). */
+  private record(probe: ProbeId, rows: RowTuple[]): void {
+    if (!this.history || !this.state.history.recording || !KIND_OF_PROBE[probe]) return;
+    let decode = this.decoders.get(probe);
+    if (!decode) this.decoders.set(probe, (decode = rowDecoder(PROBES[probe].columns as readonly Column<Record<string, unknown>>[])));
+    this.history.recorder.rows(probe, rows.map(decode));
+  }
+
+  private setHistory(h: HostState['history']): void {
+    this.state.history = h;
+    this.broadcast({ type: 'state', state: this.state });
   }
 
   private setProbe(id: ProbeId, s: HostState['probes'][ProbeId]): void {

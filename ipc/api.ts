@@ -6,7 +6,9 @@ import type { ProbeId } from '../probes/registry.ts';
 import type { RowTuple } from '../core/probe.ts';
 import type { SourceUse } from '../runtime/source.ts';
 import { json, probeId, type Answer, type Problem } from './protocol.ts';
-import { arr, int, literal, obj, optional, str, tagged, type Infer } from '../core/schema.ts';
+import { arr, bool, custom, int, literal, obj, optional, record, str, tagged, type Infer } from '../core/schema.ts';
+import { GROUPINGS, HISTORY_KINDS } from '../history/plan.ts';
+import type { RangeAnswer } from '../history/answer.ts';
 
 export type CollectorStatus = 'not-running' | 'starting' | 'running' | 'crashed';
 
@@ -37,6 +39,19 @@ export interface HostState {
   /** Where the renderer runs: the Electron app, or a browser through `serve`. */
   frontEnd: 'electron' | 'browser';
   probes: Record<ProbeId, ProbeState>;
+  history: HistoryState;
+}
+
+/** Recording to the history database: on by default, said plainly in the window, switched off there or with --no-history. */
+export interface HistoryState {
+  /** Probes' rows are being recorded now. */
+  recording: boolean;
+  /** The database file (null: none could be opened). */
+  path: string | null;
+  /** Why recording is not happening or failed, in words. */
+  problem: string | null;
+  /** Said once: a corrupt file moved aside. */
+  notice: string | null;
 }
 
 export interface InterfaceInfo {
@@ -73,6 +88,20 @@ export const requestSchema = tagged({
   exportPcapng: obj({}),
   /** The local TCP/UDP ports of a process, for the "packets of this process" link. */
   processPorts: obj({ pid: int({ min: 1, max: 4_194_304 }) }),
+  /** What was recorded over [from, to) (seconds), grouped, with timelines on request. */
+  historyQuery: obj({
+    kind: literal(...HISTORY_KINDS),
+    by: literal(...GROUPINGS),
+    from: int({ min: 0, max: 2 ** 33 }),
+    to: int({ min: 0, max: 2 ** 33 }),
+    top: optional(int({ min: 1, max: 10_000 })),
+    where: optional(record(custom<string | number>('a string or a whole number', (v) => (typeof v === 'string' && v.length <= 256) || Number.isSafeInteger(v)), { maxKeys: 8, key: /^[A-Za-z]{1,32}$/ })),
+    timeline: optional(bool),
+  }),
+  /** Recording on or off (remembered for the next start). */
+  setHistory: obj({ recording: bool }),
+  /** Deletes everything recorded. */
+  clearHistory: obj({}),
 });
 export type Request = Infer<typeof requestSchema>;
 
@@ -88,7 +117,9 @@ export type Reply<R extends Request['type']> = R extends 'getState'
           ? Answer<'pcapng'>
           : R extends 'processPorts'
             ? Answer<'ports'>
-            : { ok: true };
+            : R extends 'historyQuery'
+              ? RangeAnswer
+              : { ok: true };
 
 /** What both front doors give the renderer. */
 export interface NetprobesApi {

@@ -14,6 +14,7 @@ import { ProbeTab, type Incoming, type TabActions } from './ProbeTab.dom.tsx';
 import { Overview } from './Overview.dom.tsx';
 import { VIEWS } from '../probes/views.dom.ts';
 import type { CrossLink } from './ui/view.dom.ts';
+import { HistoryStatus, HistoryView } from './history/History.dom.tsx';
 
 type Tab = 'overview' | ProbeId;
 const TABS: Tab[] = ['overview', ...PROBE_IDS];
@@ -39,7 +40,7 @@ export function App(props: { api: NetprobesApi; link: () => Link; subscribeLink:
   const [state, setState] = useState<HostState | null>(null);
   // An external store: the connection may open before the first effect runs, and must not be missed.
   const link = useSyncExternalStore(props.subscribeLink, props.link);
-  const [tab, setTab] = useState<Tab>('overview');
+  const [tab, setTab] = useState<Tab | 'history'>('overview');
   const [incoming, setIncoming] = useState<Partial<Record<ProbeId, Incoming>>>({});
   const [help, setHelp] = useState(false);
   const [namesOn, setNamesOn] = useState(false);
@@ -144,6 +145,9 @@ export function App(props: { api: NetprobesApi; link: () => Link; subscribeLink:
               ) : null}
             </button>
           ))}
+          <button role="tab" id="tab-history" aria-selected={tab === 'history'} aria-controls="panel-history" onClick={() => setTab('history')}>
+            History
+          </button>
         </nav>
         <span className="grow" />
         <label className="toggle" title="Names for addresses (reverse DNS) and well-known ports (n)">
@@ -177,6 +181,9 @@ export function App(props: { api: NetprobesApi; link: () => Link; subscribeLink:
             ) : null}
           </div>
         ))}
+        <div role="tabpanel" id="panel-history" aria-labelledby="tab-history" hidden={tab !== 'history'} className="panel">
+          {state ? <HistoryView api={api} state={state.history} active={tab === 'history'} /> : null}
+        </div>
       </main>
       {help ? (
         <div className="help" role="dialog" aria-label="Keyboard shortcuts">
@@ -212,6 +219,7 @@ export function App(props: { api: NetprobesApi; link: () => Link; subscribeLink:
           lost: <b data-counter="lostTotal">{lost}</b>
         </span>
         <span className="grow" />
+        <HistoryStatus state={state?.history} onOpen={() => setTab('history')} />
         <span>{api.frontEnd === 'browser' ? 'browser (netprobes serve)' : 'desktop app'}</span>
       </footer>
     </div>

@@ -4,7 +4,7 @@
 import { build } from 'esbuild';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 
-const node = { platform: 'node', target: 'node20', format: 'cjs', bundle: true, sourcemap: true, external: ['cap', 'electron'], logLevel: 'warning' };
+const node = { platform: 'node', target: 'node20', format: 'cjs', bundle: true, sourcemap: true, external: ['cap', 'electron', 'better-sqlite3'], logLevel: 'warning' };
 
 await Promise.all([
   build({ ...node, entryPoints: ['cli/cli.node.ts'], outfile: 'dist/cli.js' }),

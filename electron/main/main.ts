@@ -113,5 +113,5 @@ app.on('second-instance', () => BrowserWindow.getAllWindows()[0]?.focus());
 app.on('window-all-closed', () => app.quit());
 // Closing the socket ends the collector, however we got here: a quit, a
 // signal, a crash of main (the kernel closes the socket), even SIGKILL.
-app.on('will-quit', () => hostSession.shutdown());
+app.on('will-quit', () => hostSession.close());
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => app.quit());

@@ -8,6 +8,7 @@
 
 import { PROBES } from '../../probes/registry.ts';
 import { PROBE_IDS } from '../../probes/registry.ts';
+import { GROUPINGS, HISTORY_KINDS } from '../../history/plan.ts';
 import { check } from './engine.ts';
 import type { Rng } from './rng.ts';
 
@@ -169,7 +170,7 @@ export const validCollectorMessage = (rng: Rng): Json => {
 
 export const validRequest = (rng: Rng): Json => {
   const p = probe(rng);
-  switch (rng.int(9)) {
+  switch (rng.int(10)) {
     case 0:
       return { type: 'getState' };
     case 1:
@@ -189,6 +190,12 @@ export const validRequest = (rng: Rng): Json => {
     }
     case 7:
       return { type: 'exportPcapng' };
+    case 8:
+      return rng.chance(0.5)
+        ? { type: 'historyQuery', kind: rng.pick(HISTORY_KINDS), by: rng.pick(GROUPINGS), from: rng.range(0, 2 ** 31), to: rng.range(0, 2 ** 31), ...(rng.chance(0.5) ? { top: rng.range(1, 100), timeline: true, where: { pid: 42, command: 'x' } } : {}) }
+        : rng.chance(0.5)
+          ? { type: 'setHistory', recording: rng.chance(0.5) }
+          : { type: 'clearHistory' };
     default:
       return { type: 'processPorts', pid: rng.range(1, 4_194_304) };
   }
@@ -402,6 +409,17 @@ export const requestType: Check = tagged({
   saveFile: { suggestedName: str(200, 1, /^[\w.-]+$/), content: str(256 << 20), 'encoding?': oneOf('utf8', 'base64') },
   exportPcapng: {},
   processPorts: { pid: int(1, 4_194_304) },
+  historyQuery: {
+    kind: oneOf(...HISTORY_KINDS),
+    by: oneOf(...GROUPINGS),
+    from: int(0, 2 ** 33),
+    to: int(0, 2 ** 33),
+    'top?': int(1, 10_000),
+    'where?': record((v, p) => (typeof v === 'string' && v.length <= 256) || Number.isSafeInteger(v) ? undefined : fail(p, 'a string or a whole number', v), 8, /^[A-Za-z]{1,32}$/),
+    'timeline?': bool,
+  },
+  setHistory: { recording: bool },
+  clearHistory: {},
 });
 
 /** Deep equality of two JSON (or structured-clone) values, NaN equal to NaN, without recursion (inputs may be nested 10^5 deep). */

@@ -18,6 +18,7 @@ test('each source folder has its layer, in order', () => {
     'runtime/source.ts',
     'probes/nettop/engine.ts',
     'probes/registry.ts',
+    'history/store.node.ts',
     'ipc/protocol.ts',
     'renderer/ui/store.dom.ts',
     'probes/nettop/view.dom.tsx',
@@ -38,6 +39,9 @@ test('what the rule refuses, and what it lets through', () => {
   assert.match(violation('collector/runner.node.ts', 'host/session.node.ts')!, /collector may not import host/);
   assert.match(violation('host/session.node.ts', 'cli/serve.node.ts')!, /host may not import cli/);
   assert.equal(violation('cli/serve.node.ts', 'host/session.node.ts'), null);
+  assert.match(violation('history/plan.ts', 'ipc/api.ts')!, /history .* may not import ipc/);
+  assert.match(violation('probes/nettop/definition.ts', 'history/plan.ts')!, /layers only point down/);
+  assert.equal(violation('host/session.node.ts', 'history/writer.node.ts'), null);
   assert.equal(violation('probes/nettop/view.dom.tsx', 'renderer/ui/Chart.dom.tsx'), null);
   assert.equal(violation('probes/nettop/source.node.ts', 'kernel/capture/pcap.node.ts'), null);
   assert.equal(violation('renderer/App.dom.tsx', 'probes/views.dom.ts'), null);
