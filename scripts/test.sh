@@ -16,6 +16,9 @@ files=(test/unit/*.test.ts test/integration/*.test.ts test/e2e/*.test.ts)
 if [[ $# -gt 0 ]]; then files=("$@"); fi
 step "tests (${#files[@]} files)"
 summary=$(mktemp)
+# The app records history by default: tests that start `serve` or the app write to a throwaway data directory,
+# never the user's own.
+export XDG_DATA_HOME; XDG_DATA_HOME=$(mktemp -d)
 # One test run at a time on a machine: the root tests count kernel-wide events that a second run would add to.
 exec 9>/tmp/netprobes-tests.lock
 flock -n 9 || { echo "(waiting for another test run on this machine to finish)"; flock 9; }
@@ -27,4 +30,5 @@ status=$?
 echo
 cat "$summary"
 rm -f "$summary"
+rm -rf "$XDG_DATA_HOME"
 exit $status
