@@ -5,7 +5,7 @@
 // explained in plain words (reasons.ts).
 
 import { defineColumns, defineProbe, type RowOf } from '../../core/probe.ts';
-import { bool, obj, type Infer } from '../../core/schema.ts';
+import { bool, obj, optional, type Infer } from '../../core/schema.ts';
 import { INTERVAL_SECONDS } from '../../core/probe-options.ts';
 
 const columns = defineColumns([
@@ -22,7 +22,7 @@ const columns = defineColumns([
 /** A row: one field per column, in column order on the wire. */
 export type DropRow = RowOf<typeof columns>;
 
-const options = obj({ interval: INTERVAL_SECONDS, explain: bool });
+const options = obj({ interval: INTERVAL_SECONDS, explain: optional(bool) });
 export type DropwatchOptions = Infer<typeof options>;
 
 export const dropwatch = defineProbe<DropRow, DropwatchOptions>()({

@@ -6,7 +6,7 @@
 
 import { defineColumns, defineProbe, type RowOf } from '../../core/probe.ts';
 import { TASK_EVENTS_LOST } from '../../core/probe-options.ts';
-import { bool, obj, type Infer } from '../../core/schema.ts';
+import { bool, obj, optional, type Infer } from '../../core/schema.ts';
 
 const columns = defineColumns([
   { key: 'time', csv: 'TIME', title: 'Time', type: 'time', width: 210, description: 'when accept() returned the connection (outbound: when it was established), ISO 8601 UTC' },
@@ -29,7 +29,7 @@ const columns = defineColumns([
 /** A row: one field per column, in column order on the wire. */
 export type ConnRow = RowOf<typeof columns>;
 
-const options = obj({ outbound: bool, lifetimes: bool });
+const options = obj({ outbound: bool, lifetimes: optional(bool) });
 export type TcpConnectionsOptions = Infer<typeof options>;
 
 export const tcpConnections = defineProbe<ConnRow, TcpConnectionsOptions>()({

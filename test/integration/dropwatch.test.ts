@@ -28,7 +28,7 @@ test('UDP to a closed port: exactly N drops at __udp4_lib_rcv, NO_SOCKET, IPv4',
   const before = globalTracingState();
   const N = 1000;
   const port = await closedUdpPort();
-  const run = await startSource(dropwatchSource, { interval: 1, explain: false });
+  const run = await startSource(dropwatchSource, { interval: 1 });
   assert.match(run.running.description, /skb:kfree_skb/);
   try {
     await sleep(200);
@@ -58,7 +58,7 @@ test('UDP to a closed port: exactly N drops at __udp4_lib_rcv, NO_SOCKET, IPv4',
 
 test('a table every interval, even without drops', { timeout: 20_000 }, async (t) => {
   if (!need(t, 'root')) return;
-  const run = await startSource(dropwatchSource, { interval: 1, explain: false });
+  const run = await startSource(dropwatchSource, { interval: 1 });
   try {
     await until(() => run.batches.length >= 2, 5000, 'two tables');
   } finally {

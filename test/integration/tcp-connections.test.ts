@@ -63,7 +63,7 @@ test('accepted connections carry the accepting server\'s PID, command, UID, port
   const before = globalTracingState();
   host = await createTestHost(42);
   const PORT = 8080;
-  const run = await startSource(tcpConnectionsSource, { outbound: true, lifetimes: false });
+  const run = await startSource(tcpConnectionsSource, { outbound: true });
   assert.match(run.running.description, /inet_sock_set_state/);
   try {
     await sleep(100);
