@@ -143,7 +143,7 @@ export const tcpConnectionsSource: ProbeSource<TcpConnectionsOptions, ConnRow> =
       },
       stop: async () => {
         const rows = loop.finish();
-        tracker.finish();
+        rows.push(...tracker.finish());
         session.close(); // keeps the final loss counts
         if (rows.length) sink.rows(rows);
       },

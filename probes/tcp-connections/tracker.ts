@@ -137,6 +137,11 @@ export class ConnTracker {
   private deferred: { ev: AcceptExit; port: number; atEnter: Owner | undefined }[] = [];
   /** sk → a connection followed until it closes (--lifetimes). */
   private readonly lives = new Map<string, Life>();
+  /**
+   * Connections closed in the last batch, their rows made one batch later: the kernel traces an active reset
+   * (SO_LINGER 0, an abort) just after the socket's change to CLOSE.
+   */
+  private closing = new Map<string, { life: Life; close: StateChange }>();
   readonly counts: TrackerCounters = { accepted: 0, outbound: 0, unattributed: 0, noListener: 0, neverAccepted: 0, ownerGone: 0, shed: 0, closed: 0, closedUnowned: 0 };
 
   constructor(
@@ -147,6 +152,8 @@ export class ConnTracker {
   /** Handles one batch of events in time order; returns the rows they complete. */
   process(events: readonly ConnEvent[]): ConnRow[] {
     const rows: ConnRow[] = [];
+    const closed = this.closing;
+    this.closing = new Map();
     const retry = this.deferred;
     this.deferred = [];
     let lastTs = 0;
@@ -163,18 +170,23 @@ export class ConnTracker {
       else this.onState(e, rows);
     }
     for (const d of retry) this.take(d.ev, d.port, rows, false, d.atEnter);
+    for (const { life, close } of closed.values()) this.lifetimeRow(life, close, rows);
     this.expire(lastTs);
     return rows;
   }
 
-  /** At stop: accepts still deferred are unattributed. */
-  finish(): void {
+  /** At stop: accepts still deferred are unattributed; the rows of connections closed in the last batch. */
+  finish(): ConnRow[] {
     this.counts.unattributed += this.deferred.length;
     this.deferred = [];
+    const rows: ConnRow[] = [];
+    for (const { life, close } of this.closing.values()) this.lifetimeRow(life, close, rows);
+    this.closing = new Map();
+    return rows;
   }
 
   private onTrouble(e: Trouble): void {
-    const life = this.lives.get(e.sk);
+    const life = this.lives.get(e.sk) ?? this.closing.get(e.sk)?.life;
     if (!life) return; // a listener, or a connection opened before we started
     if (e.what === 'srtt') life.srttUs = e.value;
     else life[e.what] += e.value;
@@ -190,11 +202,18 @@ export class ConnTracker {
     this.lives.set(e.sk, { startNs: e.tsNs, ev: e, owner, direction, tx: 0, rx: 0, retrans: 0, rstSent: 0, rstRecv: 0, srttUs: 0 });
   }
 
-  /** --lifetimes: a followed connection reached CLOSE: its row, if its process is known. */
+  /** --lifetimes: a followed connection reached CLOSE: its row comes with the next batch. */
   private close(e: StateChange, rows: ConnRow[]): void {
     const life = this.lives.get(e.sk);
     if (!life) return;
     this.lives.delete(e.sk);
+    const earlier = this.closing.get(e.sk); // the address already reused within one batch: that one's row now
+    if (earlier) this.lifetimeRow(earlier.life, earlier.close, rows);
+    this.closing.set(e.sk, { life, close: e });
+  }
+
+  /** A closed connection's row, if its process is known. */
+  private lifetimeRow(life: Life, e: StateChange, rows: ConnRow[]): void {
     if (!life.owner || !life.direction) {
       this.counts.closedUnowned++;
       return;

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConnTracker, sockAddr, type ConnEvent, type Lookups, type StateChange } from '../../probes/tcp-connections/tracker.ts';
-import { tcpConnections } from '../../probes/tcp-connections/definition.ts';
+import { tcpConnections, type ConnRow } from '../../probes/tcp-connections/definition.ts';
 import { csvHeader } from '../../core/format.ts';
 import { printTcpConnections } from '../../probes/tcp-connections/print.ts';
 
@@ -129,7 +129,7 @@ test('--lifetimes: a row per connection when it closes, with its process and wha
   const trouble = (tsNs: number, sk: string, what: 'tx' | 'rx' | 'retrans' | 'rstSent' | 'rstRecv' | 'srtt', value = 1): ConnEvent => ({ kind: 'trouble', tsNs, sk, what, value });
   // No rows at open in this mode.
   assert.deepEqual(tr.process(recorded), []);
-  const rows = tr.process([
+  const rows: ConnRow[] = tr.process([
     trouble(600_000_000, 's1', 'rx', 100),
     trouble(600_000_001, 's1', 'tx', 40),
     trouble(600_000_002, 's1', 'retrans'),
@@ -138,9 +138,11 @@ test('--lifetimes: a row per connection when it closes, with its process and wha
     trouble(600_000_005, 'listener', 'rstSent'), // not a followed connection: ignored
     trouble(700_000_000, 's1', 'rstRecv'),
     st(700_000_001, CLIENT, true, 's1', 1, 7, 8080, 49906, '10.231.7.2', '10.231.7.1'),
-    trouble(701_000_000, 'c2', 'rstSent'),
-    st(701_000_001, CLIENT, false, 'c2', 1, 7, 49914, 8080, '10.231.7.1', '10.231.7.2'),
+    st(701_000_000, CLIENT, false, 'c2', 1, 7, 49914, 8080, '10.231.7.1', '10.231.7.2'),
+    trouble(701_000_001, 'c2', 'rstSent'), // an active reset is traced just after the change to CLOSE
   ]);
+  assert.equal(rows.length, 0, 'rows of connections closed come one batch later');
+  rows.push(...tr.process([]));
   assert.deepEqual(
     rows.map((r) => [r.direction, r.pid, r.cmd, r.port, r.remotePort, r.durationMs, r.txBytes, r.rxBytes, r.retrans, r.resetsSent, r.resetsReceived, r.srttUs, r.state]),
     [
@@ -154,5 +156,6 @@ test('--lifetimes: a row per connection when it closes, with its process and wha
   // A connection established but never accepted closes without an owner: counted, no row.
   const lone = new ConnTracker(lookups, { outbound: false, lifetimes: true });
   lone.process([st(1, CLIENT, true, 'x', 3, 1, 8080, 5000, '10.0.0.2', '10.0.0.1'), st(2, CLIENT, true, 'x', 1, 7, 8080, 5000, '10.0.0.2', '10.0.0.1')]);
+  assert.deepEqual(lone.finish(), []);
   assert.deepEqual([lone.counts.closed, lone.counts.closedUnowned], [0, 1]);
 });
