@@ -51,7 +51,7 @@ function DropPanel({ store, version, find }: PanelProps<DropRow>) {
           </button>
         ))}
       </div>
-      <div className="chips" aria-label="Processes losing packets">
+      <div className="chips" role="group" aria-label="Processes losing packets">
         {byProcess.top.map((p) => {
           const pid = /\((\d+)\)$/.exec(p)?.[1];
           return (

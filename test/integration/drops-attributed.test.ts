@@ -67,6 +67,7 @@ test('dropwatch --format csv: SOCKET_RCVBUFF drops carry the receiver\'s PID and
   const rows = parseCsv(out.stdout);
   assert.deepEqual(rows[0], ['TIME', 'COUNT', 'LOCATION', 'REASON', 'PROTOCOL', 'PID', 'COMMAND']);
   const mine = rows.slice(1).filter((r) => r[3] === 'SOCKET_RCVBUFF' && r[5] === String(pid));
+  t.diagnostic(`socket drops counter ${kernelDrops}; rows ${JSON.stringify(mine)}`);
   assert.ok(mine.length > 0, `SOCKET_RCVBUFF rows for PID ${pid}:\n${out.stdout}`);
   for (const r of mine) assert.equal(r[6], comm);
   assert.equal(
