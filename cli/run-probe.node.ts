@@ -21,7 +21,7 @@ export async function runProbe(id: ProbeId, args: ProbeArgs): Promise<void> {
   const source = SOURCES[id];
   const out = process.stdout;
   out.on('error', () => void exitNow(0)); // a closed pipe (| head) ends the run quietly
-  const printer = PRINTERS[id]();
+  const printer = PRINTERS[id](args.options);
   let shown = 0;
   let shed = 0;
   const write = (lines: string[]) => {

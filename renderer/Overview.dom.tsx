@@ -52,10 +52,10 @@ export function Overview(props: { stores: Stores; state: HostState; onOpen: (id:
             </li>
           ))}
         </OverviewList>
-        <OverviewList title="Drops (latest interval)" empty="Start Drops to see where the kernel drops packets." onOpen={() => props.onOpen('dropwatch')}>
+        <OverviewList title="Drops (latest interval)" empty="Start Drops to see where the kernel drops packets, and whose." onOpen={() => props.onOpen('dropwatch')}>
           {drops.map((r) => (
-            <li key={`${r.location} ${r.reason} ${r.protocol}`}>
-              <b>{r.count}</b> at {r.location} ({r.reason})
+            <li key={`${r.location} ${r.reason} ${r.protocol} ${r.pid} ${r.command}`} title={r.explanation}>
+              <b>{r.count}</b> at {r.location} ({r.reason}){r.pid ? <>, lost by <b>{r.command}</b> ({r.pid})</> : null}: {r.explanation}
             </li>
           ))}
         </OverviewList>

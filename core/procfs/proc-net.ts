@@ -56,6 +56,10 @@ export interface ProcSocket {
   uid: number;
   /** 0 for sockets no file refers to: TIME_WAIT, request sockets, orphans after close(). */
   inode: number;
+  /** Bytes in its receive queue when the table was read (rx_queue). */
+  rxQueue?: number;
+  /** The socket's own count of packets it dropped (sk_drops): UDP and raw tables have it, TCP's not. */
+  drops?: number;
 }
 
 export interface ParsedTable {
@@ -77,7 +81,7 @@ export function parseProcNet(text: string, proto: L4Proto, family: 4 | 6, little
     const line = lines[i]!;
     if (!line.trim()) continue;
     const fields = line.trim().split(/\s+/);
-    // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...
+    // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ... (UDP: ref pointer drops)
     if (fields.length < 10) {
       malformed++;
       continue;
@@ -91,6 +95,8 @@ export function parseProcNet(text: string, proto: L4Proto, family: 4 | 6, little
       malformed++;
       continue;
     }
+    const rxQueue = parseInt(fields[4]!.slice(fields[4]!.indexOf(':') + 1), 16);
+    const drops = proto === 'UDP' && fields.length >= 13 ? Number(fields[12]) : NaN;
     sockets.push({
       proto,
       family,
@@ -101,6 +107,8 @@ export function parseProcNet(text: string, proto: L4Proto, family: 4 | 6, little
       state,
       uid,
       inode,
+      ...(Number.isInteger(rxQueue) ? { rxQueue } : {}),
+      ...(Number.isInteger(drops) ? { drops } : {}),
     });
   }
   return { sockets, malformed };

@@ -4,7 +4,7 @@
 // core/procfs/proc-net.ts); the callers decide how often (nettop's scanner,
 // tcp-connections' listener look-ups, task tracking, the GUI's process link).
 
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { parseProcNet, parseStatus, socketInode, SOCKET_TABLES, type ProcSocket, type ProcStatus } from '../../core/procfs/proc-net.ts';
 
@@ -55,4 +55,38 @@ export function readSocketTables(netDir: string, only?: (file: string) => boolea
 export function tcpLocalPort(pid: number, inode: number, proc = '/proc'): number | null {
   const { sockets } = readSocketTables(`${proc}/${pid}/net`, (file) => file.startsWith('tcp'));
   return sockets.find((socket) => socket.inode === inode)?.localPort ?? null;
+}
+
+/**
+ * Which process holds each of the socket `inodes`: a walk of every /proc/<pid>/fd, inode → the LOWEST pid holding
+ * it (/proc lists pids in ascending order, so the first holder found; usually the parent that created a shared
+ * socket, and stable across walks). Costs a readdir and a readlink per fd of every process: callers rate-limit it.
+ */
+export function socketHolders(inodes: ReadonlySet<number>, proc = '/proc'): { holders: Map<number, number>; processes: number } {
+  const holders = new Map<number, number>();
+  let processes = 0;
+  if (!inodes.size) return { holders, processes };
+  for (const name of readdirSync(proc)) {
+    const c = name.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    const pid = Number(name);
+    processes++;
+    let fds: string[];
+    try {
+      fds = readdirSync(`${proc}/${name}/fd`);
+    } catch {
+      continue; // exited, or a kernel thread without an fd table
+    }
+    for (const fd of fds) {
+      let link: string;
+      try {
+        link = readlinkSync(`${proc}/${name}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      const inode = socketInode(link);
+      if (inode && inodes.has(inode) && !holders.has(inode)) holders.set(inode, pid);
+    }
+  }
+  return { holders, processes };
 }

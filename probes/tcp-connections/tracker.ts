@@ -12,6 +12,11 @@
 // Caveat: two listeners on one port (SO_REUSEPORT, or other network
 // namespaces) share our queue and may swap peers between them.
 // Outbound: CLOSE → SYN_SENT runs in connect(), in the connecting task.
+//
+// Lifetimes (as tcplife): each connection is followed by its socket address
+// from its establishment (outbound: from connect) to CLOSE, summing what the
+// trouble events say of it (retransmissions, resets, bytes, RTT); the row is
+// made at CLOSE, with the process that accepted (or opened) it.
 
 import type { ConnRow } from './definition.ts';
 import { ipv4, ipv6 } from '../../core/packet.ts';
@@ -48,7 +53,34 @@ export interface AcceptExit {
   readonly ret: number;
 }
 
-export type ConnEvent = StateChange | AcceptEnter | AcceptExit;
+/** An event about one connection's health, keyed by its socket address. */
+export interface Trouble {
+  readonly kind: 'trouble';
+  readonly tsNs: number;
+  readonly sk: string;
+  /** tx/rx: bytes; srtt: µs; the others: one each. */
+  readonly what: 'tx' | 'rx' | 'retrans' | 'rstSent' | 'rstRecv' | 'srtt';
+  readonly value: number;
+}
+
+export type ConnEvent = StateChange | AcceptEnter | AcceptExit | Trouble;
+
+/** A connection followed from its establishment to its close (--lifetimes). */
+interface Life {
+  readonly startNs: number;
+  /** The latest state change with its ports known (an outbound socket has no source port at SYN_SENT). */
+  ev: StateChange;
+  owner?: Owner;
+  direction?: 'accepted' | 'outbound';
+  tx: number;
+  rx: number;
+  retrans: number;
+  rstSent: number;
+  rstRecv: number;
+  srttUs: number;
+}
+
+const STATE_NAMES = Object.fromEntries(Object.entries(TcpState).map(([name, n]) => [n, name])) as Record<number, string>;
 
 /** Who a thread was at an event: its process, and whether the thread still ran when asked. */
 export type Owner = TaskOwner;
@@ -80,9 +112,14 @@ export interface TrackerCounters {
   ownerGone: number;
   /** Entries shed because a table hit its limit. */
   shed: number;
+  /** --lifetimes: connections closed with their process known (a row each), and without (no row). */
+  closed: number;
+  closedUnowned: number;
 }
 
 const MAX_PENDING = 10_000;
+/** Connections followed at once with --lifetimes. */
+const MAX_LIVES = 65_536;
 const MAX_THREADS = 10_000;
 const EXPIRE_NS = 60e9;
 
@@ -98,16 +135,25 @@ export class ConnTracker {
   private readonly listens = new Map<number, Set<number>>();
   /** accept exits that found nothing waiting: retried once after the next batch. */
   private deferred: { ev: AcceptExit; port: number; atEnter: Owner | undefined }[] = [];
-  readonly counts: TrackerCounters = { accepted: 0, outbound: 0, unattributed: 0, noListener: 0, neverAccepted: 0, ownerGone: 0, shed: 0 };
+  /** sk → a connection followed until it closes (--lifetimes). */
+  private readonly lives = new Map<string, Life>();
+  /**
+   * Connections closed in the last batch, their rows made one batch later: the kernel traces an active reset
+   * (SO_LINGER 0, an abort) just after the socket's change to CLOSE.
+   */
+  private closing = new Map<string, { life: Life; close: StateChange }>();
+  readonly counts: TrackerCounters = { accepted: 0, outbound: 0, unattributed: 0, noListener: 0, neverAccepted: 0, ownerGone: 0, shed: 0, closed: 0, closedUnowned: 0 };
 
   constructor(
     private readonly lookups: Lookups,
-    private readonly opts: { outbound: boolean },
+    private readonly opts: { outbound: boolean; lifetimes?: boolean },
   ) {}
 
   /** Handles one batch of events in time order; returns the rows they complete. */
   process(events: readonly ConnEvent[]): ConnRow[] {
     const rows: ConnRow[] = [];
+    const closed = this.closing;
+    this.closing = new Map();
     const retry = this.deferred;
     this.deferred = [];
     let lastTs = 0;
@@ -120,20 +166,81 @@ export class ConnTracker {
         }
         this.inAccept.set(e.tid, { fd: e.fd, owner: this.lookups.owner(e.tid, e.tsNs) });
       } else if (e.kind === 'acceptExit') this.onAcceptExit(e, rows, true);
+      else if (e.kind === 'trouble') this.onTrouble(e);
       else this.onState(e, rows);
     }
     for (const d of retry) this.take(d.ev, d.port, rows, false, d.atEnter);
+    for (const { life, close } of closed.values()) this.lifetimeRow(life, close, rows);
     this.expire(lastTs);
     return rows;
   }
 
-  /** At stop: accepts still deferred are unattributed. */
-  finish(): void {
+  /** At stop: accepts still deferred are unattributed; the rows of connections closed in the last batch. */
+  finish(): ConnRow[] {
     this.counts.unattributed += this.deferred.length;
     this.deferred = [];
+    const rows: ConnRow[] = [];
+    for (const { life, close } of this.closing.values()) this.lifetimeRow(life, close, rows);
+    this.closing = new Map();
+    return rows;
+  }
+
+  private onTrouble(e: Trouble): void {
+    const life = this.lives.get(e.sk) ?? this.closing.get(e.sk)?.life;
+    if (!life) return; // a listener, or a connection opened before we started
+    if (e.what === 'srtt') life.srttUs = e.value;
+    else life[e.what] += e.value;
+  }
+
+  /** --lifetimes: starts following a connection (its establishment, or an outbound connect). */
+  private follow(e: StateChange, owner?: Owner, direction?: 'accepted' | 'outbound'): void {
+    if (!this.opts.lifetimes) return;
+    if (this.lives.size >= MAX_LIVES && !this.lives.has(e.sk)) {
+      this.counts.shed++;
+      return;
+    }
+    this.lives.set(e.sk, { startNs: e.tsNs, ev: e, owner, direction, tx: 0, rx: 0, retrans: 0, rstSent: 0, rstRecv: 0, srttUs: 0 });
+  }
+
+  /** --lifetimes: a followed connection reached CLOSE: its row comes with the next batch. */
+  private close(e: StateChange, rows: ConnRow[]): void {
+    const life = this.lives.get(e.sk);
+    if (!life) return;
+    this.lives.delete(e.sk);
+    const earlier = this.closing.get(e.sk); // the address already reused within one batch: that one's row now
+    if (earlier) this.lifetimeRow(earlier.life, earlier.close, rows);
+    this.closing.set(e.sk, { life, close: e });
+  }
+
+  /** A closed connection's row, if its process is known. */
+  private lifetimeRow(life: Life, e: StateChange, rows: ConnRow[]): void {
+    if (!life.owner || !life.direction) {
+      this.counts.closedUnowned++;
+      return;
+    }
+    this.counts.closed++;
+    rows.push({
+      ...this.row({ ...life.ev, tsNs: e.tsNs }, life.owner, life.direction),
+      durationMs: Math.round((e.tsNs - life.startNs) / 1e6),
+      txBytes: life.tx,
+      rxBytes: life.rx,
+      retrans: life.retrans,
+      resetsSent: life.rstSent,
+      resetsReceived: life.rstRecv,
+      srttUs: life.srttUs,
+      state: `closed from ${STATE_NAMES[e.oldstate] ?? e.oldstate}`,
+    });
   }
 
   private onState(e: StateChange, rows: ConnRow[]): void {
+    if (this.opts.lifetimes) {
+      const life = this.lives.get(e.sk);
+      if (life && e.sport) life.ev = e;
+      if (e.newstate === TcpState.CLOSE) {
+        this.connecting.delete(e.sk);
+        return this.close(e, rows);
+      }
+    }
     if (e.newstate === TcpState.LISTEN && !e.irq) {
       const pid = this.lookups.owner(e.tid, e.tsNs).pid;
       let set = this.listens.get(pid);
@@ -160,6 +267,7 @@ export class ConnTracker {
       while (i > 0 && q[i - 1]!.tsNs > e.tsNs) i--;
       q.splice(i, 0, e);
       this.waitingCount++;
+      this.follow(e);
       return;
     }
     if (!this.opts.outbound) return;
@@ -172,7 +280,9 @@ export class ConnTracker {
         this.counts.shed++;
         return;
       }
-      this.connecting.set(e.sk, { ev: e, owner: this.lookups.owner(e.tid, e.tsNs) });
+      const owner = this.lookups.owner(e.tid, e.tsNs);
+      this.connecting.set(e.sk, { ev: e, owner });
+      this.follow(e, owner, 'outbound'); // from connect(): a refused or timed-out connect is a lifetime too
       return;
     }
     if (e.oldstate === TcpState.SYN_SENT) {
@@ -180,7 +290,7 @@ export class ConnTracker {
       this.connecting.delete(e.sk);
       if (!p?.owner || e.newstate !== TcpState.ESTABLISHED) return; // connect failed, or began before we started
       this.counts.outbound++;
-      rows.push(this.row(e, p.owner, 'outbound'));
+      if (!this.opts.lifetimes) rows.push(this.row(e, p.owner, 'outbound'));
     }
   }
 
@@ -216,7 +326,13 @@ export class ConnTracker {
     if (q!.length === 0) this.waiting.delete(port);
     this.counts.accepted++;
     const now = this.lookups.owner(e.tid, e.tsNs);
-    rows.push(this.row({ ...conn, tsNs: e.tsNs }, !now.live && atEnter?.live ? atEnter : now, 'accepted'));
+    const owner = !now.live && atEnter?.live ? atEnter : now;
+    const life = this.lives.get(conn.sk);
+    if (life) {
+      life.owner = owner;
+      life.direction = 'accepted';
+    }
+    if (!this.opts.lifetimes) rows.push(this.row({ ...conn, tsNs: e.tsNs }, owner, 'accepted'));
   }
 
   private row(e: StateChange, o: Owner, direction: 'accepted' | 'outbound'): ConnRow {
@@ -230,6 +346,14 @@ export class ConnTracker {
       ipSource: e.daddr,
       remotePort: e.dport,
       direction,
+      durationMs: 0,
+      txBytes: 0,
+      rxBytes: 0,
+      retrans: 0,
+      resetsSent: 0,
+      resetsReceived: 0,
+      srttUs: 0,
+      state: STATE_NAMES[e.newstate] ?? String(e.newstate),
     };
   }
 

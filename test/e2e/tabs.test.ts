@@ -148,7 +148,7 @@ describe('each tab in the browser, with real traffic', () => {
     // Each interval's table replaces the last: pause the view to look at this one.
     await panel.getByRole('button', { name: 'Pause' }).click();
     const history = await csvOf(panel, 'Export history');
-    assert.deepEqual(history[0], ['TIME', 'COUNT', 'LOCATION', 'REASON', 'PROTOCOL']);
+    assert.deepEqual(history[0], ['TIME', 'COUNT', 'LOCATION', 'REASON', 'PROTOCOL', 'PID', 'COMMAND']);
     const counted = history.slice(1).filter((r) => r[2] === '__udp4_lib_rcv' && r[3] === 'NO_SOCKET' && r[4] === 'IPv4').reduce((n, r) => n + Number(r[1]), 0);
     assert.ok(counted >= 150, `all 150 drops counted (${counted})`);
     await row.click();

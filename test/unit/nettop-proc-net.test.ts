@@ -21,8 +21,9 @@ test('proc-net: /proc/net/tcp, listening, established and TIME_WAIT', () => {
   assert.equal(sockets.length, 5);
   assert.deepEqual(sockets[0], {
     proto: 'TCP', family: 4, localIp: '127.0.0.1', localPort: 45001, remoteIp: '0.0.0.0', remotePort: 0,
-    state: TcpState.LISTEN, uid: 0, inode: 10742,
+    state: TcpState.LISTEN, uid: 0, inode: 10742, rxQueue: 0,
   });
+  assert.equal(sockets[0]!.drops, undefined, 'TCP tables have no drops column');
   assert.deepEqual(
     sockets[1] && [sockets[1].localPort, sockets[1].remoteIp, sockets[1].remotePort, sockets[1].state, sockets[1].inode],
     [56428, '127.0.0.1', 45001, TcpState.ESTABLISHED, 10743],
@@ -42,7 +43,14 @@ test('proc-net: /proc/net/tcp6 with a wildcard listener and IPv4-mapped addresse
 
 test('proc-net: /proc/net/udp and udp6 (the extra "drops" column, connected and wildcard sockets)', () => {
   const udp = parseProcNet(fixture('proc-net-udp.txt'), 'UDP', 4);
-  assert.deepEqual(udp.sockets.map((s) => [s.localIp, s.localPort, s.remotePort, s.state, s.inode]), [['127.0.0.1', 45003, 0, 7, 10748]]);
+  assert.deepEqual(udp.sockets.map((s) => [s.localIp, s.localPort, s.remotePort, s.state, s.inode, s.drops]), [['127.0.0.1', 45003, 0, 7, 10748, 0]]);
+  const full = parseProcNet(
+    '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n' +
+      ' 7824: 0100007F:87DC 00000000:0000 07 00000000:00000D00 00:00000000 00000000     0        0 17273919 2 0000000031d47a23 1977\n',
+    'UDP',
+    4,
+  );
+  assert.deepEqual([full.sockets[0]!.rxQueue, full.sockets[0]!.drops], [0xd00, 1977]);
   const udp6 = parseProcNet(fixture('proc-net-udp6.txt'), 'UDP', 6);
   assert.deepEqual(udp6.sockets.map((s) => [s.localIp, s.localPort, s.remoteIp, s.remotePort, s.inode]), [
     ['::1', 45004, '::1', 45005, 10749],

@@ -11,10 +11,9 @@
 // machine. Callers scan on demand (a packet whose socket is not in the last
 // snapshot), rate-limited, and never per packet.
 
-import { readdirSync, readlinkSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { socketInode, type Owner } from '../../../core/procfs/proc-net.ts';
-import { readSocketTables, readStatus } from '../../../kernel/procfs/proc.node.ts';
+import type { Owner } from '../../../core/procfs/proc-net.ts';
+import { readSocketTables, readStatus, socketHolders } from '../../../kernel/procfs/proc.node.ts';
 import { SocketIndex } from './socket-index.ts';
 
 export interface ScanResult {
@@ -34,33 +33,7 @@ export function scanSockets(proc = '/proc'): ScanResult {
   const wanted = new Set<number>();
   for (const s of sockets) if (s.inode) wanted.add(s.inode);
 
-  // inode → lowest pid holding it. /proc lists pids in ascending order, so the first holder found is the lowest.
-  const holder = new Map<number, number>();
-  let processes = 0;
-  if (wanted.size) {
-    for (const name of readdirSync(proc)) {
-      const c = name.charCodeAt(0);
-      if (c < 48 || c > 57) continue;
-      const pid = Number(name);
-      processes++;
-      let fds: string[];
-      try {
-        fds = readdirSync(`${proc}/${name}/fd`);
-      } catch {
-        continue; // exited, or a kernel thread without an fd table
-      }
-      for (const fd of fds) {
-        let link: string;
-        try {
-          link = readlinkSync(`${proc}/${name}/fd/${fd}`);
-        } catch {
-          continue;
-        }
-        const inode = socketInode(link);
-        if (inode && wanted.has(inode) && !holder.has(inode)) holder.set(inode, pid);
-      }
-    }
-  }
+  const { holders: holder, processes } = socketHolders(wanted, proc); // inode → lowest pid holding it
 
   const owners = new Map<number, Owner>();
   const byPid = new Map<number, Owner | null>();
