@@ -13,7 +13,7 @@ const tcpdump = PROBES.tcpdump;
 
 /** A value each flag accepts, chosen by hand (not from the definition the help is printed from). */
 function sampleValue(probe: string, flag: string): string {
-  const samples: Record<string, string> = { '--duration': '3', '--iface': 'lo', '--filter': 'udp', '--interval': '2', '--comm': 'curl', '--pid': '1', '--tid': '1', '--rate': '100', '--port': '80' };
+  const samples: Record<string, string> = { '--duration': '3', '--iface': 'lo', '--filter': 'udp', '--interval': '2', '--comm': 'curl', '--pid': '1', '--tid': '1', '--rate': '100', '--port': '80', '--history-db': '/tmp/np-help-test.db' };
   const v = samples[flag];
   assert.ok(v !== undefined, `${probe}: no sample value for ${flag}; add one`);
   return v;
