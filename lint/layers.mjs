@@ -13,6 +13,7 @@ export const LAYERS = [
   { name: 'runtime', pattern: /^runtime\//, what: 'the source contract, the tracepoint session, exit handling' },
   { name: 'probe', pattern: /^probes\/[^/]+\/(?!.*\.dom\.tsx?$)/, what: "a probe's definition, logic, source and printer" },
   { name: 'registry', pattern: /^probes\/(?!views\.dom\.ts$)[^/]+\.ts$/, what: 'the probe registries: one entry per probe, checked by the type checker' },
+  { name: 'metrics', pattern: /^metrics\//, what: "the exporter's metrics: probe rows to bounded Prometheus series, access control, the /metrics server" },
   { name: 'ipc', pattern: /^ipc\//, what: 'the messages between processes: collector <-> host, host <-> renderer' },
   { name: 'ui', pattern: /^renderer\/ui\//, what: "the renderer's kit: store, table, chart, the view contract" },
   { name: 'view', pattern: /^probes\/(?:[^/]+\/.*\.dom\.tsx?|views\.dom\.ts)$/, what: "each probe's view, and their registry" },
