@@ -5,6 +5,7 @@
 // the app. Nothing here runs a probe another way; the metrics are metrics/.
 
 import path from 'node:path';
+import { DIST_DIR } from './serve.node.ts';
 import { PROBES, type ProbeId } from '../probes/registry.ts';
 import { SOURCES } from '../probes/sources.node.ts';
 import { rowDecoder } from '../core/probe.ts';
@@ -161,7 +162,7 @@ function inProcess(args: ExporterArgs): Runner {
 /** As the app: the host session starts NetProbes' confined collector and relays its rows and counters. */
 function viaCollector(args: ExporterArgs): Runner {
   const session = new Session({
-    collectorScript: path.join(__dirname, 'collector.js'),
+    collectorScript: path.join(DIST_DIR, 'collector.js'),
     frontEnd: 'browser',
     elevatedLauncher: null,
     saveFile: null,
@@ -169,6 +170,7 @@ function viaCollector(args: ExporterArgs): Runner {
   });
   const counters = new Map<ProbeId, Record<string, number>>();
   const decoders = new Map(args.probes.map((id) => [id, rowDecoder<object>(PROBES[id].columns as never)]));
+  const said = new Map<ProbeId, string>();
   return {
     counters: (p) => (session.state.probes[p].running ? (counters.get(p) ?? {}) : null),
     async start(exporter) {
@@ -180,7 +182,8 @@ function viaCollector(args: ExporterArgs): Runner {
         else if (e.type === 'state') {
           for (const id of args.probes) {
             const p = e.state.probes[id];
-            if (!p.running && p.problem) log(`${id} stopped: ${p.problem.message}`);
+            if (!p.running && p.problem && said.get(id) !== p.problem.message) log(`${id} stopped: ${p.problem.message}`);
+            if (p.problem) said.set(id, p.problem.message);
           }
           if (e.state.collector.status === 'crashed') {
             log(`the collector stopped: ${e.state.collector.problem ?? 'no reason given'}`);
