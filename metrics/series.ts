@@ -1,5 +1,6 @@
 // The counters of one family, bounded: at most `maxSeries` label sets of their
-// own (the top N by recent traffic) plus `other` series for the rest, and a
+// own (the top N by recent traffic, with some hysteresis so that equal label
+// sets do not take turns) plus `other` series for the rest, and a
 // label set with no traffic for `ttlMs` (an exited process) removed. Pure, so
 // the policy is unit tested on its own; metrics/exporter.node.ts shows it to
 // prom-client at each scrape.
@@ -12,6 +13,9 @@
 //    would count as starting at 200, its first 200 never seen as an increase);
 //  - counters only grow while a series lives: a series that went away and comes
 //    back starts again at 0, which Prometheus reads as a new series.
+
+/** A newcomer takes the quietest series' place when its traffic is over this many times that series' (decayed) traffic. */
+export const EVICT_FACTOR = 2;
 
 /** Where the long tail goes: every label of an `other` series is this, except those kept. */
 export const OTHER = 'other';
@@ -76,7 +80,8 @@ export class SeriesStore {
       if (this.own.size >= this.limits.maxSeries) this.expire(now);
       if (this.own.size >= this.limits.maxSeries) {
         const weakest = this.weakest(now);
-        if (weakest && weight > weakest.score) {
+        // Twice, so equal newcomers do not take turns: an exited process's slot is free after about a half-life.
+        if (weakest && weight > EVICT_FACTOR * weakest.score) {
           this.remove(weakest, now);
           this.stats.evicted++;
         }

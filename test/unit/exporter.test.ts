@@ -70,6 +70,16 @@ describe('bounded series', () => {
     assert.equal(s.stats.evicted, 1);
   });
 
+  test('equal newcomers do not take turns: only twice the quietest series\' decayed traffic takes its place', () => {
+    const s = new SeriesStore(1, [false], LIMITS);
+    for (const k of ['a', 'b', 'c']) s.add([k], [100], 100, 0);
+    s.add(['d'], [150], 150, 0);
+    assert.equal(s.stats.evicted, 0);
+    s.add(['e'], [150], 150, 5_000); // one half-life later the quietest has 50: 150 > 2 × 50
+    assert.equal(s.stats.evicted, 1);
+    assert.equal(s.size.own, 3);
+  });
+
   test('a series with no traffic for the ttl (an exited process) is removed; it comes back from 0', () => {
     const s = new SeriesStore(1, [false], LIMITS);
     s.add(['gone'], [7], 7, 0);
