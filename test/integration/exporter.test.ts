@@ -9,14 +9,18 @@
 //    increase() over the window says the same;
 //  - a third exporter with dropwatch and tcp-connections sees datagrams to a
 //    closed port (drops) and an accepted connection;
+//  - an exporter listening beyond loopback, with TLS and a bearer token, is
+//    scraped by that Prometheus with its own tls_config and credentials_file,
+//    and refuses a request without the token;
 //  - every expression of the Grafana dashboard returns series from that
 //    Prometheus, and it loads and evaluates the example alert rules.
 // Traffic goes to loopback only.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -61,12 +65,12 @@ function stopper(child: ChildProcess, signal: NodeJS.Signals): () => Promise<voi
   };
 }
 
-async function exporter(args: string[]): Promise<{ child: ChildProcess; stderr: () => string }> {
+async function exporter(args: string[], serving = /serving .* at http:\/\/127\.0\.0\.1:\d+\/metrics/): Promise<{ child: ChildProcess; stderr: () => string }> {
   const child = spawn(process.execPath, [CLI, 'exporter', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   cleanups.push(stopper(child, 'SIGINT'));
-  await waitForOutput(child, /serving .* at http:\/\/127\.0\.0\.1:\d+\/metrics/, 30_000).catch((e: Error) => {
+  await waitForOutput(child, serving, 30_000).catch((e: Error) => {
     throw new Error(`${e.message}\n${stderr}`);
   });
   return { child, stderr: () => stderr };
@@ -110,15 +114,20 @@ type Sample = { metric: Record<string, string>; value: [number, string] };
 
 test('exporter scraped by a real Prometheus: exact per-process counts, every dashboard expression, the alert rules', { timeout: 180_000 }, async (t) => {
   if (!need(t, 'root')) return;
-  const [portA, portC, portB, portP] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [portA, portC, portB, portD, portP] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'np18-prometheus-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
 
   // The issue's command, the same through the collector, and the other two probes.
   const a = await exporter(['--listen', `127.0.0.1:${portA}`, '--probes', 'nettop', '--interval', '1']);
   const c = await exporter(['--listen', `127.0.0.1:${portC}`, '--probes', 'nettop', '--interval', '1', '--via', 'collector']);
   const b = await exporter(['--listen', `127.0.0.1:${portB}`, '--probes', 'dropwatch,tcp-connections', '--interval', '1']);
-
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'np18-prometheus-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  // Beyond loopback: TLS (a certificate for 127.0.0.1 made here) and a bearer token, in Prometheus' own formats.
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=np18', '-addext', 'subjectAltName=IP:127.0.0.1',
+    '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
+  writeFileSync(path.join(dir, 'web.yml'), 'tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n');
+  writeFileSync(path.join(dir, 'token'), 'np18-scrape-token-0123456789abcdef\n', { mode: 0o600 });
+  const d = await exporter(['--listen', `0.0.0.0:${portD}`, '--probes', 'tcp-connections', '--web-config', path.join(dir, 'web.yml'), '--bearer-token-file', path.join(dir, 'token')], /https:\/\/0\.0\.0\.0:\d+/);
   const config = path.join(dir, 'prometheus.yml');
   writeFileSync(
     config,
@@ -128,6 +137,11 @@ test('exporter scraped by a real Prometheus: exact per-process counts, every das
       'scrape_configs:',
       '  - job_name: netprobes',
       `    static_configs: [{ targets: ["127.0.0.1:${portA}", "127.0.0.1:${portC}", "127.0.0.1:${portB}"] }]`,
+      '  - job_name: netprobes-tls',
+      '    scheme: https',
+      `    tls_config: { ca_file: ${JSON.stringify(path.join(dir, 'cert.pem'))} }`,
+      `    authorization: { type: Bearer, credentials_file: ${JSON.stringify(path.join(dir, 'token'))} }`,
+      `    static_configs: [{ targets: ["127.0.0.1:${portD}"] }]`,
       '',
     ].join('\n'),
   );
@@ -157,6 +171,16 @@ test('exporter scraped by a real Prometheus: exact per-process counts, every das
     }
   };
   await until('three exporters up', async () => ((await query('up{job="netprobes"} == 1')).length === 3 ? true : null));
+  await until('the TLS exporter scraped with its token', async () => ((await query('up{job="netprobes-tls"} == 1')).length === 1 ? true : null));
+  assert.equal(Number((await query('netprobes_probe_up{job="netprobes-tls",probe="tcp-connections"}'))[0]!.value[1]), 1);
+  const ca = readFileSync(path.join(dir, 'cert.pem'));
+  const status = (headers: Record<string, string>) =>
+    new Promise<number>((resolve, reject) => {
+      https.get(`https://127.0.0.1:${portD}/metrics`, { ca, headers }, (res) => resolve((res.resume(), res.statusCode!))).on('error', reject);
+    });
+  assert.equal(await status({}), 401);
+  assert.equal(await status({ authorization: 'Bearer np18-scrape-token-0123456789abcdef' }), 200);
+  assert.doesNotMatch(d.stderr(), /without TLS/, "TLS is on: no clear-text warning");
 
   // Traffic: 200 datagrams of 1000 bytes from one process to another.
   const receiver = peer('np18-recv', ['udp-recv', '127.0.0.1']);
@@ -240,7 +264,7 @@ test('exporter scraped by a real Prometheus: exact per-process counts, every das
   assert.ok(Number(scrape[0]!.value[1]) < 0.5, `scrape took ${scrape[0]!.value[1]} s`);
   t.diagnostic(`slowest scrape ${(Number(scrape[0]!.value[1]) * 1000).toFixed(1)} ms; series per exporter: ${(await query('scrape_samples_scraped{job="netprobes"}')).map((s) => s.value[1]).join(', ')}`);
 
-  for (const x of [a, b, c]) {
+  for (const x of [a, b, c, d]) {
     const exited = new Promise<number | null>((r) => x.child.once('exit', (code) => r(code)));
     process.kill(x.child.pid!, 'SIGINT');
     assert.equal(await exited, 0, x.stderr());
