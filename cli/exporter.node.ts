@@ -40,7 +40,7 @@ Runs probes headless and serves their counts at /metrics for Prometheus.
 Metrics: netprobes_process_{transmit,receive}_{bytes,packets}_total{pid,comm,uid,device},
 netprobes_drops_total{location,reason,protocol}, netprobes_tcp_accepts_total{port,comm},
 netprobes_lost_total{probe,cause}, netprobes_probe_up{probe}, netprobes_build_info, and the
-exporter's own process_* and nodejs_* metrics. Nothing is accepted over HTTP but GET.`;
+exporter's own process_* and nodejs_* metrics. HTTP serves GET and HEAD of /metrics, nothing else.`;
 
 export interface ExporterArgs {
   listen: Listen;

@@ -270,3 +270,31 @@ test('exporter scraped by a real Prometheus: exact per-process counts, every das
     assert.equal(await exited, 0, x.stderr());
   }
 });
+
+test("the systemd unit's capabilities are enough: all three probes run whole under its CapabilityBoundingSet and NoNewPrivileges", { timeout: 60_000 }, async (t) => {
+  if (!need(t, 'root')) return;
+  const unit = readFileSync(path.join(ROOT, 'resources', 'netprobes-exporter.service'), 'utf8');
+  const caps = /^CapabilityBoundingSet=(.*)$/m.exec(unit)![1]!.split(/\s+/).map((c) => `+${c.replace(/^CAP_/, '').toLowerCase()}`);
+  assert.match(unit, /^NoNewPrivileges=yes$/m);
+  const port = await freePort();
+  // What systemd does for a root service with that bounding set: every capability outside it gone before exec.
+  const child = spawn('setpriv', ['--bounding-set', ['-all', ...caps].join(','), '--no-new-privs', process.execPath, CLI, 'exporter', '--listen', `127.0.0.1:${port}`, '--interval', '1'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  cleanups.push(stopper(child, 'SIGINT'));
+  await waitForOutput(child, /serving nettop, dropwatch, tcp-connections at/, 30_000).catch((e: Error) => {
+    throw new Error(`${e.message}\n${stderr}`);
+  });
+  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+  assert.equal(/^CapBnd:\s+(\w+)$/m.exec(status)![1], /^CapEff:\s+(\w+)$/m.exec(status)![1], 'effective = the bounding set');
+  assert.notEqual(/^CapEff:\s+(\w+)$/m.exec(status)![1], '000001ffffffffff');
+  await sleep(2500);
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  for (const probe of ['nettop', 'dropwatch', 'tcp-connections']) assert.match(text, new RegExp(`^netprobes_probe_up\\{probe="${probe}"\\} 1$`, 'm'), stderr);
+  assert.doesNotMatch(stderr, /without /, 'nothing runs degraded');
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  process.kill(child.pid!, 'SIGINT');
+  assert.equal(await exited, 0, stderr);
+});
