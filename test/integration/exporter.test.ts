@@ -231,10 +231,11 @@ test('exporter scraped by a real Prometheus: exact per-process counts, every das
     const r = await query(`netprobes_drops_total{location="__udp4_lib_rcv",reason="NO_SOCKET",protocol="IPv4"}`);
     return r.length === 1 && Number(r[0]!.value[1]) >= 20 ? true : null;
   });
-  await until('the accept', async () => ((await query(`netprobes_tcp_accepts_total{port="${acceptPort}",comm="node"} == 1`)).length === 1 ? true : null));
+  const comm = readFileSync('/proc/self/comm', 'utf8').trim(); // the accepting thread: this one
+  await until(`the accept on ${acceptPort} by ${comm}`, async () => ((await query(`netprobes_tcp_accepts_total{instance="127.0.0.1:${portB}",port="${acceptPort}",comm="${comm}"} == 1`)).length === 1 ? true : null));
 
   // Every expression of the dashboard returns series, with Grafana's variables as "all" and the intervals given.
-  const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: { title: string; targets?: { expr: string }[] }[]; templating: { list: { query?: { query: string } }[] } };
+  const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: { title: string; targets?: { expr: string }[] }[]; templating: { list: { query?: { query: string } | string }[] } };
   const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
   assert.ok(exprs.length >= 15, `${exprs.length} expressions`);
   const grafana = (e: string) => e.replaceAll('$__rate_interval', '1m').replaceAll('$__range', '5m').replaceAll('$instance', '.+').replaceAll('$device', '.+');
@@ -244,7 +245,7 @@ test('exporter scraped by a real Prometheus: exact per-process counts, every das
   }
   // The variables' label_values() queries, as series selectors through the series API.
   for (const v of dashboard.templating.list) {
-    if (!v.query) continue;
+    if (typeof v.query !== 'object') continue; // the data source variable
     const m = /^label_values\((.+), (\w+)\)$/.exec(v.query.query)!;
     const res = await fetch(`http://127.0.0.1:${portP}/api/v1/label/${m[2]}/values?${new URLSearchParams({ 'match[]': grafana(m[1]!) })}`);
     const values = ((await res.json()) as { data: string[] }).data;
