@@ -1,14 +1,16 @@
 // `netprobes`: the command-line front door. Each probe by name, `serve` (the
 // GUI in a browser), `app` (the desktop app, or `serve` where it cannot run).
 
-import { PROBES } from '../probes/registry.ts';
-import { PROBE_IDS, type ProbeId } from '../probes/registry.ts';
+import { PROBES, PROBE_IDS, type ProbeId } from '../probes/registry.ts';
 import { parseProbeArgs, probeHelp, UsageError } from './args.ts';
 import { runProbe } from './run-probe.node.ts';
 import { parseServeArgs, serve, SERVE_HELP } from './serve.node.ts';
 import { startApp } from './app.node.ts';
 import { historyWriterChild, runHistory } from './history.node.ts';
 import { HISTORY_HELP, parseHistoryArgs } from './history-args.ts';
+import { EXPORTER_HELP, parseExporterArgs, runExporter } from './exporter.node.ts';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 
 const HELP = `netprobes — see what the Linux network stack is doing, per process
 
@@ -16,6 +18,7 @@ usage:
   npx netprobes <probe> [options]      run a probe here and print its rows
   npx netprobes serve [options]        serve the GUI to a browser (127.0.0.1, with a token)
   npx netprobes app                    start the desktop app (or serve, without a display or Electron)
+  npx netprobes exporter [options]     run probes headless, serving Prometheus metrics (see exporter --help)
   npx netprobes <probe> --help         a probe's options and columns
   npx netprobes history [options]      what was recorded, over a time range (see history --help)
 
@@ -49,6 +52,13 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     if (cmd === '__history-writer') return historyWriterChild(rest);
+    if (cmd === 'exporter') {
+      if (rest.includes('--help')) return void process.stdout.write(EXPORTER_HELP + '\n');
+      // dist/cli.js and cli/cli.node.ts are both one level below the package.
+      const { version } = JSON.parse(readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
+      await runExporter(parseExporterArgs(rest), version);
+      return;
+    }
     if (cmd === 'app') {
       await startApp(rest);
       return;

@@ -14,6 +14,7 @@ export const LAYERS = [
   { name: 'probe', pattern: /^probes\/[^/]+\/(?!.*\.dom\.tsx?$)/, what: "a probe's definition, logic, source and printer" },
   { name: 'registry', pattern: /^probes\/(?!views\.dom\.ts$)[^/]+\.ts$/, what: 'the probe registries: one entry per probe, checked by the type checker' },
   { name: 'history', pattern: /^history\//, what: "the user's recorded past: what each probe records, the SQLite store, its queries" },
+  { name: 'metrics', pattern: /^metrics\//, what: "the exporter's metrics: probe rows to bounded Prometheus series, access control, the /metrics server" },
   { name: 'ipc', pattern: /^ipc\//, what: 'the messages between processes: collector <-> host, host <-> renderer' },
   { name: 'ui', pattern: /^renderer\/ui\//, what: "the renderer's kit: store, table, chart, the view contract" },
   { name: 'view', pattern: /^probes\/(?:[^/]+\/.*\.dom\.tsx?|views\.dom\.ts)$/, what: "each probe's view, and their registry" },

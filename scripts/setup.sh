@@ -2,12 +2,13 @@
 # Sets up a fresh Debian/Ubuntu machine for NetProbes: the system packages
 # (libpcap headers to build the capture binding, Chromium for the browser UI
 # tests, tcpdump and iproute2 for the tests' reference captures and test
-# namespaces), then the npm packages (`npm ci`, which also patches and builds
+# namespaces, Prometheus with promtool, openssl and systemd-analyze for the
+# exporter's tests), then the npm packages (`npm ci`, which also patches and builds
 # the libpcap binding and builds dist/). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(libpcap-dev build-essential python3 chromium tcpdump iproute2 procps bpftrace pkexec policykit-1 dbus xvfb tshark)
+packages=(libpcap-dev build-essential python3 chromium tcpdump iproute2 procps bpftrace pkexec policykit-1 dbus xvfb tshark prometheus openssl systemd)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

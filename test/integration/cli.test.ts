@@ -9,12 +9,12 @@ import { spawn } from 'node:child_process';
 import { need } from '../helpers/env.ts';
 import { CLI, netprobes, waitForOutput } from '../helpers/run.ts';
 
-test('top-level --help names each of the five probes and the serve and app commands, and exits 0', async () => {
+test('top-level --help names each of the five probes and the serve, app, exporter and history commands, and exits 0', async () => {
   const r = await netprobes(['--help']).done;
   assert.equal(r.code, 0);
   const probes = [...r.stdout.slice(r.stdout.indexOf('probes:')).matchAll(/^ {2}([a-z-]+) {2,}/gm)].map((m) => m[1]);
   assert.deepEqual(probes.slice(0, 5), ['nettop', 'socket-trace', 'tcp-connections', 'tcpdump', 'dropwatch']);
-  for (const command of ['serve', 'app']) assert.match(r.stdout, new RegExp(`npx netprobes ${command}\\b`));
+  for (const command of ['serve', 'app', 'exporter', 'history']) assert.match(r.stdout, new RegExp(`npx netprobes ${command}\\b`));
   const unknown = await netprobes(['no-such-probe']).done;
   assert.equal(unknown.code, 2, 'an unknown command is a usage error');
   assert.match(unknown.stderr, /no-such-probe/);
