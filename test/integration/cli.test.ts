@@ -75,8 +75,10 @@ test('socket-trace --tid: only the chosen thread of a two-thread process, every 
 import socket, sys, threading
 counts = {'a': 7, 'b': 11}
 go = threading.Event()
+say = threading.Lock()
 def work(name):
-    print(name, threading.get_native_id(), flush=True)
+    with say:
+        print(name, threading.get_native_id(), flush=True)
     go.wait()
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     for _ in range(counts[name]):
@@ -91,7 +93,7 @@ print('done', flush=True)
 `;
   const child = spawn('python3', ['-c', script], { stdio: ['pipe', 'pipe', 'inherit'] });
   try {
-    const ids = await waitForOutput(child, /a \d+\n(?:.|\n)*b \d+\n|b \d+\n(?:.|\n)*a \d+\n/);
+    const ids = await waitForOutput(child, /^a \d+\n(?:.|\n)*^b \d+\n|^b \d+\n(?:.|\n)*^a \d+\n/m);
     const tidOf = (n: string) => Number(new RegExp(`${n} (\\d+)`).exec(ids)![1]);
     const [a, b] = [tidOf('a'), tidOf('b')];
     const run = netprobes(['socket-trace', '--tid', String(b), '--rate', '0', '--format', 'csv']);
