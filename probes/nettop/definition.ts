@@ -12,12 +12,8 @@ import { defineColumns, defineProbe, type RowOf } from '../../core/probe.ts';
 import { arr, obj, type Infer } from '../../core/schema.ts';
 import { IFACE_NAME, INTERVAL_SECONDS } from '../../core/probe-options.ts';
 
-/** The row of traffic that no local socket owns. */
-export const KERNEL_PID = 0;
-export const KERNEL_COMMAND = 'kernel';
-/** The row of traffic whose owner existed but could not be found. */
-export const UNKNOWN_PID = -1;
-export const UNKNOWN_COMMAND = 'unknown';
+/** The rows of traffic no local socket owns (PID 0) and whose owner could not be found (PID -1). */
+export { KERNEL_PID, KERNEL_COMMAND, UNKNOWN_PID, UNKNOWN_COMMAND } from '../../attribution/owner.ts';
 
 const columns = defineColumns([
   { key: 'time', csv: 'TIME', title: 'Time', type: 'time', width: 210, description: "end of the interval, ISO 8601 UTC with microseconds" },

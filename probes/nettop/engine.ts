@@ -7,12 +7,12 @@
 // /proc) and the clock are handed in, so unit tests drive it with snapshots
 // built from real /proc text.
 
-import type { Owner } from './attribution/socket-index.ts';
-import { AMBIGUOUS, type EndpointLookup } from './attribution/recent-endpoints.ts';
+import type { Owner } from '../../attribution/socket-index.ts';
+import { AMBIGUOUS, type EndpointLookup } from '../../attribution/recent-endpoints.ts';
 import type { NettopRow } from './definition.ts';
-import { Attributor, HOLD_FOR_SCAN, HOLD_TRACE_SILENT, isOwner, KERNEL, UNKNOWN } from './attributor.ts';
-import { FlowCache, type CachedFlow, type SocketSnapshot } from './flow-cache.ts';
-import { copyFlow, flowKey, type Direction, type FlowTuple } from './flow.ts';
+import { Attributor, HOLD_FOR_SCAN, HOLD_TRACE_SILENT, isOwner, KERNEL, UNKNOWN } from '../../attribution/attributor.ts';
+import { FlowCache, type CachedFlow, type SocketSnapshot } from '../../attribution/flow-cache.ts';
+import { copyFlow, flowKey, type Direction, type FlowTuple } from '../../attribution/flow.ts';
 import { IntervalTables, type Acc } from './tables.ts';
 
 export interface EngineLimits {
@@ -73,8 +73,8 @@ interface HeldFlow {
 export class NettopEngine {
   readonly counts: EngineCounts = { attributed: 0, kernel: 0, unknown: 0, held: 0, holdOverflow: 0, traced: 0, ambiguous: 0 };
   private readonly limits: EngineLimits;
-  private readonly cache: FlowCache;
-  private readonly attributor: Attributor;
+  private readonly cache: FlowCache<Acc>;
+  private readonly attributor: Attributor<Acc>;
   private readonly tables: IntervalTables;
   private readonly held = new Map<string, HeldFlow>();
   /** True when packets arrived since the last snapshot: the periodic refresh is only worth it then. */
@@ -84,8 +84,8 @@ export class NettopEngine {
 
   constructor(private readonly opts: EngineOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
-    this.cache = new FlowCache(this.limits.maxFlows);
-    this.attributor = new Attributor(this.cache, this.limits, opts.recent ?? null, this.counts);
+    this.cache = new FlowCache<Acc>(this.limits.maxFlows);
+    this.attributor = new Attributor<Acc>(this.cache, this.limits, opts.recent ?? null, this.counts);
     this.tables = new IntervalTables(opts.startUs, opts.intervalUs, this.counts);
   }
 
@@ -153,7 +153,7 @@ export class NettopEngine {
    * endpoint sees it (it is copied if kept, so the caller may reuse it). Returns the decision that counted it — its
    * owner, its validity and the row — or null if the packet was held or is not to be memoised.
    */
-  side(timeUs: number, dev: string, dir: Direction, flow: FlowTuple, tcpFlags: number, bytes: number): CachedFlow | null {
+  side(timeUs: number, dev: string, dir: Direction, flow: FlowTuple, tcpFlags: number, bytes: number): CachedFlow<Acc> | null {
     this.busy = true;
     const key = flowKey(dir, flow);
     const nowMs = this.opts.now();

@@ -17,8 +17,8 @@
 import { decodeFrame, LinkType, PacketType, SLL2_HEADER_LENGTH } from '../../core/packet.ts';
 import type { NettopEngine } from './engine.ts';
 import { FlowMemo } from './fastpath.ts';
-import { validUntilUs } from './flow-cache.ts';
-import { RECV, XMIT, type Direction, type FlowTuple } from './flow.ts';
+import { validUntilUs } from '../../attribution/flow-cache.ts';
+import { RECV, XMIT, type Direction, type FlowTuple } from '../../attribution/flow.ts';
 import { ARPHRD_LOOPBACK, linkHeaderLength } from './link.ts';
 
 export class FrameCounter {

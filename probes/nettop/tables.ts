@@ -8,9 +8,9 @@
 // before the boundary is still in the right table. Later stragglers go to the
 // next open interval rather than being lost.
 
-import type { Owner } from './attribution/socket-index.ts';
+import type { Owner } from '../../attribution/socket-index.ts';
 import { KERNEL_PID, type NettopRow } from './definition.ts';
-import { XMIT, type Direction } from './flow.ts';
+import { XMIT, type Direction } from '../../attribution/flow.ts';
 
 /** One row being counted. The fast path (fastpath.ts) keeps it and bumps it directly. */
 export interface Acc {

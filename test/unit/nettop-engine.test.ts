@@ -3,10 +3,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { flowTuple } from '../../probes/nettop/flow.ts';
-import { SocketIndex, type Owner } from '../../probes/nettop/attribution/socket-index.ts';
+import { flowTuple } from '../../attribution/flow.ts';
+import { SocketIndex, type Owner } from '../../attribution/socket-index.ts';
 import { NettopEngine, type EngineOptions } from '../../probes/nettop/engine.ts';
-import { RECV, XMIT } from '../../probes/nettop/flow.ts';
+import { RECV, XMIT } from '../../attribution/flow.ts';
 import { nettop, type NettopRow } from '../../probes/nettop/definition.ts';
 import { linkHeaderLength } from '../../probes/nettop/link.ts';
 import { csvHeader } from '../../core/format.ts';

@@ -10,7 +10,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SocketIndex, type Owner } from '../../probes/nettop/attribution/socket-index.ts';
+import { SocketIndex, type Owner } from '../../attribution/socket-index.ts';
 import { NettopEngine } from '../../probes/nettop/engine.ts';
 import { FrameCounter } from '../../probes/nettop/frames.ts';
 import { FlowMemo } from '../../probes/nettop/fastpath.ts';

@@ -16,9 +16,9 @@
 
 import { FrameCounter } from '../../../probes/nettop/frames.ts';
 import type { NettopEngine } from '../../../probes/nettop/engine.ts';
-import type { CachedFlow } from '../../../probes/nettop/flow-cache.ts';
+import type { CachedFlow } from '../../../attribution/flow-cache.ts';
 import type { Acc as Row } from '../../../probes/nettop/tables.ts';
-import type { FlowTuple } from '../../../probes/nettop/flow.ts';
+import type { FlowTuple } from '../../../attribution/flow.ts';
 import { linkHeaderLength } from '../../../probes/nettop/link.ts';
 import { decodeFrame } from '../../../core/packet.ts';
 import { check, hex, type Target } from '../engine.ts';

@@ -37,8 +37,8 @@
 // only updates its entry's time: a UDP flood costs one buffer compare per
 // datagram.
 
-import { TracepointSession } from '../../../runtime/tracepoint-session.node.ts';
-import { epochMicrosConverter } from '../../../kernel/tracefs/clock.node.ts';
+import { TracepointSession } from '../runtime/tracepoint-session.node.ts';
+import { epochMicrosConverter } from '../kernel/tracefs/clock.node.ts';
 import { readlinkSync } from 'node:fs';
 import { RecentEndpoints, type RecentEndpointLimits } from './recent-endpoints.ts';
 import { ENDPOINT_EVENTS, EndpointTraceLogic, endpointFilters, type EndpointTracerCounts } from './endpoint-trace-logic.ts';

@@ -13,8 +13,8 @@
 
 import { readdirSync, readlinkSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { socketInode, type Owner } from '../../../core/procfs/proc-net.ts';
-import { readSocketTables, readStatus } from '../../../kernel/procfs/proc.node.ts';
+import { socketInode, type Owner } from '../core/procfs/proc-net.ts';
+import { readSocketTables, readStatus } from '../kernel/procfs/proc.node.ts';
 import { SocketIndex } from './socket-index.ts';
 
 export interface ScanResult {

@@ -18,8 +18,8 @@
 // the parent that created it — so the choice is stable across scans.
 // SO_REUSEPORT groups (several sockets, one address) also go to the lowest pid.
 
-import { TcpState, type L4Proto, type Owner, type ProcSocket } from '../../../core/procfs/proc-net.ts';
-import type { FlowTuple } from '../flow.ts';
+import { TcpState, type L4Proto, type Owner, type ProcSocket } from '../core/procfs/proc-net.ts';
+import type { FlowTuple } from './flow.ts';
 
 export type { Owner };
 

@@ -12,14 +12,14 @@
 // repeat of the previous event on the same CPU (same task, same addresses) only
 // updates its entry's time: a UDP flood costs one buffer compare per datagram.
 
-import { ProbeError } from '../../../core/probe-error.ts';
-import { field, readInt, type EventFormat, type FieldLayout } from '../../../core/tracefs/format.ts';
-import type { Life } from '../../../core/tracefs/task-ledger.ts';
-import { ipv4, ipv6 } from '../../../core/packet.ts';
-import type { L4Proto } from '../../../core/procfs/proc-net.ts';
+import { ProbeError } from '../core/probe-error.ts';
+import { field, readInt, type EventFormat, type FieldLayout } from '../core/tracefs/format.ts';
+import type { Life } from '../core/tracefs/task-ledger.ts';
+import { ipv4, ipv6 } from '../core/packet.ts';
+import type { L4Proto } from '../core/procfs/proc-net.ts';
 import type { Owner } from './socket-index.ts';
-import { IRQ_FLAGS } from '../../../core/tracefs/common-flags.ts';
-import type { TaskOwner } from '../../../core/tracefs/task-ledger.ts';
+import { IRQ_FLAGS } from '../core/tracefs/common-flags.ts';
+import type { TaskOwner } from '../core/tracefs/task-ledger.ts';
 import type { Entry, RecentEndpoints } from './recent-endpoints.ts';
 
 /** An event stamped before a read began may be committed just after that CPU was read: the horizon keeps this margin (µs). */
