@@ -1,7 +1,9 @@
 // The last N captured frames, for a pcapng export: one preallocated buffer of
-// fixed slots (no allocation per packet), the oldest overwritten first.
+// fixed slots (no allocation per packet), the oldest overwritten first. Each
+// frame may carry its process (tcpdump --process), decided after the frame was
+// added (its socket's owner may need a /proc scan): it becomes the EPB comment.
 
-import type { PcapngInterface, PcapngPacket } from './pcapng.ts';
+import { processComment, type CommentOwner, type PcapngInterface, type PcapngPacket } from './pcapng.ts';
 
 export class FrameRing {
   private readonly data: Uint8Array;
@@ -9,8 +11,11 @@ export class FrameRing {
   private readonly wireLen: Uint32Array;
   private readonly iface: Uint8Array;
   private readonly time: Float64Array;
+  private readonly owners: (CommentOwner | null)[];
   private next = 0;
   private filled = 0;
+  /** Frames added so far: add() returns each one's number, for setOwner(). */
+  private added = 0;
   readonly interfaces: PcapngInterface[] = [];
 
   constructor(
@@ -22,6 +27,7 @@ export class FrameRing {
     this.wireLen = new Uint32Array(slots);
     this.iface = new Uint8Array(slots);
     this.time = new Float64Array(slots);
+    this.owners = new Array<CommentOwner | null>(slots).fill(null);
   }
 
   /** Registers a capture's interface; returns its index for add(). */
@@ -30,7 +36,8 @@ export class FrameRing {
     return this.interfaces.length - 1;
   }
 
-  add(iface: number, time: number, src: Uint8Array, offset: number, caplen: number, wireLen: number): void {
+  /** Keeps a frame (its first slotBytes bytes); returns its number, for setOwner(). */
+  add(iface: number, time: number, src: Uint8Array, offset: number, caplen: number, wireLen: number): number {
     const n = Math.min(caplen, this.slotBytes);
     const slot = this.next;
     this.data.set(src.subarray(offset, offset + n), slot * this.slotBytes);
@@ -38,8 +45,16 @@ export class FrameRing {
     this.wireLen[slot] = wireLen;
     this.iface[slot] = iface;
     this.time[slot] = time;
+    this.owners[slot] = null;
     this.next = (slot + 1) % this.slots;
     if (this.filled < this.slots) this.filled++;
+    return this.added++;
+  }
+
+  /** Names frame number `frame`'s process, unless the frame was overwritten since. */
+  setOwner(frame: number, owner: CommentOwner): void {
+    if (frame < this.added - this.filled || frame >= this.added) return;
+    this.owners[frame % this.slots] = owner;
   }
 
   /** The frames held, oldest first (copies). */
@@ -49,7 +64,10 @@ export class FrameRing {
     for (let k = 0; k < this.filled; k++) {
       const slot = (start + k) % this.slots;
       const at = slot * this.slotBytes;
-      out.push({ iface: this.iface[slot]!, time: this.time[slot]!, wireLen: this.wireLen[slot]!, data: this.data.slice(at, at + this.caplen[slot]!) });
+      const owner = this.owners[slot];
+      const packet: PcapngPacket = { iface: this.iface[slot]!, time: this.time[slot]!, wireLen: this.wireLen[slot]!, data: this.data.slice(at, at + this.caplen[slot]!) };
+      if (owner) packet.comment = processComment(owner);
+      out.push(packet);
     }
     return out;
   }

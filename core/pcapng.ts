@@ -108,3 +108,25 @@ export function writePcapng(interfaces: readonly PcapngInterface[], packets: rea
   }
   return out;
 }
+
+/** A packet's process, as NetProbes writes it in an EPB comment. */
+export interface CommentOwner {
+  pid: number;
+  command: string;
+  uid: number;
+  cgroup?: string;
+}
+
+/** The EPB comment that names a packet's process, in ptcpdump's key=value form: `pid=…, comm=…, uid=…, cgroup=…`. */
+export function processComment(owner: CommentOwner): string {
+  return `pid=${owner.pid}, comm=${owner.command}, uid=${owner.uid}, cgroup=${owner.cgroup ?? ''}`;
+}
+
+const PROCESS_COMMENT = /^pid=(-?\d{1,10}), comm=([^\n]*?), uid=(-?\d{1,10})(?:, cgroup=([^\n]*))?$/;
+
+/** The process an EPB comment names (processComment's form), or null for any other comment. */
+export function parseProcessComment(comment: string): CommentOwner | null {
+  const m = PROCESS_COMMENT.exec(comment);
+  if (!m) return null;
+  return { pid: Number(m[1]), command: m[2]!, uid: Number(m[3]), cgroup: m[4] ?? '' };
+}

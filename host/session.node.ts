@@ -3,6 +3,7 @@
 // state the renderer shows, answers the renderer's validated requests and fans
 // the collector's messages out to every subscribed front end.
 
+import { cliOnlyFlagSet } from '../core/probe.ts';
 import { PROBES } from '../probes/registry.ts';
 import type { HostEvent, HostState, InterfaceInfo, Reply, Request } from '../ipc/api.ts';
 import { PROBE_IDS, type ProbeId } from '../probes/registry.ts';
@@ -70,6 +71,8 @@ export class Session {
         return listInterfaces().map((i): InterfaceInfo => ({ name: i.name, up: i.up }));
       case 'start': {
         const options = PROBES[req.probe].options.parse(req.options, 'options');
+        const cliOnly = cliOnlyFlagSet(PROBES[req.probe], options);
+        if (cliOnly) throw new Error(`--${cliOnly.name} is the command line's only (the collector runs as root and opens no file by its path)`);
         await this.ensureCollector();
         this.setProbe(req.probe, { running: true, source: null, use: null, problem: null });
         this.link!.send({ type: 'start', probe: req.probe, options });

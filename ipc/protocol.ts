@@ -4,7 +4,7 @@
 // the host checks every row against its probe's columns before passing it on.
 
 import { PROBES, type AnyProbe } from '../probes/registry.ts';
-import { type CellType, type RowTuple } from '../core/probe.ts';
+import { cliOnlyFlagSet, type CellType, type RowTuple } from '../core/probe.ts';
 import { SchemaError } from '../core/schema.ts';
 import { PROBE_IDS, type ProbeId } from '../probes/registry.ts';
 import { arr, custom, int, literal, nullable, obj, record, str, tagged, type Infer, type Schema } from '../core/schema.ts';
@@ -112,6 +112,12 @@ export function parseCollectorMessage(value: unknown): CollectorMessage {
 /** Collector side: a command from the host, options checked against their probe's schema. */
 export function parseCommand(value: unknown): Command {
   const c = command.parse(value);
-  if (c.type === 'start') return { ...c, options: PROBES[c.probe].options.parse(c.options, '.options') };
+  if (c.type === 'start') {
+    const options = PROBES[c.probe].options.parse(c.options, '.options');
+    // The collector runs as root: what only the CLI does (reading a file by its path) is not asked of it.
+    const cliOnly = cliOnlyFlagSet(PROBES[c.probe], options);
+    if (cliOnly) throw new SchemaError(`.options.${cliOnly.option}`, `no --${cliOnly.name}: the CLI's only`);
+    return { ...c, options };
+  }
   return c;
 }

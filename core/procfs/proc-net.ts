@@ -16,6 +16,8 @@ export interface Owner {
   readonly pid: number;
   readonly uid: number;
   readonly command: string;
+  /** What its cgroup is to a user (a systemd unit, a container, a Flatpak or Snap app: core/procfs/cgroup.ts); absent when not known. */
+  readonly cgroup?: string;
 }
 
 /** The socket tables of a network namespace: file name under net/, protocol, address family. */

@@ -9,7 +9,7 @@ import { csvField, csvHeader, csvLine, isoMicros, jsonLine, toCsv } from '../../
 import { printTcpdump } from '../../probes/tcpdump/print.ts';
 
 const tcpdump = PROBES.tcpdump;
-const row: PacketRow = { time: 1795595516866889, dev: 'lo', src: '127.0.0.1', dst: '10.0.0.1', sport: 80, dport: 20373, proto: 'TCP', urg: false, ack: true, psh: true, rst: false, syn: false, fin: false, length: 52 };
+const row: PacketRow = { time: 1795595516866889, dev: 'lo', src: '127.0.0.1', dst: '10.0.0.1', sport: 80, dport: 20373, proto: 'TCP', urg: false, ack: true, psh: true, rst: false, syn: false, fin: false, length: 52, pid: 0, command: '', uid: 0, cgroup: '' };
 
 describe('netprobes tcpdump arguments', () => {
   test('shared and probe flags, repeated --iface, = and space forms', () => {

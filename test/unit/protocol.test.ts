@@ -76,7 +76,7 @@ describe('protocol', () => {
   });
 
   test('the host checks each row, a tuple in column order, against its probe\'s columns', () => {
-    const object = { time: 1, dev: 'lo', src: '::1', dst: '::1', sport: 1, dport: 2, proto: 'UDP', urg: false, ack: false, psh: false, rst: false, syn: false, fin: false, length: 48 };
+    const object = { time: 1, dev: 'lo', src: '::1', dst: '::1', sport: 1, dport: 2, proto: 'UDP', urg: false, ack: false, psh: false, rst: false, syn: false, fin: false, length: 48, pid: 7, command: 'x', uid: 0, cgroup: '' };
     const row = rowEncoder(tcpdump.columns)(object);
     assert.deepEqual(rowDecoder(tcpdump.columns)(row), object);
     assert.equal(parseCollectorMessage({ type: 'rows', probe: 'tcpdump', rows: [row] }).type, 'rows');

@@ -1,0 +1,147 @@
+// tcpdump --process against real processes: each packet's PID and command are
+// the sender's (checked against the PIDs of the processes the test started and
+// their /proc/PID/comm), the pcapng export of the Packets tab (through the
+// host session and the collector) carries the same PID on every packet as
+// tshark reads it, and --read on capture files made by tcpdump, by tshark and
+// by our own export gives the rows the live probe gave.
+
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { Session } from '../../host/session.node.ts';
+import type { HostEvent } from '../../ipc/api.ts';
+import { need } from '../helpers/env.ts';
+import { collect, netprobes, ROOT, sh, sleep, waitForOutput } from '../helpers/run.ts';
+
+const PEER = path.join(ROOT, 'test', 'helpers', 'peer.mjs');
+const COLLECTOR = path.join(ROOT, 'dist', 'collector.js');
+const HEADER = 'TIME,DEV,SOURCE_IP,DEST_IP,SPORT,DPORT,PROTO,U,A,P,R,S,F,LENGTH';
+const COUNT = 100; // requests, each answered: 200 datagrams
+
+const csvRows = (text: string, header: string) => {
+  const [first, ...lines] = text.trim().split('\n');
+  assert.equal(first, header);
+  return lines.map((l) => l.split(','));
+};
+
+async function until(cond: () => boolean, ms: number, what: string) {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await sleep(20);
+  }
+}
+
+function startPeer(args: string[]): { child: ChildProcess; done: ReturnType<typeof collect>; comm: string } {
+  const child = spawn(process.execPath, [PEER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const done = collect(child);
+  // spawn returns once exec succeeded: the command is the peer's own from here on.
+  const comm = readFileSync(`/proc/${child.pid}/comm`, 'utf8').trim();
+  return { child, done, comm };
+}
+
+async function stopCli(run: ReturnType<typeof netprobes>) {
+  await sleep(300);
+  run.child.kill('SIGINT');
+  const r = await run.done;
+  assert.equal(r.code, 0, `netprobes exited cleanly: ${r.stderr}`);
+  return r;
+}
+
+describe('tcpdump --process', () => {
+  test('200 datagrams on lo: every row has its sender\'s PID and command, the pcapng export the same PID, --read the same rows', async (t) => {
+    if (!need(t, 'root')) return;
+    const P = 30000 + Math.floor(Math.random() * 20000);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'np17-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const filter = `udp port ${P}`;
+
+    // The reference: tcpdump itself writes what it captured.
+    const refPcap = path.join(dir, 'ref.pcap');
+    const ref = spawn('tcpdump', ['-i', 'lo', '-nn', '--immediate-mode', '-U', '-Z', 'root', '-w', refPcap, filter], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const refDone = collect(ref);
+    await waitForOutput(ref, /listening on/);
+
+    // The CLI, and the Packets tab's path: the host session and the collector.
+    const live = netprobes(['tcpdump', '--iface', 'lo', '--process', '--format', 'csv', '--filter', filter]);
+    await waitForOutput(live.child, /TIME,DEV/);
+    const session = new Session({ collectorScript: COLLECTOR, frontEnd: 'browser', elevatedLauncher: null, saveFile: null });
+    t.after(() => session.shutdown());
+    const events: HostEvent[] = [];
+    session.subscribe((e) => events.push(e));
+    await session.handle({ type: 'start', probe: 'tcpdump', options: { ifaces: ['lo'], filter, bothDirections: false, process: true } });
+    await until(() => session.state.probes.tcpdump.source !== null, 5000, 'the collector captures');
+    assert.match(session.state.probes.tcpdump.source!, /processes: socket owners from \/proc/);
+
+    const echo = startPeer(['udp-echo', '127.0.0.1', String(P), String(COUNT)]);
+    await waitForOutput(echo.child, /ready/);
+    const ping = startPeer(['udp-ping', '127.0.0.1', String(P), String(COUNT), '64', '300']);
+    assert.equal((await ping.done).code, 0);
+    assert.equal((await echo.done).code, 0);
+    const expected = (sport: string) => (sport === String(P) ? { pid: echo.child.pid!, comm: echo.comm } : { pid: ping.child.pid!, comm: ping.comm });
+
+    // (1) the CLI: 200 rows, each with the sender's PID, command and uid.
+    const r = await stopCli(live);
+    const rows = csvRows(r.stdout, `${HEADER},PID,COMMAND,UID`);
+    assert.equal(rows.length, 2 * COUNT, r.stderr);
+    for (const row of rows) {
+      const want = expected(row[4]!);
+      assert.deepEqual(row.slice(14), [String(want.pid), want.comm, '0'], `row ${row.join(',')}`);
+    }
+    assert.equal(rows.filter((x) => x[5] === String(P)).length, COUNT, 'requests');
+    assert.match(r.stderr, new RegExp(`attributed ${2 * COUNT}, kernel 0, unknown 0`));
+
+    // (2) the pcapng export, read back by tshark: the same PID on every packet.
+    const rowsSeen = () => events.filter((e) => e.type === 'rows').reduce((n, e) => n + (e as { rows: object[] }).rows.length, 0);
+    await until(() => rowsSeen() === 2 * COUNT, 5000, '200 rows in the session');
+    const exported = (await session.handle({ type: 'exportPcapng' })) as { base64: string; packets: number };
+    assert.equal(exported.packets, 2 * COUNT);
+    const ours = path.join(dir, 'ours.pcapng');
+    writeFileSync(ours, Buffer.from(exported.base64, 'base64'));
+    const fields = (await sh('tshark', ['-r', ours, '-T', 'fields', '-e', 'udp.srcport', '-e', 'frame.comment'])).trim().split('\n');
+    assert.equal(fields.length, 2 * COUNT);
+    for (const line of fields) {
+      const [sport, comment] = line.split('\t');
+      const want = expected(sport!);
+      assert.equal(comment, `pid=${want.pid}, comm=${want.comm}, uid=0, cgroup=${comment!.split('cgroup=')[1] ?? ''}`, line);
+    }
+
+    // (3) --read: tcpdump's file gives the live rows (without the process: the file has none).
+    await sleep(200);
+    ref.kill('SIGINT');
+    await refDone;
+    const read = async (file: string, ...more: string[]) => {
+      const run = await collect(spawn(process.execPath, [path.join(ROOT, 'bin', 'netprobes.js'), 'tcpdump', '--read', file, '--format', 'csv', ...more], { stdio: ['ignore', 'pipe', 'pipe'] }));
+      assert.equal(run.code, 0, run.stderr);
+      return run;
+    };
+    const liveRows = rows.map((x) => x.slice(0, 14).join(','));
+    const fromPcap = await read(refPcap, '--iface', 'lo');
+    assert.deepEqual(csvRows(fromPcap.stdout, HEADER).map((x) => x.join(',')), liveRows);
+    assert.match(fromPcap.stderr, new RegExp(`seen ${2 * COUNT} frames, shown ${2 * COUNT} rows, lost 0`));
+    // The same file as pcapng, written by tshark: interface names from the file.
+    const ngByTshark = path.join(dir, 'ref.pcapng');
+    await sh('tshark', ['-r', refPcap, '-F', 'pcapng', '-w', ngByTshark]);
+    const fromTshark = await read(ngByTshark, '--iface', 'lo');
+    assert.deepEqual(csvRows(fromTshark.stdout, HEADER).map((x) => x.join(',')), liveRows);
+    // Our own export with --process: the process columns from its comments.
+    const fromOurs = await read(ours, '--process');
+    assert.deepEqual(csvRows(fromOurs.stdout, `${HEADER},PID,COMMAND,UID`).map((x) => x.join(',')), rows.map((x) => x.join(',')));
+  });
+
+  test('--read refuses what it cannot do, and the collector never opens a file', async (t) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'np17-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const junk = path.join(dir, 'junk.pcap');
+    writeFileSync(junk, Buffer.alloc(64, 7));
+    const bad = await collect(spawn(process.execPath, [path.join(ROOT, 'bin', 'netprobes.js'), 'tcpdump', '--read', junk, '--format', 'csv'], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /not a pcap or pcapng file/);
+    const session = new Session({ collectorScript: COLLECTOR, frontEnd: 'browser', elevatedLauncher: null, saveFile: null });
+    await assert.rejects(session.handle({ type: 'start', probe: 'tcpdump', options: { ifaces: [], filter: '', bothDirections: false, read: '/etc/shadow' } }), /--read is the command line's only/);
+    session.shutdown();
+  });
+});
