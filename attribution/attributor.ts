@@ -84,6 +84,11 @@ export class Attributor<Slot = unknown> {
     this.cache.refresh(snapshot, nowMs, this.limits.positiveTtlMs);
   }
 
+  /** True if ip is another network namespace's, whose sockets the snapshot holds: a packet to or from it has a second local side. */
+  elsewhere(ip: string): boolean {
+    return this.snapshot?.elsewhere?.(ip) ?? false;
+  }
+
   finishRecent(): void {
     this.recentDone = true;
   }

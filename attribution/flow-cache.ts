@@ -13,6 +13,8 @@ import { copyFlow, type FlowTuple } from './flow.ts';
 export interface SocketSnapshot {
   resolve(flow: FlowTuple, incoming: boolean): Resolution;
   has(inode: number): boolean;
+  /** True if ip is an address of another network namespace whose sockets the snapshot holds (namespaces.ts). */
+  elsewhere?(ip: string): boolean;
 }
 
 /** A decided flow: its owner and how long that holds. */

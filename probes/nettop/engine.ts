@@ -110,6 +110,11 @@ export class NettopEngine {
     return this.snapshots + this.cache.changes + this.tables.takeCount;
   }
 
+  /** True if ip is another network namespace's (a container's): a packet to or from it is counted on both sides, as on lo. */
+  elsewhere(ip: string): boolean {
+    return this.attributor.elsewhere(ip);
+  }
+
   /** Interval index of a capture time. */
   bucketOf(timeUs: number): number {
     return this.tables.bucketOf(timeUs);

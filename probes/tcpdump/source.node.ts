@@ -14,13 +14,10 @@ import { OwnerWatch, systemClock } from '../../attribution/owner-watch.ts';
 import { startSystemTracer, systemScanner } from '../../attribution/system.node.ts';
 import { localAddresses } from '../../attribution/socket-table.node.ts';
 import type { Owner } from '../../attribution/owner.ts';
-import type { PacketRow, TcpdumpOptions } from './definition.ts';
+import { EXPORT_FRAMES, type PacketRow, type TcpdumpOptions } from './definition.ts';
 import { FrameRows } from './rows.ts';
 import { PacketOwners } from './owners.ts';
 import { readCaptureFile } from './read.node.ts';
-
-/** Frames kept for the pcapng export: as many as the Packets tab keeps rows (100,000 × the snap length: ~25 MiB). */
-export const EXPORT_FRAMES = 100_000;
 
 /** A row with the ring's number of its frame, while its owner is being decided. */
 type Pending = { row: PacketRow; frame: number };

@@ -44,7 +44,7 @@ class Recorder {
     const command = `${flow.proto} ${flow.localIp}:${flow.localPort} ${flow.remoteIp}:${flow.remotePort}`;
     const key = `${dev} ${command}`;
     let row = this.rows.get(key);
-    if (!row) this.rows.set(key, (row = { pid: 1, uid: 0, command, dev, xmitPk: 0, recvPk: 0, xmitBytes: 0, recvBytes: 0 }));
+    if (!row) this.rows.set(key, (row = { pid: 1, uid: 0, command, cgroup: '', dev, xmitPk: 0, recvPk: 0, xmitBytes: 0, recvBytes: 0 }));
     this.log.push(`row ${key} ${dir ? 'RECV' : 'XMIT'} ${bytes}`);
     return { flow: { ...flow }, incoming: dir !== 0, owner: { pid: 1, uid: 0, command }, inode: 0, validUntilMs: Infinity, untilUs: Infinity, acc: row };
   }
