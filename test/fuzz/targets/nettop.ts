@@ -34,6 +34,11 @@ class Recorder {
 
   constructor(private readonly memoNeverHits: boolean) {}
 
+  /** No other network namespace here: only lo packets have two sides. */
+  elsewhere(_ip: string): boolean {
+    return false;
+  }
+
   bucketOf(timeUs: number): number {
     if (this.memoNeverHits) this.generation++; // read by the memo right after: never the generation it stored
     return Math.floor(timeUs / 60e6);
