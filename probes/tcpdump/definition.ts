@@ -80,6 +80,8 @@ export const tcpdump = defineProbe<PacketRow, TcpdumpOptions>()({
     { key: 'holdOverflow', label: 'hold overflow', description: 'rows printed unknown at once because too many were already waiting for their owner (bounded)', loss: true },
     { key: 'traceOverruns', label: 'trace overruns', description: "tracepoint events the kernel overwrote before they were read: short-lived sockets' packets among them may be unknown", loss: true },
     { key: 'scans', label: '/proc scans', description: 'scans of /proc for socket owners (--process)', loss: false },
+    { key: 'sent', label: 'sent (file)', description: 'frames of a file (--read) that a cooked capture marks as sent by its host: skipped without --both, as live capture never sees them', loss: false },
+    { key: 'fromComments', label: 'named by comments', description: "rows of a file (--read) whose process came from NetProbes' own pcapng comment", loss: false },
   ],
   rate: { unit: 'packets/s' },
   notes:
