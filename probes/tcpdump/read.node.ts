@@ -11,6 +11,7 @@ import { open } from 'node:fs/promises';
 import { CaptureFileError, CaptureFileParser, MAX_BLOCK_BYTES, type FileRecord } from '../../core/capture-file.ts';
 import { parseProcessComment } from '../../core/pcapng.ts';
 import { ProbeError } from '../../core/probe-error.ts';
+import type { Decoded } from '../../core/packet.ts';
 import { InterfaceNames } from '../../kernel/interfaces.node.ts';
 import type { ProbeSink, RunningProbe } from '../../runtime/source.ts';
 import { UNKNOWN } from '../../attribution/owner.ts';
@@ -35,9 +36,12 @@ export async function readCaptureFile(options: TcpdumpOptions, sink: ProbeSink<P
   const counts = { sent: 0, fromComments: 0, bytesRead: 0 };
   let stopped = false;
 
+  let fileIface = '';
+  const devName = (d: Decoded) => (d.ifindex >= 0 ? names.name(d.ifindex) : fileIface || options.ifaces[0] || '');
   const onRecord = (r: FileRecord) => {
     const iface = parser.interfaces[r.iface]!;
-    const made = frames.row(iface.linkType, r.buf, r.offset, r.caplen, r.wireLen, r.timeUs, (d) => (d.ifindex >= 0 ? names.name(d.ifindex) : iface.name || options.ifaces[0] || ''));
+    fileIface = iface.name;
+    const made = frames.row(iface.linkType, r.buf, r.offset, r.caplen, r.wireLen, r.timeUs, devName);
     if (!made) return;
     if (!options.bothDirections && isOutgoing(made.decoded)) {
       counts.sent++;

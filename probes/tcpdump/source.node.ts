@@ -9,7 +9,7 @@ import { DEFAULT_SNAPLEN, PcapCapture, type CapturedPacket } from '../../kernel/
 import { FrameRing } from '../../core/frame-ring.ts';
 import type { ProbeSource, ProbeSink } from '../../runtime/source.ts';
 import { InterfaceNames } from '../../kernel/interfaces.node.ts';
-import { LINK_TYPE_NAMES } from '../../core/packet.ts';
+import { LINK_TYPE_NAMES, type Decoded } from '../../core/packet.ts';
 import { OwnerWatch, systemClock } from '../../attribution/owner-watch.ts';
 import { startSystemTracer, systemScanner } from '../../attribution/system.node.ts';
 import { localAddresses } from '../../attribution/socket-table.node.ts';
@@ -32,9 +32,13 @@ export const tcpdumpSource: ProbeSource<TcpdumpOptions, PacketRow> = async (opti
   const ring = new FrameRing(EXPORT_FRAMES, DEFAULT_SNAPLEN);
   const owners = options.process ? startOwners(ring, sink) : null;
 
-  const handle = (device: string, iface: number) => (p: CapturedPacket) => {
+  const handle = (device: string, iface: number) => {
+    const devName = (d: Decoded) => (d.ifindex >= 0 ? names.name(d.ifindex) : device);
+    return (p: CapturedPacket) => onFrame(p, iface, devName);
+  };
+  const onFrame = (p: CapturedPacket, iface: number, devName: (d: Decoded) => string) => {
     const frame = ring.add(iface, p.time, p.data, p.offset, p.caplen, p.wireLen);
-    const r = frames.row(p.linkType, p.data, p.offset, p.caplen, p.wireLen, p.time, (d) => (d.ifindex >= 0 ? names.name(d.ifindex) : device));
+    const r = frames.row(p.linkType, p.data, p.offset, p.caplen, p.wireLen, p.time, devName);
     if (!r) return;
     if (!owners) sink.row(r.row);
     else owners.packets.packet({ row: r.row, frame }, r.decoded.proto, r.decoded.src, r.decoded.sport, r.decoded.dst, r.decoded.dport, r.decoded.tcpFlags, p.time);
