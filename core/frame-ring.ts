@@ -5,13 +5,19 @@
 
 import { processComment, type CommentOwner, type PcapngInterface, type PcapngPacket } from './pcapng.ts';
 
+const NO_OWNER = -2;
+
 export class FrameRing {
   private readonly data: Uint8Array;
   private readonly caplen: Uint32Array;
   private readonly wireLen: Uint32Array;
   private readonly iface: Uint8Array;
   private readonly time: Float64Array;
-  private readonly owners: (CommentOwner | null)[];
+  /** Each frame's process (pid -2: none named); the strings are the owner's own, not copies. */
+  private readonly pid: Int32Array;
+  private readonly uid: Int32Array;
+  private readonly command: string[];
+  private readonly cgroup: string[];
   private next = 0;
   private filled = 0;
   /** Frames added so far: add() returns each one's number, for setOwner(). */
@@ -27,7 +33,10 @@ export class FrameRing {
     this.wireLen = new Uint32Array(slots);
     this.iface = new Uint8Array(slots);
     this.time = new Float64Array(slots);
-    this.owners = new Array<CommentOwner | null>(slots).fill(null);
+    this.pid = new Int32Array(slots).fill(NO_OWNER);
+    this.uid = new Int32Array(slots);
+    this.command = new Array<string>(slots).fill('');
+    this.cgroup = new Array<string>(slots).fill('');
   }
 
   /** Registers a capture's interface; returns its index for add(). */
@@ -45,7 +54,7 @@ export class FrameRing {
     this.wireLen[slot] = wireLen;
     this.iface[slot] = iface;
     this.time[slot] = time;
-    this.owners[slot] = null;
+    this.pid[slot] = NO_OWNER;
     this.next = (slot + 1) % this.slots;
     if (this.filled < this.slots) this.filled++;
     return this.added++;
@@ -54,7 +63,11 @@ export class FrameRing {
   /** Names frame number `frame`'s process, unless the frame was overwritten since. */
   setOwner(frame: number, owner: CommentOwner): void {
     if (frame < this.added - this.filled || frame >= this.added) return;
-    this.owners[frame % this.slots] = owner;
+    const slot = frame % this.slots;
+    this.pid[slot] = owner.pid;
+    this.uid[slot] = owner.uid;
+    this.command[slot] = owner.command;
+    this.cgroup[slot] = owner.cgroup ?? '';
   }
 
   /** The frames held, oldest first (copies). */
@@ -64,9 +77,8 @@ export class FrameRing {
     for (let k = 0; k < this.filled; k++) {
       const slot = (start + k) % this.slots;
       const at = slot * this.slotBytes;
-      const owner = this.owners[slot];
       const packet: PcapngPacket = { iface: this.iface[slot]!, time: this.time[slot]!, wireLen: this.wireLen[slot]!, data: this.data.slice(at, at + this.caplen[slot]!) };
-      if (owner) packet.comment = processComment(owner);
+      if (this.pid[slot] !== NO_OWNER) packet.comment = processComment({ pid: this.pid[slot]!, uid: this.uid[slot]!, command: this.command[slot]!, cgroup: this.cgroup[slot]! });
       out.push(packet);
     }
     return out;

@@ -92,11 +92,19 @@ export class Session {
         return { path: await this.opts.saveFile(req.suggestedName, req.content, req.encoding ?? 'utf8') };
       case 'exportPcapng':
         if (!this.link) throw new Error('no packets captured yet: start the packet probe first');
-        return this.link.query({ type: 'pcapng' });
+        return this.exportPcapng(this.link);
       case 'processPorts':
         await this.ensureCollector();
         return this.link!.query({ type: 'ports', pid: req.pid });
     }
+  }
+
+  /** The collector's pcapng export, asked for part by part (each within one message), as one file. */
+  private async exportPcapng(link: CollectorLink): Promise<Reply<'exportPcapng'>> {
+    const first = await link.query({ type: 'pcapng' });
+    const parts = [Buffer.from(first.base64, 'base64')];
+    for (let part = 1; part < first.parts; part++) parts.push(Buffer.from((await link.query({ type: 'pcapng', part })).base64, 'base64'));
+    return { base64: Buffer.concat(parts).toString('base64'), packets: first.packets };
   }
 
   /** Starts the collector once; concurrent callers share the attempt. */

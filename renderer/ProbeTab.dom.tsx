@@ -96,7 +96,7 @@ export const ProbeTab = memo(function ProbeTab(props: {
   const exportCsv = async (rows: readonly object[], what: string) => {
     const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
     try {
-      await saveText(api, `netprobes-${probe.id}-${what}-${stamp}.csv`, toCsv(probe.columns, rows));
+      await saveText(api, `netprobes-${probe.id}-${what}-${stamp}.csv`, toCsv(columnsFor(probe.columns, options), rows));
     } catch (e) {
       setError(`export failed: ${(e as Error).message}`);
     }
@@ -286,7 +286,7 @@ export const ProbeTab = memo(function ProbeTab(props: {
               ))}
               <button
                 onClick={() =>
-                  void navigator.clipboard.writeText(toCsv(probe.columns, selected.size ? shown.filter((r) => selected.has(r)) : [focus])).then(() => {
+                  void navigator.clipboard.writeText(toCsv(columnsFor(probe.columns, options), selected.size ? shown.filter((r) => selected.has(r)) : [focus])).then(() => {
                     setNotice('copied as CSV');
                     setTimeout(() => setNotice(null), 2000);
                   })

@@ -6,11 +6,10 @@ import { arr, bool, obj, optional, str, type Infer } from '../../core/schema.ts'
 import { IFACE_NAME, FILTER_EXPR } from '../../core/probe-options.ts';
 
 /**
- * Frames kept for the pcapng export: as many as one collector message carries (8 MiB, base64) at the snap length
- * with a process comment each (~370 bytes a frame). Fewer than the 100,000 rows the tab keeps: a larger export
- * needs the answer split in parts (not done yet).
+ * Frames kept for the pcapng export: as many as the Packets tab keeps rows (renderer/ui/store.dom.ts), ~25 MiB at
+ * the snap length; the collector hands the file to the host in parts (one message each).
  */
-export const EXPORT_FRAMES = 15_000;
+export const EXPORT_FRAMES = 100_000;
 
 const columns = defineColumns([
   { key: 'time', csv: 'TIME', title: 'Time', type: 'time', width: 210, description: 'capture time, ISO 8601 UTC with microseconds' },

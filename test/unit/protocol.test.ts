@@ -83,7 +83,7 @@ describe('protocol', () => {
     const sport = tcpdump.columns.findIndex((c) => c.key === 'sport');
     assert.throws(() => parseCollectorMessage({ type: 'rows', probe: 'tcpdump', rows: [row.map((v, i) => (i === sport ? '1' : v))] }), /rows\[0\]\[4\] sport/);
     assert.throws(() => parseCollectorMessage({ type: 'rows', probe: 'tcpdump', rows: [[...row, 1]] }), /extra/);
-    assert.throws(() => parseCollectorMessage({ type: 'rows', probe: 'tcpdump', rows: [object] }), /rows\[0\]: expected a row of 14 cells/);
+    assert.throws(() => parseCollectorMessage({ type: 'rows', probe: 'tcpdump', rows: [object] }), /rows\[0\]: expected a row of 18 cells/);
     assert.throws(() => parseCollectorMessage({ type: 'rows', probe: 'tcpdump', rows: [row.map((v, i) => (i === 0 ? -1 : v))] }), /time/);
     assert.throws(() => parseCollectorMessage({ type: 'rows', probe: 'tcpdump', rows: [row.map((v, i) => (i === 1 ? 'x'.repeat(1025) : v))] }), /dev/);
     assert.throws(() => parseCollectorMessage({ type: 'rows', probe: 'tcpdump', rows: new Array(5001).fill(row) }), /at most 5000/);
