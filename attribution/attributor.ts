@@ -89,6 +89,11 @@ export class Attributor<Slot = unknown> {
     return this.snapshot?.elsewhere?.(ip) ?? false;
   }
 
+  /** True if the snapshot knows namespaces and ip is none of theirs: a remote host, or a namespace made since the scan. */
+  unknownAddress(ip: string): boolean {
+    return this.snapshot?.knows ? !this.snapshot.knows(ip) : false;
+  }
+
   finishRecent(): void {
     this.recentDone = true;
   }

@@ -15,6 +15,8 @@ export interface SocketSnapshot {
   has(inode: number): boolean;
   /** True if ip is an address of another network namespace whose sockets the snapshot holds (namespaces.ts). */
   elsewhere?(ip: string): boolean;
+  /** True if ip is ours or another namespace's whose sockets the snapshot holds. */
+  knows?(ip: string): boolean;
 }
 
 /** A decided flow: its owner and how long that holds. */

@@ -42,4 +42,9 @@ export class NamespacedSnapshot implements SocketSnapshot {
   elsewhere(ip: string): boolean {
     return this.byAddress.has(unmapIpv4(ip));
   }
+
+  /** True if ip is ours or another namespace's we read: a packet's peer at any other address is a remote host's. */
+  knows(ip: string): boolean {
+    return this.own.ownsAddress(ip) || this.byAddress.has(unmapIpv4(ip));
+  }
 }

@@ -84,6 +84,12 @@ export class SocketIndex {
     }
   }
 
+  /** True if ip is one of this namespace's own addresses (loopback included). */
+  ownsAddress(ip: string): boolean {
+    const a = unmapIpv4(ip);
+    return this.localAddrs.has(a) || a.startsWith('127.') || a === '::1';
+  }
+
   /** True while the socket with this inode exists. */
   has(inode: number): boolean {
     return this.inodes.has(inode);

@@ -54,6 +54,9 @@ export interface EngineCounts {
   ambiguous: number;
 }
 
+/** Peer addresses remembered as asked about; past this the set starts again. */
+const MAX_ASKED_ADDRESSES = 4096;
+
 /** Held packets kept one by one (time, bytes) per flow, so a flow whose ports changed hands can be split. */
 const MAX_HELD_PACKETS = 16;
 
@@ -81,6 +84,8 @@ export class NettopEngine {
   private busy = false;
   /** Bumped with each snapshot. */
   private snapshots = 0;
+  /** Peer addresses that asked for a scan once (elsewhere()), so a remote host costs one scan, not one per packet. */
+  private readonly askedAbout = new Set<string>();
 
   constructor(private readonly opts: EngineOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
@@ -110,9 +115,19 @@ export class NettopEngine {
     return this.snapshots + this.cache.changes + this.tables.takeCount;
   }
 
-  /** True if ip is another network namespace's (a container's): a packet to or from it is counted on both sides, as on lo. */
+  /**
+   * True if ip is another network namespace's (a container's): a packet to or from it is counted on both sides, as on
+   * lo. An address the snapshot does not know asks for a scan, once (a namespace made since the last scan is found
+   * then; its first packets are counted on this side only).
+   */
   elsewhere(ip: string): boolean {
-    return this.attributor.elsewhere(ip);
+    if (this.attributor.elsewhere(ip)) return true;
+    if (!this.askedAbout.has(ip) && this.attributor.unknownAddress(ip)) {
+      if (this.askedAbout.size >= MAX_ASKED_ADDRESSES) this.askedAbout.clear();
+      this.askedAbout.add(ip);
+      this.opts.requestScan();
+    }
+    return false;
   }
 
   /** Interval index of a capture time. */
