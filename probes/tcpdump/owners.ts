@@ -45,6 +45,8 @@ export class PacketOwners<T> {
   private readonly queue: Waiting<T>[] = [];
   private head = 0;
   private local: ReadonlySet<string> = new Set();
+  /** True when packets came since the last snapshot: the periodic rescan is only worth it then. */
+  active = false;
 
   constructor(private readonly opts: PacketOwnersOptions<T>) {
     this.attributor = new Attributor<null>(this.cache, LIMITS, opts.recent, { traced: 0 });
@@ -57,6 +59,7 @@ export class PacketOwners<T> {
   /** A new socket snapshot (scan begun at startedMs) and this host's addresses: waiting rows are decided again. */
   setSnapshot(snapshot: SocketSnapshot, startedMs: number, localAddresses: ReadonlySet<string>): void {
     this.local = localAddresses;
+    this.active = false;
     this.attributor.setSnapshot(snapshot, startedMs, this.opts.now());
     this.settle();
   }
@@ -77,6 +80,7 @@ export class PacketOwners<T> {
 
   /** One TCP/UDP packet (addresses as packet.ts prints them), captured at timeUs. */
   packet(item: T, proto: L4Proto, src: string, sport: number, dst: string, dport: number, tcpFlags: number, timeUs: number): void {
+    this.active = true;
     const sent = this.isLocal(src);
     const flow: FlowTuple = sent
       ? { proto, localIp: src, localPort: sport, remoteIp: dst, remotePort: dport }

@@ -87,7 +87,7 @@ function startOwners(ring: FrameRing, sink: ProbeSink<PacketRow>) {
     snapshot: (index, startedMs) => packets.setSnapshot(index, startedMs, localAddresses()),
     recentAdvanced: () => packets.recentAdvanced(),
     recentDropped: () => packets.dropRecent(),
-    active: () => true,
+    active: () => packets.active,
     failed: (e) => sink.fail(e),
   });
   const packets: PacketOwners<Pending> = new PacketOwners<Pending>({
