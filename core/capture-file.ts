@@ -6,6 +6,8 @@
 // every decoder (bytes in, records out). Streaming: parse() takes what is
 // buffered and consumes whole records only, so a 1 GB file never sits in memory.
 
+import { BYTE_ORDER_MAGIC, EPB, IDB, IF_NAME, IF_TSRESOL, OPT_COMMENT, OPT_END, SHB, SPB } from './pcapng.ts';
+
 export interface FileInterface {
   linkType: number;
   /** if_name of a pcapng interface; '' in pcap files (they carry no names). */
@@ -32,14 +34,6 @@ export class CaptureFileError extends Error {}
 
 const PCAP_US = 0xa1b2c3d4;
 const PCAP_NS = 0xa1b23c4d;
-const PCAPNG_SHB = 0x0a0d0d0a;
-const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
-const IDB = 1;
-const SPB = 3;
-const EPB = 6;
-const OPT_COMMENT = 1;
-const IF_NAME = 2;
-const IF_TSRESOL = 9;
 
 interface NgInterface extends FileInterface {
   /** Timestamp units per second. */
@@ -66,7 +60,7 @@ export class CaptureFileParser {
       if (length < 24) return 0;
       const be = dv.getUint32(0, false);
       const le = dv.getUint32(0, true);
-      if (be === PCAPNG_SHB) this.format = 'pcapng';
+      if (be === SHB) this.format = 'pcapng';
       else if (le === PCAP_US || le === PCAP_NS) {
         this.format = 'pcap';
         this.little = true;
@@ -103,7 +97,7 @@ export class CaptureFileParser {
   private parsePcapng(buf: Uint8Array, dv: DataView, at: number, length: number, onRecord: (r: FileRecord) => void): number {
     while (at + 12 <= length) {
       const typeBE = dv.getUint32(at, false);
-      if (typeBE === PCAPNG_SHB) {
+      if (typeBE === SHB) {
         // The section's byte order is in its byte-order magic; the block length is read in it.
         if (at + 12 > length) break;
         const magic = dv.getUint32(at + 8, true);
@@ -119,7 +113,7 @@ export class CaptureFileParser {
       if (dv.getUint32(at + total - 4, le) !== total) throw new CaptureFileError(`a block at offset ${at} whose two lengths differ: malformed`);
       const body = at + 8;
       const end = at + total - 4;
-      if (typeBE === PCAPNG_SHB) {
+      if (typeBE === SHB) {
         this.section = [];
         this.sectionIfaces = [];
       } else if (type === IDB) {
@@ -171,7 +165,7 @@ export class CaptureFileParser {
     while (at + 4 <= end) {
       const code = dv.getUint16(at, this.little);
       const n = dv.getUint16(at + 2, this.little);
-      if (code === 0) return;
+      if (code === OPT_END) return;
       if (at + 4 + n > end) return; // a cut option: the rest of the list is ignored
       each(code, at + 4, n);
       at += 4 + ((n + 3) & ~3);
