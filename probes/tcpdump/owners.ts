@@ -1,7 +1,8 @@
 // tcpdump --process: each packet's process, with nettop's attribution (the
 // same flow cache, attributor and socket snapshots, attribution/), one packet
 // at a time. A packet is its sender's when the sender is local (its source
-// address is one of this host's, loopback included), else its receiver's.
+// address is one of this host's, loopback included, or a container's whose
+// network namespace the snapshot holds), else its receiver's.
 // A packet whose owner cannot be decided yet (a new socket: the snapshot is
 // older than the packet; a short-lived one: the tracepoints are not read up
 // to it) waits; rows leave in capture order, so the ones behind it wait too.
@@ -81,7 +82,8 @@ export class PacketOwners<T> {
   /** One TCP/UDP packet (addresses as packet.ts prints them), captured at timeUs. */
   packet(item: T, proto: L4Proto, src: string, sport: number, dst: string, dport: number, tcpFlags: number, timeUs: number): void {
     this.active = true;
-    const sent = this.isLocal(src);
+    // Sent from here, or from another network namespace whose sockets the snapshot holds (a container): its sender's.
+    const sent = this.isLocal(src) || this.attributor.elsewhere(src);
     const flow: FlowTuple = sent
       ? { proto, localIp: src, localPort: sport, remoteIp: dst, remotePort: dport }
       : { proto, localIp: dst, localPort: dport, remoteIp: src, remotePort: sport };
