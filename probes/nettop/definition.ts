@@ -2,7 +2,7 @@
 // interval (default 5 s, as the seed), most packets first, reset each interval.
 //
 // Unlike the seed, a packet is credited to the process that owns its socket
-// (found through /proc, see probes/nettop/attribution/), not to whatever
+// (found through /proc, see attribution/), not to whatever
 // task the kernel happened to run (the seed's "swapper" rows). What has no
 // owner is shown, not hidden: PID 0 "kernel" for traffic no local socket owns
 // (ARP, ICMP, closed ports, forwarded packets), PID -1 "unknown" for traffic
