@@ -65,6 +65,8 @@ export interface TaskResolver {
   get(tid: number, tsNs: number): TaskOwner;
   /** Its network namespace ("net:[…]"), or null when it had exited unasked. */
   netns(tid: number, tsNs: number): string | null;
+  /** The name of a live process's cgroup (kernel/procfs/cgroup.node.ts); absent: not named. */
+  cgroup?(pid: number): string;
 }
 
 /** The trace clock (mono ns) to µs since the epoch. */
@@ -238,7 +240,7 @@ export class EndpointTraceLogic {
         }
         const ns = tasks.netns(event.tid, event.tsNs);
         const elsewhere = ns !== null && this.ownNetns !== null && ns !== this.ownNetns;
-        owner = info.pid < 0 || elsewhere ? null : { pid: info.pid, uid: info.uid, command: info.command };
+        owner = info.pid < 0 || elsewhere ? null : { pid: info.pid, uid: info.uid, command: info.command, ...(info.live && tasks.cgroup ? { cgroup: tasks.cgroup(info.pid) } : {}) };
         if (info.pid >= 0 && !owner) foreign.add(key);
         if (owner && !info.live) gone.add(key);
         owners.set(key, owner);
