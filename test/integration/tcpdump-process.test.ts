@@ -124,7 +124,10 @@ describe('tcpdump --process', () => {
     }
 
     // (3) --read: tcpdump's file gives the live rows (without the process: the file has none).
-    await sleep(200);
+    // tcpdump writes each packet as it reads it (-U): wait until its file holds all 200 (on a loaded machine its last
+    // ring block can come late, and what it has not read when it is stopped is lost), at most 10 s.
+    const refCount = async () => (await sh('tcpdump', ['-r', refPcap, '-nn'])).trim().split('\n').filter(Boolean).length;
+    for (const end = Date.now() + 10_000; (await refCount().catch(() => 0)) < 2 * COUNT && Date.now() < end; ) await sleep(100);
     ref.kill('SIGINT');
     await refDone;
     const read = async (file: string, ...more: string[]) => {
@@ -133,6 +136,7 @@ describe('tcpdump --process', () => {
       return run;
     };
     const liveRows = rows.map((x) => x.slice(0, 14));
+    assert.equal(await refCount(), 2 * COUNT, 'tcpdump captured every datagram');
     const fromPcap = await read(refPcap, '--iface', 'lo');
     assertSameRows(csvRows(fromPcap.stdout, HEADER), liveRows, "tcpdump's pcap");
     assert.match(fromPcap.stderr, new RegExp(`seen ${2 * COUNT} frames, shown ${2 * COUNT} rows, lost 0`));
