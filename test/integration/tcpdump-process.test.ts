@@ -43,6 +43,10 @@ function startPeer(args: string[]): { child: ChildProcess; done: ReturnType<type
   return { child, done, comm };
 }
 
+const timeUs = (iso: string) => Date.parse(iso) * 1000 + Number(iso.slice(23, 26));
+/** Equal column for column, TIME within 100 µs (see assertSameRows). */
+const sameRow = (a: string[], b: string[]) => a.slice(1).join(',') === b.slice(1).join(',') && Math.abs(timeUs(a[0]!) - timeUs(b[0]!)) <= 100;
+
 /**
  * Rows equal column for column, TIME within 100 µs: two captures of one packet on lo (ours live, tcpdump's, the
  * collector's) are each stamped by the kernel as it hands the packet to their socket (no timestamp was taken
@@ -50,10 +54,16 @@ function startPeer(args: string[]): { child: ChildProcess; done: ReturnType<type
  */
 function assertSameRows(got: string[][], want: string[][], what: string) {
   assert.equal(got.length, want.length, `${what}: row count`);
-  for (let i = 0; i < want.length; i++) {
-    assert.deepEqual(got[i]!.slice(1), want[i]!.slice(1), `${what}: row ${i}`);
-    const dt = Math.abs(Date.parse(got[i]![0]!) * 1000 + Number(got[i]![0]!.slice(23, 26)) - (Date.parse(want[i]![0]!) * 1000 + Number(want[i]![0]!.slice(23, 26))));
-    assert.ok(dt <= 100, `${what}: row ${i} TIME ${got[i]![0]} vs ${want[i]![0]}`);
+  for (let i = 0; i < want.length; i++) assert.ok(sameRow(got[i]!, want[i]!), `${what}: row ${i}: ${got[i]!.join(',')} vs ${want[i]!.join(',')}`);
+}
+
+/** Every row of `got`, in order, is one of `want`'s (same columns, TIME within 100 µs): `want` may hold more. */
+function assertRowsAmong(got: string[][], want: string[][], what: string) {
+  let j = 0;
+  for (const [i, row] of got.entries()) {
+    while (j < want.length && !sameRow(row, want[j]!)) j++;
+    assert.ok(j < want.length, `${what}: row ${i} (${row.join(',')}) is not among the live rows, in order`);
+    j++;
   }
 }
 
@@ -136,10 +146,16 @@ describe('tcpdump --process', () => {
       return run;
     };
     const liveRows = rows.map((x) => x.slice(0, 14));
-    assert.equal(await refCount(), 2 * COUNT, 'tcpdump captured every datagram');
+    // tcpdump itself may lose a datagram on a loaded machine (seen once: 199 of 200); then --read must give the rows of
+    // the packets it has, each the live probe's row for that packet, and no other.
+    const captured = await refCount();
+    assert.ok(captured >= 2 * COUNT - 2, `tcpdump captured ${captured} of ${2 * COUNT}`);
     const fromPcap = await read(refPcap, '--iface', 'lo');
-    assertSameRows(csvRows(fromPcap.stdout, HEADER), liveRows, "tcpdump's pcap");
-    assert.match(fromPcap.stderr, new RegExp(`seen ${2 * COUNT} frames, shown ${2 * COUNT} rows, lost 0`));
+    const pcapRows = csvRows(fromPcap.stdout, HEADER);
+    assert.equal(pcapRows.length, captured, 'a row for each packet tcpdump wrote');
+    if (captured === 2 * COUNT) assertSameRows(pcapRows, liveRows, "tcpdump's pcap");
+    else assertRowsAmong(pcapRows, liveRows, "tcpdump's pcap");
+    assert.match(fromPcap.stderr, new RegExp(`seen ${captured} frames, shown ${captured} rows, lost 0`));
     // The same packets as pcapng, written by tshark (no interface name: it had none to copy).
     const ngByTshark = path.join(dir, 'ref.pcapng');
     await sh('tshark', ['-r', refPcap, '-F', 'pcapng', '-w', ngByTshark]);
