@@ -3,7 +3,7 @@
 //  - where code runs, by file suffix: *.dom.ts(x) and renderer/ are the
 //    renderer (no Node); *.node.ts and the collector, host and CLI are Node (no
 //    Electron); everything else is pure and runs anywhere;
-//  - which way a layer may point: core < kernel < runtime < probe < registry <
+//  - which way a layer may point: core < kernel < runtime < attribution < probe < registry <
 //    history < metrics < ipc < ui < view < app (lint/layers.mjs), and no import cycle
 //    (eslint-plugin-import-x's no-cycle).
 import js from '@eslint/js';
@@ -37,7 +37,7 @@ export default tseslint.config(
   },
   {
     // Cycles are looked for in the product's code (tests import freely).
-    files: ['core/**', 'kernel/**', 'runtime/**', 'probes/**', 'ipc/**', 'history/**', 'metrics/**', 'host/**', 'collector/**', 'cli/**', 'electron/**', 'renderer/**'],
+    files: ['core/**', 'kernel/**', 'runtime/**', 'attribution/**', 'probes/**', 'ipc/**', 'history/**', 'metrics/**', 'host/**', 'collector/**', 'cli/**', 'electron/**', 'renderer/**'],
     settings: {
       'import-x/parsers': { '@typescript-eslint/parser': ['.ts', '.tsx'] },
       'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.tsx'] })],
@@ -46,7 +46,7 @@ export default tseslint.config(
   },
   {
     // Pure code and the renderer, and everything they may import.
-    files: ['core/**', 'probes/**', 'ipc/**', 'history/**', 'metrics/**', 'renderer/**'],
+    files: ['core/**', 'attribution/**', 'probes/**', 'ipc/**', 'history/**', 'metrics/**', 'renderer/**'],
     ignores: ['**/*.node.ts'],
     rules: { 'no-restricted-imports': ['error', noNode] },
   },

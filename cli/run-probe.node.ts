@@ -6,7 +6,7 @@ import { SOURCES } from '../probes/sources.node.ts';
 import { PROBES, type AnyProbe, type ProbeId } from '../probes/registry.ts';
 import { PRINTERS } from '../probes/printers.ts';
 import { csvHeader, csvLineWriter, jsonLine } from '../core/format.ts';
-import type { Column } from '../core/probe.ts';
+import { columnsFor, type Column } from '../core/probe.ts';
 import { ProbeError } from '../core/probe-error.ts';
 import { exitNow, onExit } from '../runtime/exit.node.ts';
 import type { RunningProbe } from '../runtime/source.ts';
@@ -15,6 +15,8 @@ import { startRecording, type Recording } from './history.node.ts';
 
 /** Bytes waiting on stdout beyond which rows are shed (and counted), not queued. */
 const MAX_STDOUT_BACKLOG = 16 << 20;
+/** Bytes waiting on stdout beyond which a source that can wait (a file read) is made to. */
+const READY_BACKLOG = 1 << 20;
 
 export async function runProbe(id: ProbeId, args: ProbeArgs): Promise<void> {
   const probe: AnyProbe = PROBES[id];
@@ -27,11 +29,12 @@ export async function runProbe(id: ProbeId, args: ProbeArgs): Promise<void> {
   const write = (lines: string[]) => {
     if (lines.length) out.write(lines.join('\n') + '\n');
   };
-  const toCsv = csvLineWriter(probe.columns as readonly Column<object>[]);
+  const columns = columnsFor(probe.columns as readonly Column<object>[], args.options);
+  const toCsv = csvLineWriter(columns);
   const format = (rows: object[]): string[] => {
     if (args.format === 'table') return printer.rows(rows);
     if (args.format === 'csv') return rows.map(toCsv);
-    return rows.map((r) => jsonLine(probe.columns, r));
+    return rows.map((r) => jsonLine(columns, r));
   };
 
   const print = (rows: object[]) => {
@@ -80,6 +83,11 @@ export async function runProbe(id: ProbeId, args: ProbeArgs): Promise<void> {
         process.stderr.write(`netprobes ${probe.id}: ${e.message}\n`);
         void exitNow(1);
       },
+      // A source that can wait (a file read) goes at stdout's pace instead of having its rows shed.
+      ready: async () => {
+        if (waiting.length) printWaiting();
+        if (out.writableLength > READY_BACKLOG) await new Promise((r) => out.once('drain', r));
+      },
     });
   } catch (e) {
     const msg = e instanceof ProbeError || e instanceof Error ? e.message : String(e);
@@ -92,7 +100,7 @@ export async function runProbe(id: ProbeId, args: ProbeArgs): Promise<void> {
 
   // The header after the source is up: a script that waits for it knows capture has begun.
   if (args.format === 'table') write(printer.begin());
-  else if (args.format === 'csv') write([csvHeader(probe.columns)]);
+  else if (args.format === 'csv') write([csvHeader(columns)]);
 
   // The probe's counters, so what it lost is recorded beside what it saw.
   const counting = recorder ? setInterval(() => recorder.counters(id, running.counters()), 1000) : null;
@@ -115,6 +123,7 @@ export async function runProbe(id: ProbeId, args: ProbeArgs): Promise<void> {
     if (out.writableLength) await new Promise((r) => out.once('drain', r));
   });
   if (args.duration !== null) setTimeout(() => void exitNow(0), args.duration * 1000);
+  void running.finished?.then(() => exitNow(0));
 }
 
 export function summary(probe: AnyProbe, counters: Record<string, number>, shown: number, shed: number): string {

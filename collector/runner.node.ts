@@ -7,7 +7,7 @@ import { PROBES } from '../probes/registry.ts';
 import { SOURCES } from '../probes/sources.node.ts';
 import type { ProbeId } from '../probes/registry.ts';
 import { ProbeError } from '../core/probe-error.ts';
-import { MAX_ROWS_PER_MESSAGE, type CollectorMessage, type Problem, type Query } from '../ipc/protocol.ts';
+import { MAX_ROWS_PER_MESSAGE, PCAPNG_PART_BYTES, type CollectorMessage, type Problem, type Query } from '../ipc/protocol.ts';
 import { writePcapng } from '../core/pcapng.ts';
 import type { RunningProbe } from '../runtime/source.ts';
 import { rowEncoder, type RowTuple } from '../core/probe.ts';
@@ -57,6 +57,8 @@ export class ProbeRunner {
   private generation = 0;
   /** The newest run of each packet probe that keeps frames, still there after it stops: for a pcapng export. */
   private readonly frames = new Map<ProbeId, NonNullable<RunningProbe['capturedFrames']>>();
+  /** The pcapng export being handed out in parts. */
+  private pcapng: { bytes: Uint8Array; packets: number } | null = null;
 
   /** `send` returns false when the consumer is not keeping up: rows are then shed. */
   constructor(private readonly send: (m: CollectorMessage, droppable: boolean) => boolean) {}
@@ -86,10 +88,19 @@ export class ProbeRunner {
     let problem: Problem | null = null;
     try {
       if (q.type === 'pcapng') {
-        const frames = this.frames.get('tcpdump')?.();
-        if (!frames) throw new ProbeError('input', 'no packets captured yet: start the packet probe first');
-        const bytes = writePcapng(frames.interfaces, frames.packets);
-        value = { base64: Buffer.from(bytes).toString('base64'), packets: frames.packets.length };
+        // Part 0 makes the file (kept until the next export), later parts are slices of it.
+        const part = q.part ?? 0;
+        if (part === 0) {
+          const frames = this.frames.get('tcpdump')?.();
+          if (!frames) throw new ProbeError('input', 'no packets captured yet: start the packet probe first');
+          this.pcapng = { bytes: writePcapng(frames.interfaces, frames.packets), packets: frames.packets.length };
+        }
+        const file = this.pcapng;
+        const parts = file ? Math.max(1, Math.ceil(file.bytes.length / PCAPNG_PART_BYTES)) : 0;
+        if (!file || part >= parts) throw new ProbeError('input', `no part ${part} of a pcapng export`);
+        const slice = file.bytes.subarray(part * PCAPNG_PART_BYTES, (part + 1) * PCAPNG_PART_BYTES);
+        value = { base64: Buffer.from(slice.buffer, slice.byteOffset, slice.byteLength).toString('base64'), packets: file.packets, parts };
+        if (part === parts - 1) this.pcapng = null;
       } else {
         const seen = new Set<string>();
         value = processSockets(q.pid)

@@ -19,13 +19,16 @@ export interface PcapngPacket {
   comment?: string;
 }
 
-const SHB = 0x0a0d0d0a;
-const IDB = 0x00000001;
-const EPB = 0x00000006;
-const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
-const OPT_END = 0;
-const OPT_COMMENT = 1;
-const IF_NAME = 2;
+/** Block types, the byte-order magic and option codes of the pcapng specification (the reader, capture-file.ts, shares them). */
+export const SHB = 0x0a0d0d0a;
+export const IDB = 0x00000001;
+export const SPB = 0x00000003;
+export const EPB = 0x00000006;
+export const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
+export const OPT_END = 0;
+export const OPT_COMMENT = 1;
+export const IF_NAME = 2;
+export const IF_TSRESOL = 9;
 const SHB_USERAPPL = 4;
 
 const pad4 = (n: number) => (n + 3) & ~3;
@@ -107,4 +110,26 @@ export function writePcapng(interfaces: readonly PcapngInterface[], packets: rea
     o += b.length;
   }
   return out;
+}
+
+/** A packet's process, as NetProbes writes it in an EPB comment. */
+export interface CommentOwner {
+  pid: number;
+  command: string;
+  uid: number;
+  cgroup?: string;
+}
+
+/** The EPB comment that names a packet's process, in ptcpdump's key=value form: `pid=…, comm=…, uid=…, cgroup=…`. */
+export function processComment(owner: CommentOwner): string {
+  return `pid=${owner.pid}, comm=${owner.command}, uid=${owner.uid}, cgroup=${owner.cgroup ?? ''}`;
+}
+
+const PROCESS_COMMENT = /^pid=(-?\d{1,10}), comm=([^\n]*?), uid=(-?\d{1,10})(?:, cgroup=([^\n]*))?$/;
+
+/** The process an EPB comment names (processComment's form), or null for any other comment. */
+export function parseProcessComment(comment: string): CommentOwner | null {
+  const m = PROCESS_COMMENT.exec(comment);
+  if (!m) return null;
+  return { pid: Number(m[1]), command: m[2]!, uid: Number(m[3]), cgroup: m[4] ?? '' };
 }

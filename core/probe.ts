@@ -23,6 +23,13 @@ export interface Column<Row> {
   readonly description: string;
   /** Beyond the CSV layout the issue fixes: in the GUI table, the details pane and JSON, not in CSV. */
   readonly notInCsv?: true;
+  /** Shown only when this boolean option is on (tcpdump's PID,COMMAND,UID with --process): CSV, JSON and the table. */
+  readonly withOption?: string;
+}
+
+/** The columns a run with these options shows: those without withOption, and those whose option is on. */
+export function columnsFor<Row>(columns: readonly Column<Row>[], options: object): Column<Row>[] {
+  return columns.filter((c) => !c.withOption || (options as Record<string, unknown>)[c.withOption] === true);
 }
 
 /** A CLI flag that sets one option. `repeat` collects every use into an array. */
@@ -34,6 +41,8 @@ export interface Flag {
   readonly value?: string;
   /** The GUI's label for the option (default: the flag's name). */
   readonly label?: string;
+  /** The CLI's only (e.g. tcpdump's --read FILE): not an option field in the GUI, refused by the collector. */
+  readonly cliOnly?: true;
 }
 
 export interface Counter {
@@ -77,6 +86,11 @@ export interface ProbeDefinition<Row extends object = object, Options extends ob
    * interval probe what one row weighs (a drop row counts `count` drops; without, one per row).
    */
   readonly rate: { readonly unit: string; readonly weight?: (row: Row) => number };
+}
+
+/** A CLI-only flag (cliOnly) these options set, if any: the collector and the GUI never take one. */
+export function cliOnlyFlagSet(def: { readonly flags: readonly Flag[] }, options: object): Flag | undefined {
+  return def.flags.find((f) => f.cliOnly && (options as Record<string, unknown>)[f.option]);
 }
 
 /** Curried so the row and option types are given and the id's literal type is kept: defineProbe<Row, Options>()({ id: 'x', ... }). */

@@ -3,6 +3,7 @@
 // state the renderer shows, answers the renderer's validated requests and fans
 // the collector's messages out to every subscribed front end.
 
+import { cliOnlyFlagSet } from '../core/probe.ts';
 import { PROBES } from '../probes/registry.ts';
 import type { HostEvent, HostState, InterfaceInfo, Reply, Request } from '../ipc/api.ts';
 import { PROBE_IDS, type ProbeId } from '../probes/registry.ts';
@@ -111,6 +112,8 @@ export class Session {
         return listInterfaces().map((i): InterfaceInfo => ({ name: i.name, up: i.up }));
       case 'start': {
         const options = PROBES[req.probe].options.parse(req.options, 'options');
+        const cliOnly = cliOnlyFlagSet(PROBES[req.probe], options);
+        if (cliOnly) throw new Error(`--${cliOnly.name} is the command line's only (the collector runs as root and opens no file by its path)`);
         await this.ensureCollector();
         this.setProbe(req.probe, { running: true, source: null, use: null, problem: null });
         this.history?.recorder.started(req.probe, options);
@@ -131,7 +134,7 @@ export class Session {
         return { path: await this.opts.saveFile(req.suggestedName, req.content, req.encoding ?? 'utf8') };
       case 'exportPcapng':
         if (!this.link) throw new Error('no packets captured yet: start the packet probe first');
-        return this.link.query({ type: 'pcapng' });
+        return this.exportPcapng(this.link);
       case 'processPorts':
         await this.ensureCollector();
         return this.link!.query({ type: 'ports', pid: req.pid });
@@ -152,6 +155,14 @@ export class Session {
         this.historyOf().clear();
         return { ok: true };
     }
+  }
+
+  /** The collector's pcapng export, asked for part by part (each within one message), as one file. */
+  private async exportPcapng(link: CollectorLink): Promise<Reply<'exportPcapng'>> {
+    const first = await link.query({ type: 'pcapng' });
+    const parts = [Buffer.from(first.base64, 'base64')];
+    for (let part = 1; part < first.parts; part++) parts.push(Buffer.from((await link.query({ type: 'pcapng', part })).base64, 'base64'));
+    return { base64: Buffer.concat(parts).toString('base64'), packets: first.packets };
   }
 
   /** Starts the collector once; concurrent callers share the attempt. */

@@ -84,7 +84,7 @@ export const requestSchema = tagged({
     /** base64 for binary files (pcapng). */
     encoding: optional(literal('utf8', 'base64')),
   }),
-  /** The packet probe's newest frames (up to 10,000, 256 bytes each) as a pcapng file, base64. */
+  /** The packet probe's kept frames (up to EXPORT_FRAMES, 256 bytes each, each with its process when asked) as a pcapng file, base64. */
   exportPcapng: obj({}),
   /** The local TCP/UDP ports of a process, for the "packets of this process" link. */
   processPorts: obj({ pid: int({ min: 1, max: 4_194_304 }) }),
@@ -114,7 +114,7 @@ export type Reply<R extends Request['type']> = R extends 'getState'
       : R extends 'resolveNames'
         ? Record<string, string | null>
         : R extends 'exportPcapng'
-          ? Answer<'pcapng'>
+          ? { base64: string; packets: number }
           : R extends 'processPorts'
             ? Answer<'ports'>
             : R extends 'historyQuery'

@@ -4,10 +4,10 @@
 // the host checks every row against its probe's columns before passing it on.
 
 import { PROBES, type AnyProbe } from '../probes/registry.ts';
-import { type CellType, type RowTuple } from '../core/probe.ts';
+import { cliOnlyFlagSet, type CellType, type RowTuple } from '../core/probe.ts';
 import { SchemaError } from '../core/schema.ts';
 import { PROBE_IDS, type ProbeId } from '../probes/registry.ts';
-import { arr, custom, int, literal, nullable, obj, record, str, tagged, type Infer, type Schema } from '../core/schema.ts';
+import { arr, custom, int, literal, nullable, obj, optional, record, str, tagged, type Infer, type Schema } from '../core/schema.ts';
 import { MAX_FRAME_BYTES } from '../core/framing.ts';
 import type { SourceUse } from '../runtime/source.ts';
 
@@ -29,8 +29,11 @@ export const sourceUse: Schema<SourceUse> = obj({
 
 /** Questions the host may ask of the collector, each answered once by an `answer` with the same id. */
 const query = tagged({
-  /** The tcpdump probe's newest captured frames (running or last run), as pcapng. */
-  pcapng: obj({}),
+  /**
+   * The tcpdump probe's kept frames (running or last run), as pcapng, in parts of at most PCAPNG_PART_BYTES: part 0
+   * (or none) makes the file and answers how many parts it has; the host then asks for the others.
+   */
+  pcapng: obj({ part: optional(int({ min: 0, max: 1000 })) }),
   /** The local ports of one process's TCP and UDP sockets. */
   ports: obj({ pid: int({ min: 1, max: 4_194_304 }) }),
 });
@@ -95,9 +98,12 @@ const rowChecks = Object.fromEntries(PROBE_IDS.map((id) => [id, rowTupleCheck((P
   (rows: unknown, path: string) => RowTuple[]
 >;
 
+/** Bytes of pcapng per answer: 6 MiB, 8 MiB in base64, within one frame (MAX_FRAME_BYTES) with the envelope. */
+export const PCAPNG_PART_BYTES = 6 << 20;
+
 /** The answers' shapes, checked by the host when an answer arrives. */
 export const ANSWERS = {
-  pcapng: obj({ base64: str({ max: MAX_FRAME_BYTES }), packets: int({ min: 0 }) }),
+  pcapng: obj({ base64: str({ max: MAX_FRAME_BYTES }), packets: int({ min: 0 }), parts: int({ min: 1, max: 1000 }) }),
   ports: arr(obj({ proto: literal('TCP', 'UDP'), port: int({ min: 0, max: 65535 }) }), { max: 1024 }),
 } satisfies Record<Query['type'], Schema<unknown>>;
 export type Answer<K extends Query['type']> = Infer<(typeof ANSWERS)[K]>;
@@ -112,6 +118,12 @@ export function parseCollectorMessage(value: unknown): CollectorMessage {
 /** Collector side: a command from the host, options checked against their probe's schema. */
 export function parseCommand(value: unknown): Command {
   const c = command.parse(value);
-  if (c.type === 'start') return { ...c, options: PROBES[c.probe].options.parse(c.options, '.options') };
+  if (c.type === 'start') {
+    const options = PROBES[c.probe].options.parse(c.options, '.options');
+    // The collector runs as root: what only the CLI does (reading a file by its path) is not asked of it.
+    const cliOnly = cliOnlyFlagSet(PROBES[c.probe], options);
+    if (cliOnly) throw new SchemaError(`.options.${cliOnly.option}`, `no --${cliOnly.name}: the CLI's only`);
+    return { ...c, options };
+  }
   return c;
 }

@@ -11,6 +11,7 @@ export const LAYERS = [
   { name: 'core', pattern: /^core\//, what: 'pure code that knows no probe and no OS: decoders, parsers, schema, framing, writers' },
   { name: 'kernel', pattern: /^kernel\//, what: 'adapters to the kernel: libpcap capture, tracefs, procfs' },
   { name: 'runtime', pattern: /^runtime\//, what: 'the source contract, the tracepoint session, exit handling' },
+  { name: 'attribution', pattern: /^attribution\//, what: "a packet's owner: the socket index, flow cache, attributor and the /proc and tracepoint sources they read, shared by nettop and tcpdump" },
   { name: 'probe', pattern: /^probes\/[^/]+\/(?!.*\.dom\.tsx?$)/, what: "a probe's definition, logic, source and printer" },
   { name: 'registry', pattern: /^probes\/(?!views\.dom\.ts$)[^/]+\.ts$/, what: 'the probe registries: one entry per probe, checked by the type checker' },
   { name: 'history', pattern: /^history\//, what: "the user's recorded past: what each probe records, the SQLite store, its queries" },

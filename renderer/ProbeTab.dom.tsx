@@ -5,7 +5,7 @@
 
 import { memo, useCallback, useDeferredValue, useEffect, useMemo, useRef, useState } from 'react';
 import type { InterfaceInfo, NetprobesApi, ProbeState } from '../ipc/api.ts';
-import type { Column, Flag } from '../core/probe.ts';
+import { columnsFor, type Column, type Flag } from '../core/probe.ts';
 import { formatCell, toCsv } from '../core/format.ts';
 import { IncrementalFilter, MAX_ROWS, useStore, type ProbeStore } from './ui/store.dom.ts';
 import { sortRows, VirtualTable, type Sort } from './ui/VirtualTable.dom.tsx';
@@ -64,7 +64,7 @@ export const ProbeTab = memo(function ProbeTab(props: {
   const setFilter = useCallback((keep: ((row: never) => boolean) | null) => setPanelFilter(keep ? { keep } : null), []);
   const findInput = useRef<HTMLInputElement>(null);
 
-  const columns = useMemo(() => probe.columns.filter((c) => !hidden.has(c.key)), [probe, hidden]);
+  const columns = useMemo(() => columnsFor(probe.columns, options).filter((c) => !hidden.has(c.key)), [probe, options, hidden]);
   const source = paused ? paused.rows : store.rows;
   const [rowFilter] = useState(() => new IncrementalFilter());
   // Typing stays responsive: the field updates at once, the (possibly 100k-row) filter when React has time.
@@ -96,7 +96,7 @@ export const ProbeTab = memo(function ProbeTab(props: {
   const exportCsv = async (rows: readonly object[], what: string) => {
     const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
     try {
-      await saveText(api, `netprobes-${probe.id}-${what}-${stamp}.csv`, toCsv(probe.columns, rows));
+      await saveText(api, `netprobes-${probe.id}-${what}-${stamp}.csv`, toCsv(columnsFor(probe.columns, options), rows));
     } catch (e) {
       setError(`export failed: ${(e as Error).message}`);
     }
@@ -155,7 +155,7 @@ export const ProbeTab = memo(function ProbeTab(props: {
         <button onClick={() => store.clear()} title="Clear the rows (x)">
           Clear
         </button>
-        {probe.flags.map((f) => (
+        {probe.flags.filter((f) => !f.cliOnly).map((f) => (
           <OptionField key={f.name} flag={f} api={api} value={options[f.option]} disabled={state.running} onChange={(v) => setOptions({ ...options, [f.option]: v })} />
         ))}
         <span className="grow" />
@@ -286,7 +286,7 @@ export const ProbeTab = memo(function ProbeTab(props: {
               ))}
               <button
                 onClick={() =>
-                  void navigator.clipboard.writeText(toCsv(probe.columns, selected.size ? shown.filter((r) => selected.has(r)) : [focus])).then(() => {
+                  void navigator.clipboard.writeText(toCsv(columnsFor(probe.columns, options), selected.size ? shown.filter((r) => selected.has(r)) : [focus])).then(() => {
                     setNotice('copied as CSV');
                     setTimeout(() => setNotice(null), 2000);
                   })

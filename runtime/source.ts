@@ -9,6 +9,8 @@ export interface ProbeSink<Row> {
   rows(rows: Row[]): void;
   /** The source stopped on its own (an interface vanished, the kernel refused). */
   fail(error: Error): void;
+  /** Resolves when the consumer can take more rows: a source that can wait (a file read) waits for it. */
+  ready?(): Promise<void>;
 }
 
 /** Something a source would use but cannot, what it does instead, and why: data, not words to parse. */
@@ -36,6 +38,8 @@ export interface RunningProbe {
   /** Cumulative counts since start, keyed as the definition's counters. */
   counters(): Record<string, number>;
   stop(): Promise<void>;
+  /** Resolves when the source has given every row it has (a file read to its end); absent for live sources. */
+  readonly finished?: Promise<void>;
   /** Packet probes: the frames most recently captured (bounded), for a pcapng export; still answers after stop(). */
   capturedFrames?(): { interfaces: PcapngInterface[]; packets: PcapngPacket[] };
 }

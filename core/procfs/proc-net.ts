@@ -16,6 +16,8 @@ export interface Owner {
   readonly pid: number;
   readonly uid: number;
   readonly command: string;
+  /** What its cgroup is to a user (a systemd unit, a container, a Flatpak or Snap app: core/procfs/cgroup.ts); absent when not known. */
+  readonly cgroup?: string;
 }
 
 /** The socket tables of a network namespace: file name under net/, protocol, address family. */
@@ -171,4 +173,28 @@ export function parseStatus(text: string): ProcStatus | null {
 function unescapeName(s: string): string {
   if (!s.includes('\\')) return s;
   return s.replace(/\\(n|t|\\)/g, (_, c: string) => (c === 'n' ? '\n' : c === 't' ? '\t' : '\\'));
+}
+
+/**
+ * A network namespace's own addresses, from its /proc/<pid>/net/fib_trie (IPv4: each "/32 host LOCAL" leaf) and
+ * net/if_inet6 (IPv6: the first field of each line), as packet.ts prints them. Loopback addresses are left out:
+ * every namespace has them, they tell none apart.
+ */
+export function parseNamespaceAddresses(fibTrie: string, ifInet6: string): Set<string> {
+  const out = new Set<string>();
+  let last: string | null = null;
+  for (const line of fibTrie.split('\n')) {
+    const leaf = /\|-- (\d{1,3}(?:\.\d{1,3}){3})\s*$/.exec(line);
+    if (leaf) last = leaf[1]!;
+    else if (last && /^\s*\/32 host LOCAL\b/.test(line) && !last.startsWith('127.')) out.add(last);
+  }
+  const bytes = new Uint8Array(16);
+  for (const line of ifInet6.split('\n')) {
+    const hex = /^([0-9a-f]{32})\s/.exec(line)?.[1];
+    if (!hex) continue;
+    for (let i = 0; i < 16; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+    const ip = ipv6(bytes, 0);
+    if (ip !== '::1' && !ip.startsWith('fe80:')) out.add(ip);
+  }
+  return out;
 }

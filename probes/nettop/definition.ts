@@ -2,7 +2,7 @@
 // interval (default 5 s, as the seed), most packets first, reset each interval.
 //
 // Unlike the seed, a packet is credited to the process that owns its socket
-// (found through /proc, see probes/nettop/attribution/), not to whatever
+// (found through /proc, see attribution/), not to whatever
 // task the kernel happened to run (the seed's "swapper" rows). What has no
 // owner is shown, not hidden: PID 0 "kernel" for traffic no local socket owns
 // (ARP, ICMP, closed ports, forwarded packets), PID -1 "unknown" for traffic
@@ -12,12 +12,8 @@ import { defineColumns, defineProbe, type RowOf } from '../../core/probe.ts';
 import { arr, obj, type Infer } from '../../core/schema.ts';
 import { IFACE_NAME, INTERVAL_SECONDS } from '../../core/probe-options.ts';
 
-/** The row of traffic that no local socket owns. */
-export const KERNEL_PID = 0;
-export const KERNEL_COMMAND = 'kernel';
-/** The row of traffic whose owner existed but could not be found. */
-export const UNKNOWN_PID = -1;
-export const UNKNOWN_COMMAND = 'unknown';
+/** The rows of traffic no local socket owns (PID 0) and whose owner could not be found (PID -1). */
+export { KERNEL_PID, KERNEL_COMMAND, UNKNOWN_PID, UNKNOWN_COMMAND } from '../../attribution/owner.ts';
 
 const columns = defineColumns([
   { key: 'time', csv: 'TIME', title: 'Time', type: 'time', width: 210, description: "end of the interval, ISO 8601 UTC with microseconds" },
@@ -31,6 +27,7 @@ const columns = defineColumns([
   { key: 'command', csv: 'COMMAND', title: 'Command', type: 'text', width: 150, description: 'process name (comm), "kernel" or "unknown"' },
   { key: 'xmitBytes', csv: 'XMIT_BYTES', title: 'Xmit bytes', type: 'int', width: 100, description: 'bytes sent: frame lengths including the link-layer header as the device sees it (a 1000-byte UDP payload on lo is 1042)' },
   { key: 'recvBytes', csv: 'RECV_BYTES', title: 'Recv bytes', type: 'int', width: 100, description: 'bytes received, counted as XMIT_BYTES' },
+  { key: 'cgroup', csv: 'CGROUP', title: 'Service / container', type: 'text', width: 180, notInCsv: true, description: "the process's cgroup as a user knows it: a systemd unit (nginx.service), a container (docker:<id> (name), podman:…), a Flatpak or Snap app, a Kubernetes pod, else the cgroup's path; empty for kernel and unknown" },
 ]);
 /** A row: one field per column, in column order on the wire. */
 export type NettopRow = RowOf<typeof columns>;
@@ -96,5 +93,6 @@ export const nettop = defineProbe<NettopRow, NettopOptions>()({
     'Without those tracepoints (or NETPROBES_NETTOP_TRACE=0), /proc alone (the source line says so).\n' +
     'On lo, a packet is XMIT for the sending socket\'s process and RECV for the receiving one. Bytes are frame lengths\n' +
     'with the device\'s own link-layer header (14 bytes on Ethernet and lo, none on tun). Sockets of other network\n' +
-    'namespaces (containers) are not visible from this one: their traffic on a shared veth is counted as kernel.',
+    'namespaces (containers) are read from their own tables (/proc/<pid>/net of a process inside): a packet on a link\n' +
+    'to such a namespace counts for its process there too (XMIT or RECV), as on lo.',
 });

@@ -7,12 +7,12 @@
 // /proc) and the clock are handed in, so unit tests drive it with snapshots
 // built from real /proc text.
 
-import type { Owner } from './attribution/socket-index.ts';
-import { AMBIGUOUS, type EndpointLookup } from './attribution/recent-endpoints.ts';
+import type { Owner } from '../../attribution/socket-index.ts';
+import { AMBIGUOUS, type EndpointLookup } from '../../attribution/recent-endpoints.ts';
 import type { NettopRow } from './definition.ts';
-import { Attributor, HOLD_FOR_SCAN, HOLD_TRACE_SILENT, isOwner, KERNEL, UNKNOWN } from './attributor.ts';
-import { FlowCache, type CachedFlow, type SocketSnapshot } from './flow-cache.ts';
-import { copyFlow, flowKey, type Direction, type FlowTuple } from './flow.ts';
+import { Attributor, HOLD_FOR_SCAN, HOLD_TRACE_SILENT, isOwner, KERNEL, UNKNOWN } from '../../attribution/attributor.ts';
+import { FlowCache, type CachedFlow, type SocketSnapshot } from '../../attribution/flow-cache.ts';
+import { copyFlow, flowKey, type Direction, type FlowTuple } from '../../attribution/flow.ts';
 import { IntervalTables, type Acc } from './tables.ts';
 
 export interface EngineLimits {
@@ -54,6 +54,9 @@ export interface EngineCounts {
   ambiguous: number;
 }
 
+/** Peer addresses remembered as asked about; past this the set starts again. */
+const MAX_ASKED_ADDRESSES = 4096;
+
 /** Held packets kept one by one (time, bytes) per flow, so a flow whose ports changed hands can be split. */
 const MAX_HELD_PACKETS = 16;
 
@@ -73,19 +76,21 @@ interface HeldFlow {
 export class NettopEngine {
   readonly counts: EngineCounts = { attributed: 0, kernel: 0, unknown: 0, held: 0, holdOverflow: 0, traced: 0, ambiguous: 0 };
   private readonly limits: EngineLimits;
-  private readonly cache: FlowCache;
-  private readonly attributor: Attributor;
+  private readonly cache: FlowCache<Acc>;
+  private readonly attributor: Attributor<Acc>;
   private readonly tables: IntervalTables;
   private readonly held = new Map<string, HeldFlow>();
   /** True when packets arrived since the last snapshot: the periodic refresh is only worth it then. */
   private busy = false;
   /** Bumped with each snapshot. */
   private snapshots = 0;
+  /** Peer addresses that asked for a scan once (elsewhere()), so a remote host costs one scan, not one per packet. */
+  private readonly askedAbout = new Set<string>();
 
   constructor(private readonly opts: EngineOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
-    this.cache = new FlowCache(this.limits.maxFlows);
-    this.attributor = new Attributor(this.cache, this.limits, opts.recent ?? null, this.counts);
+    this.cache = new FlowCache<Acc>(this.limits.maxFlows);
+    this.attributor = new Attributor<Acc>(this.cache, this.limits, opts.recent ?? null, this.counts);
     this.tables = new IntervalTables(opts.startUs, opts.intervalUs, this.counts);
   }
 
@@ -108,6 +113,21 @@ export class NettopEngine {
    */
   get generation(): number {
     return this.snapshots + this.cache.changes + this.tables.takeCount;
+  }
+
+  /**
+   * True if ip is another network namespace's (a container's): a packet to or from it is counted on both sides, as on
+   * lo. An address the snapshot does not know asks for a scan, once (a namespace made since the last scan is found
+   * then; its first packets are counted on this side only).
+   */
+  elsewhere(ip: string): boolean {
+    if (this.attributor.elsewhere(ip)) return true;
+    if (!this.askedAbout.has(ip) && this.attributor.unknownAddress(ip)) {
+      if (this.askedAbout.size >= MAX_ASKED_ADDRESSES) this.askedAbout.clear();
+      this.askedAbout.add(ip);
+      this.opts.requestScan();
+    }
+    return false;
   }
 
   /** Interval index of a capture time. */
@@ -153,7 +173,7 @@ export class NettopEngine {
    * endpoint sees it (it is copied if kept, so the caller may reuse it). Returns the decision that counted it — its
    * owner, its validity and the row — or null if the packet was held or is not to be memoised.
    */
-  side(timeUs: number, dev: string, dir: Direction, flow: FlowTuple, tcpFlags: number, bytes: number): CachedFlow | null {
+  side(timeUs: number, dev: string, dir: Direction, flow: FlowTuple, tcpFlags: number, bytes: number): CachedFlow<Acc> | null {
     this.busy = true;
     const key = flowKey(dir, flow);
     const nowMs = this.opts.now();

@@ -5,7 +5,9 @@
 //
 // Directions: libpcap keeps one copy of each packet on lo (the incoming one),
 // so a lo packet is counted twice, XMIT at its source endpoint and RECV at its
-// destination; elsewhere the cooked header's packet type tells (OUTGOING =
+// destination; so is a packet to or from another network namespace whose
+// sockets the snapshot holds (a container behind a veth: its process sent or
+// receives it, as a host process or the kernel does on our side); elsewhere the cooked header's packet type tells (OUTGOING =
 // sent by this host; HOST, BROADCAST, MULTICAST = received; OTHERHOST = for
 // another host, seen on a promiscuous interface: the kernel's).
 //
@@ -17,8 +19,8 @@
 import { decodeFrame, LinkType, PacketType, SLL2_HEADER_LENGTH } from '../../core/packet.ts';
 import type { NettopEngine } from './engine.ts';
 import { FlowMemo } from './fastpath.ts';
-import { validUntilUs } from './flow-cache.ts';
-import { RECV, XMIT, type Direction, type FlowTuple } from './flow.ts';
+import { validUntilUs } from '../../attribution/flow-cache.ts';
+import { RECV, XMIT, type Direction, type FlowTuple } from '../../attribution/flow.ts';
 import { ARPHRD_LOOPBACK, linkHeaderLength } from './link.ts';
 
 export class FrameCounter {
@@ -69,9 +71,10 @@ export class FrameCounter {
     if (memoable) {
       bucket = engine.bucketOf(timeUs);
       if (memo.hit(engine.generation, bucket, timeUs)) {
-        if (loop) {
+        const second = memo.second;
+        if (second) {
           engine.bump(memo.first, XMIT, bytes);
-          engine.bump(memo.second!, RECV, bytes);
+          engine.bump(second, RECV, bytes);
         } else engine.bump(memo.first, dir, bytes);
         return;
       }
@@ -101,7 +104,8 @@ export class FrameCounter {
     sender.remotePort = receiver.localPort = decoded.dport;
     // The memo keeps a decision only under the generation it was made in: one that changed it is not kept.
     const generation = engine.generation;
-    if (loop) {
+    // Both ends are local on lo, and on a link to another network namespace whose sockets we read (a container's veth).
+    if (loop || (pktType !== PacketType.OTHERHOST && engine.elsewhere(dir === XMIT ? decoded.dst : decoded.src))) {
       const first = engine.side(timeUs, dev, XMIT, sender, decoded.tcpFlags, bytes);
       // Read before the second side: its decision may evict this one's cache entry.
       const firstAcc = first?.acc ?? null;

@@ -8,15 +8,17 @@
 // before the boundary is still in the right table. Later stragglers go to the
 // next open interval rather than being lost.
 
-import type { Owner } from './attribution/socket-index.ts';
+import type { Owner } from '../../attribution/socket-index.ts';
 import { KERNEL_PID, type NettopRow } from './definition.ts';
-import { XMIT, type Direction } from './flow.ts';
+import { XMIT, type Direction } from '../../attribution/flow.ts';
 
 /** One row being counted. The fast path (fastpath.ts) keeps it and bumps it directly. */
 export interface Acc {
   pid: number;
   uid: number;
   command: string;
+  /** Its cgroup's name (a unit, a container...), '' when not known. */
+  cgroup: string;
   dev: string;
   xmitPk: number;
   recvPk: number;
@@ -78,12 +80,13 @@ export class IntervalTables {
     if (!byPid) table.set(dev, (byPid = new Map()));
     let acc = byPid.get(owner.pid);
     if (!acc) {
-      acc = { pid: owner.pid, uid: owner.uid, command: owner.command, dev, xmitPk: 0, recvPk: 0, xmitBytes: 0, recvBytes: 0 };
+      acc = { pid: owner.pid, uid: owner.uid, command: owner.command, cgroup: owner.cgroup ?? '', dev, xmitPk: 0, recvPk: 0, xmitBytes: 0, recvBytes: 0 };
       byPid.set(owner.pid, acc);
     } else if (acc.command !== owner.command || acc.uid !== owner.uid) {
       acc.command = owner.command; // exec() or setuid() during the interval: the latest wins
       acc.uid = owner.uid;
     }
+    if (owner.cgroup && acc.cgroup !== owner.cgroup) acc.cgroup = owner.cgroup; // moved to another cgroup; an owner named by the trace has none
     this.count(acc, dir, packets, bytes);
     return acc;
   }
@@ -123,6 +126,7 @@ export class IntervalTables {
             xmitKb: Math.floor(acc.xmitBytes / 1024),
             recvKb: Math.floor(acc.recvBytes / 1024),
             command: acc.command,
+            cgroup: acc.cgroup,
             xmitBytes: acc.xmitBytes,
             recvBytes: acc.recvBytes,
           });

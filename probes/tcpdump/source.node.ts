@@ -1,56 +1,47 @@
 // The tcpdump probe's source: libpcap on the "any" device (every interface,
 // including ones that come up later; the cooked header names the interface)
-// or on each named interface.
+// or on each named interface; or, with --read, a capture file (read.node.ts).
+// With --process each packet's process is found as nettop finds it (the shared
+// attribution/: /proc snapshots and tracepoints, scheduled by OwnerWatch) and
+// written into the row and the pcapng export's comment.
 
 import { DEFAULT_SNAPLEN, PcapCapture, type CapturedPacket } from '../../kernel/capture/pcap.node.ts';
 import { FrameRing } from '../../core/frame-ring.ts';
-import type { ProbeSource } from '../../runtime/source.ts';
+import type { ProbeSource, ProbeSink } from '../../runtime/source.ts';
 import { InterfaceNames } from '../../kernel/interfaces.node.ts';
-import { decodeFrame, LINK_TYPE_NAMES, TcpFlag } from '../../core/packet.ts';
-import type { PacketRow, TcpdumpOptions } from './definition.ts';
+import { LINK_TYPE_NAMES, type Decoded } from '../../core/packet.ts';
+import { OwnerWatch, systemClock } from '../../attribution/owner-watch.ts';
+import { startSystemTracer, systemScanner } from '../../attribution/system.node.ts';
+import { localAddresses } from '../../attribution/socket-table.node.ts';
+import type { Owner } from '../../attribution/owner.ts';
+import { EXPORT_FRAMES, type PacketRow, type TcpdumpOptions } from './definition.ts';
+import { FrameRows } from './rows.ts';
+import { PacketOwners } from './owners.ts';
+import { readCaptureFile } from './read.node.ts';
 
-const EXPORT_FRAMES = 10_000;
-
-type Counts = { seen: number; rows: number; notIp: number; otherProto: number; malformed: number; truncated: number; ipTruncated: number };
+/** A row with the ring's number of its frame, while its owner is being decided. */
+type Pending = { row: PacketRow; frame: number };
 
 export const tcpdumpSource: ProbeSource<TcpdumpOptions, PacketRow> = async (options, sink) => {
+  if (options.read) return readCaptureFile(options, sink);
   const devices = options.ifaces.length ? [...new Set(options.ifaces)] : ['any'];
   const names = new InterfaceNames();
-  const counts: Counts = { seen: 0, rows: 0, notIp: 0, otherProto: 0, malformed: 0, truncated: 0, ipTruncated: 0 };
+  const frames = new FrameRows();
   const captures: PcapCapture[] = [];
-  // The newest frames as captured, for a pcapng export (10,000 × the snap length: ~2.5 MiB).
+  // The newest frames as captured, for a pcapng export.
   const ring = new FrameRing(EXPORT_FRAMES, DEFAULT_SNAPLEN);
+  const owners = options.process ? startOwners(ring, sink) : null;
 
-  const handle = (device: string, iface: number) => (p: CapturedPacket) => {
-    counts.seen++;
-    ring.add(iface, p.time, p.data, p.offset, p.caplen, p.wireLen);
-    const d = decodeFrame(p.linkType, p.data, p.offset, p.caplen, p.wireLen);
-    if (typeof d === 'string') {
-      if (d === 'not-ip') counts.notIp++;
-      else if (d === 'other-protocol') counts.otherProto++;
-      else if (d === 'truncated') counts.truncated++;
-      else counts.malformed++;
-      return;
-    }
-    counts.rows++;
-    if (d.ipTruncated) counts.ipTruncated++;
-    const f = d.tcpFlags;
-    sink.row({
-      time: p.time,
-      dev: d.ifindex >= 0 ? names.name(d.ifindex) : device,
-      src: d.src,
-      dst: d.dst,
-      sport: d.sport,
-      dport: d.dport,
-      proto: d.proto,
-      urg: (f & TcpFlag.URG) !== 0,
-      ack: (f & TcpFlag.ACK) !== 0,
-      psh: (f & TcpFlag.PSH) !== 0,
-      rst: (f & TcpFlag.RST) !== 0,
-      syn: (f & TcpFlag.SYN) !== 0,
-      fin: (f & TcpFlag.FIN) !== 0,
-      length: d.ipLen,
-    });
+  const handle = (device: string, iface: number) => {
+    const devName = (d: Decoded) => (d.ifindex >= 0 ? names.name(d.ifindex) : device);
+    return (p: CapturedPacket) => onFrame(p, iface, devName);
+  };
+  const onFrame = (p: CapturedPacket, iface: number, devName: (d: Decoded) => string) => {
+    const frame = ring.add(iface, p.time, p.data, p.offset, p.caplen, p.wireLen);
+    const r = frames.row(p.linkType, p.data, p.offset, p.caplen, p.wireLen, p.time, devName);
+    if (!r) return;
+    if (!owners) sink.row(r.row);
+    else owners.packets.packet({ row: r.row, frame }, r.decoded.proto, r.decoded.src, r.decoded.sport, r.decoded.dst, r.decoded.dport, r.decoded.tcpFlags, p.time);
   };
 
   try {
@@ -65,17 +56,68 @@ export const tcpdumpSource: ProbeSource<TcpdumpOptions, PacketRow> = async (opti
     }
   } catch (e) {
     for (const c of captures) c.close();
+    owners?.stop();
     throw e;
   }
+  owners?.watch.start();
 
   const described = captures.map((c) => `${c.options.device} (${LINK_TYPE_NAMES[c.linkType] ?? `DLT ${c.linkType}`})`);
   return {
-    description: `libpcap on ${described.join(', ')}, ${options.bothDirections ? 'both directions' : 'received packets'}${options.filter ? `, filter '${options.filter}'` : ''}`,
-    use: { facility: 'libpcap', lacks: [] },
-    counters: () => ({ ...counts, kernelDrops: captures.reduce((n, c) => n + c.kernelDrops(), 0) }),
+    description:
+      `libpcap on ${described.join(', ')}, ${options.bothDirections ? 'both directions' : 'received packets'}${options.filter ? `, filter '${options.filter}'` : ''}` +
+      (owners ? `, processes: ${owners.watch.describe()}` : ''),
+    use: { facility: 'libpcap', lacks: owners?.watch.lacks() ?? [] },
+    counters: () => ({
+      ...frames.counts,
+      kernelDrops: captures.reduce((n, c) => n + c.kernelDrops(), 0),
+      ...owners?.packets.counts,
+      ...(owners ? { traceOverruns: owners.watch.counters().traceOverruns, scans: owners.watch.counters().scans } : {}),
+    }),
     stop: async () => {
       for (const c of captures) c.close();
+      owners?.stop();
     },
     capturedFrames: () => ({ interfaces: ring.interfaces, packets: ring.packets() }),
   };
 };
+
+/** --process: the attribution, fed by /proc and the tracepoints; each row leaves with its owner, in capture order. */
+function startOwners(ring: FrameRing, sink: ProbeSink<PacketRow>) {
+  const watch: OwnerWatch = new OwnerWatch(systemClock, systemScanner, startSystemTracer(), {
+    snapshot: (index, startedMs) => packets.setSnapshot(index, startedMs, localAddresses()),
+    recentAdvanced: () => packets.recentAdvanced(),
+    recentDropped: () => packets.dropRecent(),
+    active: () => packets.active,
+    failed: (e) => sink.fail(e),
+  });
+  const packets: PacketOwners<Pending> = new PacketOwners<Pending>({
+    now: Date.now,
+    requestScan: () => watch.requestScan(),
+    recent: watch.recent,
+    emit: ({ row, frame }, owner: Owner) => {
+      row.pid = owner.pid;
+      row.command = owner.command;
+      row.uid = owner.uid;
+      row.cgroup = owner.cgroup ?? '';
+      ring.setOwner(frame, row);
+      sink.row(row);
+    },
+  });
+  watch.scan();
+  let stopped = false;
+  return {
+    watch,
+    packets,
+    stop: () => {
+      if (stopped) return;
+      stopped = true;
+      watch.stopTimers();
+      watch.pollTrace(true);
+      packets.recentFinished();
+      if (packets.waiting) watch.scan();
+      watch.cancelScan();
+      watch.closeTracer();
+      packets.finish();
+    },
+  };
+}

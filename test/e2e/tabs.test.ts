@@ -182,15 +182,19 @@ describe('each tab in the browser, with real traffic', () => {
     await panel.getByLabel('comm').fill('');
   });
 
-  test('Packets: pcapng export that tcpdump reads back', async (t) => {
+  test('Packets: with Processes, each packet\'s PID in the table; pcapng export that tcpdump reads back, the PID in each comment', async (t) => {
     if (!need(t, 'root') || !need(t, 'chromium')) return;
     const panel = await tab('Packets');
     await panel.getByLabel('Interface').selectOption('lo');
     const P = nextPort();
     await panel.getByLabel('Filter').fill(`udp port ${P}`);
+    await panel.getByLabel('Processes').check();
     await panel.getByRole('button', { name: 'Start' }).click();
     await panel.getByText(/^Running: libpcap on lo/).waitFor({ timeout: 20_000 });
-    await peer('udp-send', '127.0.0.1', String(P), '12', '300').done;
+    const sender = peer('udp-send', '127.0.0.1', String(P), '12', '300', '500');
+    const senderPid = sender.child.pid!;
+    const senderComm = readFileSync(`/proc/${senderPid}/comm`, 'utf8').trim(); // spawn returned after exec
+    await sender.done;
     await panel.locator('[data-counter="rows"]').getByText('12', { exact: true }).waitFor({ timeout: 10_000 });
     // Names on: the address gets its name from /etc/hosts (getnameinfo), a well-known port its service.
     await page.locator('body').click({ position: { x: 5, y: 790 } });
@@ -206,7 +210,13 @@ describe('each tab in the browser, with real traffic', () => {
     const lines = text.trim().split('\n');
     assert.equal(lines.length, 12);
     assert.ok(lines.every((l) => l.includes(`127.0.0.1.${P}: UDP, length 300`)), text);
+    // The sender's PID: in the table's PID column, and in each packet's comment as tshark reads it.
+    await table.getByRole('cell', { name: String(senderPid), exact: true }).first().waitFor({ timeout: 5_000 });
+    const comments = (await sh('tshark', ['-r', file, '-T', 'fields', '-e', 'frame.comment'])).trim().split('\n');
+    assert.equal(comments.length, 12);
+    assert.ok(comments.every((c) => c.startsWith(`pid=${senderPid}, comm=${senderComm}, uid=0, cgroup=`)), comments.join('\n'));
     await panel.getByRole('button', { name: 'Stop' }).click();
+    await panel.getByLabel('Processes').uncheck();
   });
 
   test('Overview, keyboard shortcuts and the help panel', async (t) => {

@@ -164,7 +164,7 @@ export const validCollectorMessage = (rng: Rng): Json => {
     case 4:
       return { type: 'stopped', probe: p, problem: problem(rng) };
     default:
-      return { type: 'answer', id: rng.int(1000), value: rng.chance(0.5) ? { base64: 'CgsMDQ==', packets: 1 } : [{ proto: 'TCP', port: 22 }], problem: problem(rng) };
+      return { type: 'answer', id: rng.int(1000), value: rng.chance(0.5) ? { base64: 'CgsMDQ==', packets: 1, parts: 1 } : [{ proto: 'TCP', port: 22 }], problem: problem(rng) };
   }
 };
 

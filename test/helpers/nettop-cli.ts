@@ -53,7 +53,7 @@ export async function nettopCli(
         return {
           time: Date.parse(time!) * 1000,
           pid: Number(pid), uid: Number(uid), dev: dev!, xmitPk: Number(xmitPk), recvPk: Number(recvPk),
-          xmitKb: Number(xmitKb), recvKb: Number(recvKb), command: command!, xmitBytes: Number(xmitBytes), recvBytes: Number(recvBytes),
+          xmitKb: Number(xmitKb), recvKb: Number(recvKb), command: command!, xmitBytes: Number(xmitBytes), recvBytes: Number(recvBytes), cgroup: '',
         };
       });
       return { rows, header: header!, stderr };

@@ -4,6 +4,8 @@
 //   udp-recv HOST PORT COUNT [MS]        receives COUNT datagrams, then exits (after keeping the socket MS ms)
 //   tcp-server HOST PORT                 accepts one connection, echoes, closes on EOF
 //   tcp-client HOST PORT MESSAGES SIZE   connects, sends MESSAGES writes of SIZE bytes (waiting for each echo), closes
+//   udp-echo HOST PORT COUNT             answers COUNT datagrams (each to its sender), then exits
+//   udp-ping HOST PORT COUNT SIZE [MS]   after MS ms, sends COUNT datagrams of SIZE bytes, each after the answer to the last
 import dgram from 'node:dgram';
 import net from 'node:net';
 
@@ -59,6 +61,25 @@ if (mode === 'udp-send') {
     pending = size;
     c.write(Buffer.alloc(size, 0x62));
   });
+} else if (mode === 'udp-echo') {
+  const s = dgram.createSocket(family);
+  let got = 0;
+  s.on('message', (d, from) => {
+    s.send(d, from.port, from.address, () => {
+      if (++got === Number(a)) s.close();
+    });
+  });
+  s.bind(port, host, () => console.log('ready'));
+} else if (mode === 'udp-ping') {
+  const s = dgram.createSocket(family);
+  const count = Number(a);
+  const payload = Buffer.alloc(Number(b), 0x63);
+  let answered = 0;
+  s.on('message', () => {
+    if (++answered === count) s.close();
+    else s.send(payload, port, host);
+  });
+  setTimeout(() => s.send(payload, port, host), Number(c ?? 0));
 } else {
   console.error(`unknown mode ${mode}`);
   process.exit(2);

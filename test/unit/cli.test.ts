@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseProbeArgs, probeHelp, UsageError } from '../../cli/args.ts';
 import { PROBES, type AnyProbe } from '../../probes/registry.ts';
-import type { Column } from '../../core/probe.ts';
+import { columnsFor, type Column } from '../../core/probe.ts';
 import type { PacketRow } from '../../probes/tcpdump/definition.ts';
 import { csvField, csvHeader, csvLine, isoMicros, jsonLine, toCsv } from '../../core/format.ts';
 import { printTcpdump } from '../../probes/tcpdump/print.ts';
@@ -13,12 +13,14 @@ const tcpdump = PROBES.tcpdump;
 
 /** A value each flag accepts, chosen by hand (not from the definition the help is printed from). */
 function sampleValue(probe: string, flag: string): string {
-  const samples: Record<string, string> = { '--duration': '3', '--iface': 'lo', '--filter': 'udp', '--interval': '2', '--comm': 'curl', '--pid': '1', '--tid': '1', '--rate': '100', '--port': '80', '--history-db': '/tmp/np-help-test.db' };
+  const samples: Record<string, string> = { '--duration': '3', '--iface': 'lo', '--filter': 'udp', '--interval': '2', '--comm': 'curl', '--pid': '1', '--tid': '1', '--rate': '100', '--port': '80', '--history-db': '/tmp/np-help-test.db', '--read': '/tmp/np-help-test.pcap' };
   const v = samples[flag];
   assert.ok(v !== undefined, `${probe}: no sample value for ${flag}; add one`);
   return v;
 }
-const row: PacketRow = { time: 1795595516866889, dev: 'lo', src: '127.0.0.1', dst: '10.0.0.1', sport: 80, dport: 20373, proto: 'TCP', urg: false, ack: true, psh: true, rst: false, syn: false, fin: false, length: 52 };
+/** The columns without --process: the seed's layout. */
+const seedColumns = columnsFor(tcpdump.columns, {});
+const row: PacketRow = { time: 1795595516866889, dev: 'lo', src: '127.0.0.1', dst: '10.0.0.1', sport: 80, dport: 20373, proto: 'TCP', urg: false, ack: true, psh: true, rst: false, syn: false, fin: false, length: 52, pid: 0, command: '', uid: 0, cgroup: '' };
 
 describe('netprobes tcpdump arguments', () => {
   test('shared and probe flags, repeated --iface, = and space forms', () => {
@@ -89,14 +91,18 @@ describe('netprobes tcpdump arguments', () => {
 
 describe('formats', () => {
   test('CSV has exactly the issue\'s columns, flags as 0/1, ISO 8601 time with microseconds', () => {
-    assert.equal(csvHeader(tcpdump.columns), 'TIME,DEV,SOURCE_IP,DEST_IP,SPORT,DPORT,PROTO,U,A,P,R,S,F,LENGTH');
-    assert.equal(csvLine(tcpdump.columns, row), '2026-11-25T08:31:56.866889Z,lo,127.0.0.1,10.0.0.1,80,20373,TCP,0,1,1,0,0,0,52');
+    assert.equal(csvHeader(seedColumns), 'TIME,DEV,SOURCE_IP,DEST_IP,SPORT,DPORT,PROTO,U,A,P,R,S,F,LENGTH');
+    assert.equal(csvLine(seedColumns, row), '2026-11-25T08:31:56.866889Z,lo,127.0.0.1,10.0.0.1,80,20373,TCP,0,1,1,0,0,0,52');
+    // --process adds PID,COMMAND,UID (the cgroup is in JSON and the GUI only).
+    const withProcess = columnsFor(tcpdump.columns, { process: true });
+    assert.equal(csvHeader(withProcess), 'TIME,DEV,SOURCE_IP,DEST_IP,SPORT,DPORT,PROTO,U,A,P,R,S,F,LENGTH,PID,COMMAND,UID');
+    assert.equal(csvLine(withProcess, { ...row, pid: 42, command: 'curl', uid: 1000 }), '2026-11-25T08:31:56.866889Z,lo,127.0.0.1,10.0.0.1,80,20373,TCP,0,1,1,0,0,0,52,42,curl,1000');
   });
   test('RFC 4180 quoting and CRLF line ends', () => {
     assert.equal(csvField('a,b'), '"a,b"');
     assert.equal(csvField('say "hi"'), '"say ""hi"""');
     assert.equal(csvField('two\nlines'), '"two\nlines"');
-    assert.equal(toCsv(tcpdump.columns, [row]).split('\r\n').length, 3);
+    assert.equal(toCsv(seedColumns, [row]).split('\r\n').length, 3);
   });
   test('microseconds are kept exactly', () => {
     assert.equal(isoMicros(0), '1970-01-01T00:00:00.000000Z');
@@ -104,7 +110,7 @@ describe('formats', () => {
     assert.equal(isoMicros(1795595516999999), '2026-11-25T08:31:56.999999Z');
   });
   test('JSON lines use the CSV names', () => {
-    assert.deepEqual(JSON.parse(jsonLine(tcpdump.columns, row)), { TIME: '2026-11-25T08:31:56.866889Z', DEV: 'lo', SOURCE_IP: '127.0.0.1', DEST_IP: '10.0.0.1', SPORT: 80, DPORT: 20373, PROTO: 'TCP', U: 0, A: 1, P: 1, R: 0, S: 0, F: 0, LENGTH: 52 });
+    assert.deepEqual(JSON.parse(jsonLine(seedColumns, row)), { TIME: '2026-11-25T08:31:56.866889Z', DEV: 'lo', SOURCE_IP: '127.0.0.1', DEST_IP: '10.0.0.1', SPORT: 80, DPORT: 20373, PROTO: 'TCP', U: 0, A: 1, P: 1, R: 0, S: 0, F: 0, LENGTH: 52 });
   });
 });
 

@@ -166,7 +166,7 @@ describe('recorded from the probes\' definitions', () => {
   test('every int or text column that is not a measure is a dimension: new columns flow in', () => {
     assert.deepEqual(PLANS.nettop.dims.map((d) => d.key), ['pid', 'uid', 'dev', 'command']);
     assert.deepEqual(PLANS.dropwatch.dims.map((d) => d.key), ['location', 'reason', 'protocol', 'pid', 'command']);
-    assert.deepEqual(PLANS.flows.dims.map((d) => d.key), ['dev', 'src', 'dst', 'sport', 'dport', 'proto']);
+    assert.deepEqual(PLANS.flows.dims.map((d) => d.key), ['dev', 'src', 'dst', 'sport', 'dport', 'proto', 'pid', 'command', 'uid']);
     assert.deepEqual(PLANS['tcp-connections'].dims.map((d) => d.key), PROBES['tcp-connections'].columns.filter((c) => c.key !== 'time' && !('notInCsv' in c && c.notInCsv)).map((c) => c.key));
   });
   test('counters become increases; a restart of the probe starts again', () => {

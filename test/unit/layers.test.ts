@@ -16,6 +16,7 @@ test('each source folder has its layer, in order', () => {
     'core/packet.ts',
     'kernel/capture/pcap.node.ts',
     'runtime/source.ts',
+    'attribution/attributor.ts',
     'probes/nettop/engine.ts',
     'probes/registry.ts',
     'history/store.node.ts',

@@ -3,11 +3,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SocketIndex, type Owner } from '../../probes/nettop/attribution/socket-index.ts';
-import type { EndpointLookup } from '../../probes/nettop/attribution/recent-endpoints.ts';
-import { Attributor, HOLD_FOR_SCAN, HOLD_FOR_TRACE, HOLD_TRACE_SILENT, KERNEL } from '../../probes/nettop/attributor.ts';
-import { FlowCache } from '../../probes/nettop/flow-cache.ts';
-import { flowKey, flowTuple, RECV, XMIT } from '../../probes/nettop/flow.ts';
+import { SocketIndex, type Owner } from '../../attribution/socket-index.ts';
+import type { EndpointLookup } from '../../attribution/recent-endpoints.ts';
+import { Attributor, HOLD_FOR_SCAN, HOLD_FOR_TRACE, HOLD_TRACE_SILENT, KERNEL } from '../../attribution/attributor.ts';
+import { FlowCache } from '../../attribution/flow-cache.ts';
+import { flowKey, flowTuple, RECV, XMIT } from '../../attribution/flow.ts';
 import { procSocket } from './nettop-fixtures.ts';
 
 const T0_MS = 1_700_000_000_000;

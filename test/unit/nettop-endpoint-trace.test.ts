@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { parseEventFormat, parseHeaderPage, type EventFormat } from '../../core/tracefs/format.ts';
 import { walkPage, type PageLayout } from '../../core/tracefs/page.ts';
 import type { Life } from '../../core/tracefs/task-ledger.ts';
-import { flowTuple } from '../../probes/nettop/flow.ts';
-import { RecentEndpoints } from '../../probes/nettop/attribution/recent-endpoints.ts';
-import { COMMIT_MARGIN_US, ENDPOINT_EVENTS, EndpointTraceLogic, endpointFilters, type EndpointDecode, type TaskResolver } from '../../probes/nettop/attribution/endpoint-trace-logic.ts';
+import { flowTuple } from '../../attribution/flow.ts';
+import { RecentEndpoints } from '../../attribution/recent-endpoints.ts';
+import { COMMIT_MARGIN_US, ENDPOINT_EVENTS, EndpointTraceLogic, endpointFilters, type EndpointDecode, type TaskResolver } from '../../attribution/endpoint-trace-logic.ts';
 
 const fx = (name: string) => readFileSync(join(__dirname, '..', 'fixtures', 'tracefs', name));
 const hp = parseHeaderPage(fx('header_page').toString());

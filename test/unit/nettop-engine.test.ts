@@ -3,10 +3,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { flowTuple } from '../../probes/nettop/flow.ts';
-import { SocketIndex, type Owner } from '../../probes/nettop/attribution/socket-index.ts';
+import { flowTuple } from '../../attribution/flow.ts';
+import { SocketIndex, type Owner } from '../../attribution/socket-index.ts';
 import { NettopEngine, type EngineOptions } from '../../probes/nettop/engine.ts';
-import { RECV, XMIT } from '../../probes/nettop/flow.ts';
+import { RECV, XMIT } from '../../attribution/flow.ts';
 import { nettop, type NettopRow } from '../../probes/nettop/definition.ts';
 import { linkHeaderLength } from '../../probes/nettop/link.ts';
 import { csvHeader } from '../../core/format.ts';
@@ -206,9 +206,9 @@ test('definition: CSV columns and nettop.stp layout', () => {
   assert.equal(csvHeader(nettop.columns), 'TIME,PID,UID,DEV,XMIT_PK,RECV_PK,XMIT_KB,RECV_KB,COMMAND,XMIT_BYTES,RECV_BYTES');
   const p = printNettop();
   const rows: NettopRow[] = [
-    { time: 0, pid: 2886, uid: 4, dev: 'eth0', xmitPk: 79, recvPk: 0, xmitKb: 5, recvKb: 0, command: 'cups-polld', xmitBytes: 5200, recvBytes: 0 },
-    { time: 0, pid: 0, uid: 0, dev: 'eth0', xmitPk: 3, recvPk: 32, xmitKb: 0, recvKb: 3, command: 'kernel', xmitBytes: 200, recvBytes: 3100 },
-    { time: 0, pid: -1, uid: -1, dev: 'lo', xmitPk: 1, recvPk: 0, xmitKb: 0, recvKb: 0, command: 'unknown', xmitBytes: 66, recvBytes: 0 },
+    { time: 0, pid: 2886, uid: 4, dev: 'eth0', xmitPk: 79, recvPk: 0, xmitKb: 5, recvKb: 0, command: 'cups-polld', xmitBytes: 5200, recvBytes: 0, cgroup: 'cups.service' },
+    { time: 0, pid: 0, uid: 0, dev: 'eth0', xmitPk: 3, recvPk: 32, xmitKb: 0, recvKb: 3, command: 'kernel', xmitBytes: 200, recvBytes: 3100, cgroup: '' },
+    { time: 0, pid: -1, uid: -1, dev: 'lo', xmitPk: 1, recvPk: 0, xmitKb: 0, recvKb: 0, command: 'unknown', xmitBytes: 66, recvBytes: 0, cgroup: '' },
   ];
   assert.deepEqual(p.begin(), []);
   // printf("%5d %5d %-7s %7d %7d %7d %7d %-15s\n") — the seed's own lines, trailing padding included.

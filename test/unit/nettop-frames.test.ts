@@ -10,7 +10,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SocketIndex, type Owner } from '../../probes/nettop/attribution/socket-index.ts';
+import { SocketIndex, type Owner } from '../../attribution/socket-index.ts';
 import { NettopEngine } from '../../probes/nettop/engine.ts';
 import { FrameCounter } from '../../probes/nettop/frames.ts';
 import { FlowMemo } from '../../probes/nettop/fastpath.ts';
@@ -103,7 +103,7 @@ test('fast path: only plain IPv4/IPv6 TCP/UDP headers are memoised, and only wit
   assert.equal(memo.prepare(ext, 0, ext.length), false);
   assert.equal(memo.prepare(udp4, 0, 30), false, 'too short');
   // store / hit
-  const acc = { pid: 1, uid: 0, command: 'x', dev: 'lo', xmitPk: 0, recvPk: 0, xmitBytes: 0, recvBytes: 0 };
+  const acc = { pid: 1, uid: 0, command: 'x', cgroup: '', dev: 'lo', xmitPk: 0, recvPk: 0, xmitBytes: 0, recvBytes: 0 };
   memo.prepare(udp4, 0, udp4.length);
   memo.store(7, 0, 1000, acc, null);
   assert.equal(memo.hit(7, 0, 999), true);

@@ -10,9 +10,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { flowTuple } from '../../probes/nettop/flow.ts';
+import { flowTuple } from '../../attribution/flow.ts';
 import { parseProcNet, parseStatus, socketInode, TcpState } from '../../core/procfs/proc-net.ts';
-import { SocketIndex, unmapIpv4, type Owner } from '../../probes/nettop/attribution/socket-index.ts';
+import { SocketIndex, unmapIpv4, type Owner } from '../../attribution/socket-index.ts';
 import { fixture, fixtureSockets } from './nettop-fixtures.ts';
 
 test('proc-net: /proc/net/tcp, listening, established and TIME_WAIT', () => {

@@ -4,11 +4,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { flowTuple } from '../../probes/nettop/flow.ts';
-import { AMBIGUOUS, RecentEndpoints, type EndpointEvent } from '../../probes/nettop/attribution/recent-endpoints.ts';
-import { SocketIndex, type Owner } from '../../probes/nettop/attribution/socket-index.ts';
+import { flowTuple } from '../../attribution/flow.ts';
+import { AMBIGUOUS, RecentEndpoints, type EndpointEvent } from '../../attribution/recent-endpoints.ts';
+import { SocketIndex, type Owner } from '../../attribution/socket-index.ts';
 import { NettopEngine } from '../../probes/nettop/engine.ts';
-import { RECV, XMIT } from '../../probes/nettop/flow.ts';
+import { RECV, XMIT } from '../../attribution/flow.ts';
 
 const T0_MS = 1_700_000_000_000;
 const T0 = T0_MS * 1000;

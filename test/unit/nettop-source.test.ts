@@ -8,8 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { CapturedPacket } from '../../kernel/capture/pcap.node.ts';
-import { SocketIndex, type Owner } from '../../probes/nettop/attribution/socket-index.ts';
-import type { FlowTuple } from '../../probes/nettop/flow.ts';
+import { SocketIndex, type Owner } from '../../attribution/socket-index.ts';
+import type { FlowTuple } from '../../attribution/flow.ts';
 import type { NettopRow } from '../../probes/nettop/definition.ts';
 import {
   createNettopSource,

@@ -76,14 +76,14 @@ describe('protocol', () => {
   });
 
   test('the host checks each row, a tuple in column order, against its probe\'s columns', () => {
-    const object = { time: 1, dev: 'lo', src: '::1', dst: '::1', sport: 1, dport: 2, proto: 'UDP', urg: false, ack: false, psh: false, rst: false, syn: false, fin: false, length: 48 };
+    const object = { time: 1, dev: 'lo', src: '::1', dst: '::1', sport: 1, dport: 2, proto: 'UDP', urg: false, ack: false, psh: false, rst: false, syn: false, fin: false, length: 48, pid: 7, command: 'x', uid: 0, cgroup: '' };
     const row = rowEncoder(tcpdump.columns)(object);
     assert.deepEqual(rowDecoder(tcpdump.columns)(row), object);
     assert.equal(parseCollectorMessage({ type: 'rows', probe: 'tcpdump', rows: [row] }).type, 'rows');
     const sport = tcpdump.columns.findIndex((c) => c.key === 'sport');
     assert.throws(() => parseCollectorMessage({ type: 'rows', probe: 'tcpdump', rows: [row.map((v, i) => (i === sport ? '1' : v))] }), /rows\[0\]\[4\] sport/);
     assert.throws(() => parseCollectorMessage({ type: 'rows', probe: 'tcpdump', rows: [[...row, 1]] }), /extra/);
-    assert.throws(() => parseCollectorMessage({ type: 'rows', probe: 'tcpdump', rows: [object] }), /rows\[0\]: expected a row of 14 cells/);
+    assert.throws(() => parseCollectorMessage({ type: 'rows', probe: 'tcpdump', rows: [object] }), /rows\[0\]: expected a row of 18 cells/);
     assert.throws(() => parseCollectorMessage({ type: 'rows', probe: 'tcpdump', rows: [row.map((v, i) => (i === 0 ? -1 : v))] }), /time/);
     assert.throws(() => parseCollectorMessage({ type: 'rows', probe: 'tcpdump', rows: [row.map((v, i) => (i === 1 ? 'x'.repeat(1025) : v))] }), /dev/);
     assert.throws(() => parseCollectorMessage({ type: 'rows', probe: 'tcpdump', rows: new Array(5001).fill(row) }), /at most 5000/);

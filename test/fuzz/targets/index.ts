@@ -9,6 +9,7 @@ import { frameTarget, unknownLinkTarget } from './frames.ts';
 import { collectorMessageTarget, commandTarget, framingTarget, requestTarget } from './ipc.ts';
 import { nettopTarget } from './nettop.ts';
 import { pcapngTarget } from './pcapng.ts';
+import { captureFileTarget } from './capture-file.ts';
 import { formatTarget, pageTarget } from './tracefs.ts';
 
 export interface TargetOptions {
@@ -24,6 +25,7 @@ export function allTargets(o: TargetOptions = { oversize: false }): Target<unkno
     pageTarget(),
     formatTarget(),
     pcapngTarget({ oversize: o.oversize }),
+    captureFileTarget(),
     framingTarget(),
     commandTarget(),
     collectorMessageTarget(),

@@ -16,9 +16,9 @@
 
 import { FrameCounter } from '../../../probes/nettop/frames.ts';
 import type { NettopEngine } from '../../../probes/nettop/engine.ts';
-import type { CachedFlow } from '../../../probes/nettop/flow-cache.ts';
+import type { CachedFlow } from '../../../attribution/flow-cache.ts';
 import type { Acc as Row } from '../../../probes/nettop/tables.ts';
-import type { FlowTuple } from '../../../probes/nettop/flow.ts';
+import type { FlowTuple } from '../../../attribution/flow.ts';
 import { linkHeaderLength } from '../../../probes/nettop/link.ts';
 import { decodeFrame } from '../../../core/packet.ts';
 import { check, hex, type Target } from '../engine.ts';
@@ -34,6 +34,11 @@ class Recorder {
 
   constructor(private readonly memoNeverHits: boolean) {}
 
+  /** No other network namespace here: only lo packets have two sides. */
+  elsewhere(_ip: string): boolean {
+    return false;
+  }
+
   bucketOf(timeUs: number): number {
     if (this.memoNeverHits) this.generation++; // read by the memo right after: never the generation it stored
     return Math.floor(timeUs / 60e6);
@@ -44,7 +49,7 @@ class Recorder {
     const command = `${flow.proto} ${flow.localIp}:${flow.localPort} ${flow.remoteIp}:${flow.remotePort}`;
     const key = `${dev} ${command}`;
     let row = this.rows.get(key);
-    if (!row) this.rows.set(key, (row = { pid: 1, uid: 0, command, dev, xmitPk: 0, recvPk: 0, xmitBytes: 0, recvBytes: 0 }));
+    if (!row) this.rows.set(key, (row = { pid: 1, uid: 0, command, cgroup: '', dev, xmitPk: 0, recvPk: 0, xmitBytes: 0, recvBytes: 0 }));
     this.log.push(`row ${key} ${dir ? 'RECV' : 'XMIT'} ${bytes}`);
     return { flow: { ...flow }, incoming: dir !== 0, owner: { pid: 1, uid: 0, command }, inode: 0, validUntilMs: Infinity, untilUs: Infinity, acc: row };
   }

@@ -1,4 +1,4 @@
-// nettop's attribution decision, written once: who owns a flow's packets
+// The attribution decision, written once (nettop per interval, tcpdump per packet): who owns a flow's packets
 // captured from fromUs to toUs at one local endpoint, or why they must wait.
 // The engine asks it for a new packet and again for each held flow.
 //
@@ -20,16 +20,15 @@
 // reusing the ports). Every decided owner is remembered in the flow cache and
 // returned as its entry: the owner with its validity. Pure.
 
-import type { Owner, Resolution } from './attribution/socket-index.ts';
-import { AMBIGUOUS, type EndpointLookup } from './attribution/recent-endpoints.ts';
-import type { L4Proto } from '../../core/procfs/proc-net.ts';
-import { TcpFlag } from '../../core/packet.ts';
-import { KERNEL_COMMAND, KERNEL_PID, UNKNOWN_COMMAND, UNKNOWN_PID } from './definition.ts';
+import type { Owner, Resolution } from './socket-index.ts';
+import { AMBIGUOUS, type EndpointLookup } from './recent-endpoints.ts';
+import type { L4Proto } from '../core/procfs/proc-net.ts';
+import { TcpFlag } from '../core/packet.ts';
+import { KERNEL, UNKNOWN } from './owner.ts';
 import type { CachedFlow, FlowCache, SocketSnapshot } from './flow-cache.ts';
 import { RECV, type Direction, type FlowTuple } from './flow.ts';
 
-export const KERNEL: Owner = Object.freeze({ pid: KERNEL_PID, uid: 0, command: KERNEL_COMMAND });
-export const UNKNOWN: Owner = Object.freeze({ pid: UNKNOWN_PID, uid: -1, command: UNKNOWN_COMMAND });
+export { KERNEL, UNKNOWN };
 
 /** Held: the snapshot is older than the packets; a rescan decides them. */
 export const HOLD_FOR_SCAN = 'hold for scan';
@@ -40,9 +39,9 @@ export const HOLD_TRACE_SILENT = 'hold, trace silent';
 export type Hold = typeof HOLD_FOR_SCAN | typeof HOLD_FOR_TRACE | typeof HOLD_TRACE_SILENT;
 
 /** The owner with its validity (the flow cache's entry), a reason to hold, or two owners within the span. */
-export type Decision = CachedFlow | Hold | typeof AMBIGUOUS;
+export type Decision<Slot = unknown> = CachedFlow<Slot> | Hold | typeof AMBIGUOUS;
 
-export function isOwner(decision: Decision): decision is CachedFlow {
+export function isOwner<Slot>(decision: Decision<Slot>): decision is CachedFlow<Slot> {
   return typeof decision === 'object';
 }
 
@@ -55,7 +54,8 @@ export interface AttributorLimits {
 
 const ABSENT: Resolution = Object.freeze({ kind: 'absent' });
 
-export class Attributor {
+/** Slot: what a caller keeps with each decided flow (nettop: the row it was counted in). */
+export class Attributor<Slot = unknown> {
   private snapshot: SocketSnapshot | null = null;
   private snapshotUs = -Infinity;
   /** The recent endpoints, until they fail (then /proc alone). A field of ours: the caller's options are not touched. */
@@ -64,7 +64,7 @@ export class Attributor {
   private recentDone = false;
 
   constructor(
-    private readonly cache: FlowCache,
+    private readonly cache: FlowCache<Slot>,
     private readonly limits: AttributorLimits,
     recent: EndpointLookup | null,
     /** Flows whose owner came from the recent endpoints, /proc not knowing it. */
@@ -84,6 +84,16 @@ export class Attributor {
     this.cache.refresh(snapshot, nowMs, this.limits.positiveTtlMs);
   }
 
+  /** True if ip is another network namespace's, whose sockets the snapshot holds: a packet to or from it has a second local side. */
+  elsewhere(ip: string): boolean {
+    return this.snapshot?.elsewhere?.(ip) ?? false;
+  }
+
+  /** True if the snapshot knows namespaces and ip is none of theirs: a remote host, or a namespace made since the scan. */
+  unknownAddress(ip: string): boolean {
+    return this.snapshot?.knows ? !this.snapshot.knows(ip) : false;
+  }
+
   finishRecent(): void {
     this.recentDone = true;
   }
@@ -93,7 +103,7 @@ export class Attributor {
   }
 
   /** The one decision: the packets of `flow` captured from fromUs to toUs (tcpFlags of the first), at wall time nowMs. */
-  decide(key: string, flow: FlowTuple, dir: Direction, tcpFlags: number, fromUs: number, toUs: number, nowMs: number): Decision {
+  decide(key: string, flow: FlowTuple, dir: Direction, tcpFlags: number, fromUs: number, toUs: number, nowMs: number): Decision<Slot> {
     const incoming = dir === RECV;
     const resolution = this.snapshot ? this.snapshot.resolve(flow, incoming) : ABSENT;
     if (resolution.kind === 'process') {
@@ -109,7 +119,7 @@ export class Attributor {
   }
 
   /** The final verdict, which a snapshot newer than the packets gives no process: kernel or unknown, unless the trace names one. */
-  private verdictOrTraced(key: string, flow: FlowTuple, incoming: boolean, resolution: Resolution, tcpFlags: number, fromUs: number, toUs: number, nowMs: number): Decision {
+  private verdictOrTraced(key: string, flow: FlowTuple, incoming: boolean, resolution: Resolution, tcpFlags: number, fromUs: number, toUs: number, nowMs: number): Decision<Slot> {
     const target = verdict(resolution, flow.proto, tcpFlags, incoming);
     const recent = this.recent;
     const negativeUntilMs = nowMs + this.limits.negativeTtlMs;
@@ -123,7 +133,7 @@ export class Attributor {
   }
 
   /** The owner as the recent endpoints name it (remembered), AMBIGUOUS, or null if they do not. */
-  private namedByTrace(key: string, flow: FlowTuple, incoming: boolean, fromUs: number, toUs: number, nowMs: number): CachedFlow | typeof AMBIGUOUS | null {
+  private namedByTrace(key: string, flow: FlowTuple, incoming: boolean, fromUs: number, toUs: number, nowMs: number): CachedFlow<Slot> | typeof AMBIGUOUS | null {
     const recent = this.recent!;
     const owner = recent.lookup(flow, fromUs, toUs);
     if (!owner || owner === AMBIGUOUS) return owner;

@@ -37,8 +37,9 @@
 // only updates its entry's time: a UDP flood costs one buffer compare per
 // datagram.
 
-import { TracepointSession } from '../../../runtime/tracepoint-session.node.ts';
-import { epochMicrosConverter } from '../../../kernel/tracefs/clock.node.ts';
+import { readCgroupName } from '../kernel/procfs/cgroup.node.ts';
+import { TracepointSession } from '../runtime/tracepoint-session.node.ts';
+import { epochMicrosConverter } from '../kernel/tracefs/clock.node.ts';
 import { readlinkSync } from 'node:fs';
 import { RecentEndpoints, type RecentEndpointLimits } from './recent-endpoints.ts';
 import { ENDPOINT_EVENTS, EndpointTraceLogic, endpointFilters, type EndpointTracerCounts } from './endpoint-trace-logic.ts';
@@ -84,13 +85,25 @@ export function startEndpointTracer(limits: Partial<RecentEndpointLimits> = {}):
   }
 }
 
+/** A live process's cgroup name, read at most once a second per process (the trace asks on every read). */
+const cgroups = new Map<number, { name: string; atMs: number }>();
+function cgroupOf(pid: number): string {
+  const now = Date.now();
+  const known = cgroups.get(pid);
+  if (known && now - known.atMs < 1000) return known.name;
+  if (cgroups.size >= 4096) cgroups.clear();
+  const name = readCgroupName(pid);
+  cgroups.set(pid, { name, atMs: now });
+  return name;
+}
+
 function setUp(session: TracepointSession, limits: Partial<RecentEndpointLimits>): EndpointTracer | { unavailable: string } {
   const table = new RecentEndpoints(limits);
   const tasks = session.trackTasks();
   if (tasks.missing.length) return { unavailable: `no ${tasks.missing.join(', ')} on this kernel: exited senders could not be named` };
   const logic = new EndpointTraceLogic(
     table,
-    { lifeAt: (tid, tsNs) => tasks.ledger.at(tid, tsNs), get: (tid, tsNs) => tasks.get(tid, tsNs), netns: (tid, tsNs) => tasks.netns(tid, tsNs) },
+    { lifeAt: (tid, tsNs) => tasks.ledger.at(tid, tsNs), get: (tid, tsNs) => tasks.get(tid, tsNs), netns: (tid, tsNs) => tasks.netns(tid, tsNs), cgroup: cgroupOf },
     epochMicrosConverter(),
     netns('self'),
   );

@@ -2,7 +2,7 @@
 // endpoint (the tuple a socket lookup asks about) and the direction of a packet
 // there. One type, so no function takes five loose endpoint parameters. Pure.
 
-import type { L4Proto } from '../../core/procfs/proc-net.ts';
+import type { L4Proto } from '../core/procfs/proc-net.ts';
 
 export const XMIT = 0;
 export const RECV = 1;

@@ -18,8 +18,8 @@
 // the parent that created it — so the choice is stable across scans.
 // SO_REUSEPORT groups (several sockets, one address) also go to the lowest pid.
 
-import { TcpState, type L4Proto, type Owner, type ProcSocket } from '../../../core/procfs/proc-net.ts';
-import type { FlowTuple } from '../flow.ts';
+import { TcpState, type L4Proto, type Owner, type ProcSocket } from '../core/procfs/proc-net.ts';
+import type { FlowTuple } from './flow.ts';
 
 export type { Owner };
 
@@ -82,6 +82,12 @@ export class SocketIndex {
         put(this.bound, `${s.proto}|${lip}|${s.localPort}`, entry);
       }
     }
+  }
+
+  /** True if ip is one of this namespace's own addresses (loopback included). */
+  ownsAddress(ip: string): boolean {
+    const a = unmapIpv4(ip);
+    return this.localAddrs.has(a) || a.startsWith('127.') || a === '::1';
   }
 
   /** True while the socket with this inode exists. */

@@ -12,14 +12,14 @@
 // repeat of the previous event on the same CPU (same task, same addresses) only
 // updates its entry's time: a UDP flood costs one buffer compare per datagram.
 
-import { ProbeError } from '../../../core/probe-error.ts';
-import { field, readInt, type EventFormat, type FieldLayout } from '../../../core/tracefs/format.ts';
-import type { Life } from '../../../core/tracefs/task-ledger.ts';
-import { ipv4, ipv6 } from '../../../core/packet.ts';
-import type { L4Proto } from '../../../core/procfs/proc-net.ts';
+import { ProbeError } from '../core/probe-error.ts';
+import { field, readInt, type EventFormat, type FieldLayout } from '../core/tracefs/format.ts';
+import type { Life } from '../core/tracefs/task-ledger.ts';
+import { ipv4, ipv6 } from '../core/packet.ts';
+import type { L4Proto } from '../core/procfs/proc-net.ts';
 import type { Owner } from './socket-index.ts';
-import { IRQ_FLAGS } from '../../../core/tracefs/common-flags.ts';
-import type { TaskOwner } from '../../../core/tracefs/task-ledger.ts';
+import { IRQ_FLAGS } from '../core/tracefs/common-flags.ts';
+import type { TaskOwner } from '../core/tracefs/task-ledger.ts';
 import type { Entry, RecentEndpoints } from './recent-endpoints.ts';
 
 /** An event stamped before a read began may be committed just after that CPU was read: the horizon keeps this margin (µs). */
@@ -65,6 +65,8 @@ export interface TaskResolver {
   get(tid: number, tsNs: number): TaskOwner;
   /** Its network namespace ("net:[…]"), or null when it had exited unasked. */
   netns(tid: number, tsNs: number): string | null;
+  /** The name of a live process's cgroup (kernel/procfs/cgroup.node.ts); absent: not named. */
+  cgroup?(pid: number): string;
 }
 
 /** The trace clock (mono ns) to µs since the epoch. */
@@ -238,7 +240,7 @@ export class EndpointTraceLogic {
         }
         const ns = tasks.netns(event.tid, event.tsNs);
         const elsewhere = ns !== null && this.ownNetns !== null && ns !== this.ownNetns;
-        owner = info.pid < 0 || elsewhere ? null : { pid: info.pid, uid: info.uid, command: info.command };
+        owner = info.pid < 0 || elsewhere ? null : { pid: info.pid, uid: info.uid, command: info.command, ...(info.live && tasks.cgroup ? { cgroup: tasks.cgroup(info.pid) } : {}) };
         if (info.pid >= 0 && !owner) foreign.add(key);
         if (owner && !info.live) gone.add(key);
         owners.set(key, owner);

@@ -37,9 +37,9 @@
 // maxPerKey entries per key (oldest dropped, counted); expire() drops entries
 // older than maxAgeUs.
 
-import type { L4Proto } from '../../../core/procfs/proc-net.ts';
+import type { L4Proto } from '../core/procfs/proc-net.ts';
 import { unmapIpv4, type Owner } from './socket-index.ts';
-import type { FlowTuple } from '../flow.ts';
+import type { FlowTuple } from './flow.ts';
 
 export interface EndpointEvent {
   proto: L4Proto;
