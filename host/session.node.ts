@@ -10,6 +10,7 @@ import type { CollectorMessage } from '../ipc/protocol.ts';
 import { listInterfaces } from '../kernel/interfaces.node.ts';
 import { CollectorLink, directLauncher, type Launcher } from './collector-link.node.ts';
 import { NameCache } from './names.node.ts';
+import { OwnActivityTracker, type WindowClients } from './own-activity.node.ts';
 
 export interface SessionOptions {
   collectorScript: string;
@@ -33,6 +34,11 @@ export class Session {
   /** Per probe, the last start/stop in line: each waits for the one before, so the collector gets them in the order asked. */
   private readonly lanes = new Map<ProbeId, Promise<unknown>>();
   readonly state: HostState;
+  /** NetProbes' own processes and ports, in the state so every window can label and hide them. */
+  private readonly own = new OwnActivityTracker((own) => {
+    this.state.own = own;
+    this.broadcast({ type: 'state', state: this.state });
+  });
 
   constructor(private readonly opts: SessionOptions) {
     this.state = {
@@ -40,7 +46,14 @@ export class Session {
       elevation: process.getuid?.() === 0 ? 'direct' : opts.elevatedLauncher ? 'prompt' : 'none',
       frontEnd: opts.frontEnd,
       probes: Object.fromEntries(PROBE_IDS.map((id) => [id, { running: false, source: null, use: null, problem: null }])) as HostState['probes'],
+      own: { pids: [], ports: [] },
     };
+    this.own.start();
+  }
+
+  /** `serve`: its port and its browser clients' ports, so their connection and their browser count as NetProbes' own. */
+  setWindowClients(clients: WindowClients | null): void {
+    this.own.setClients(clients);
   }
 
   subscribe(listener: (e: HostEvent) => void): () => void {
@@ -139,6 +152,7 @@ export class Session {
       this.setCollector({ status: 'crashed', elevated: false, pid: null, problem: why });
     });
     this.setCollector({ status: 'running', elevated: link.uid === 0, pid: link.pid, problem: null });
+    this.own.refresh();
   }
 
   private onMessage(m: CollectorMessage): void {

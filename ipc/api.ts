@@ -37,6 +37,18 @@ export interface HostState {
   /** Where the renderer runs: the Electron app, or a browser through `serve`. */
   frontEnd: 'electron' | 'browser';
   probes: Record<ProbeId, ProbeState>;
+  /** NetProbes' own processes and ports, so the window can label and hide its own activity. */
+  own: OwnActivity;
+}
+
+/**
+ * NetProbes' own activity, as rows show it: the processes (the host, the collector and its supervisor, and the
+ * browser that shows `serve`: the process holding its WebSocket and that browser's other processes) and the
+ * TCP ports its window talks over (serve's listening port).
+ */
+export interface OwnActivity {
+  pids: number[];
+  ports: number[];
 }
 
 export interface InterfaceInfo {

@@ -14,9 +14,18 @@ import { ProbeTab, type Incoming, type TabActions } from './ProbeTab.dom.tsx';
 import { Overview } from './Overview.dom.tsx';
 import { VIEWS } from '../probes/views.dom.ts';
 import type { CrossLink } from './ui/view.dom.ts';
+import { ownMatcher } from './ui/own.ts';
+import { humanCount } from './ui/series.ts';
 
 type Tab = 'overview' | ProbeId;
 const TABS: Tab[] = ['overview', ...PROBE_IDS];
+
+/** The view in the URL's fragment (`#tab=tcpdump&find=port:443`), so a view can be shared; never sent to the server. */
+function viewFromUrl(): { tab: Tab; find: string } {
+  const p = new URLSearchParams(location.hash.slice(1));
+  const tab = TABS.find((t) => t === p.get('tab')) ?? 'overview';
+  return { tab, find: (p.get('find') ?? '').slice(0, 500) };
+}
 
 export const SHORTCUTS: [string, string][] = [
   [`1 … ${TABS.length}`, 'switch tabs (Overview, then each probe)'],
@@ -39,8 +48,26 @@ export function App(props: { api: NetprobesApi; link: () => Link; subscribeLink:
   const [state, setState] = useState<HostState | null>(null);
   // An external store: the connection may open before the first effect runs, and must not be missed.
   const link = useSyncExternalStore(props.subscribeLink, props.link);
-  const [tab, setTab] = useState<Tab>('overview');
-  const [incoming, setIncoming] = useState<Partial<Record<ProbeId, Incoming>>>({});
+  const [initial] = useState(viewFromUrl);
+  const [tab, setTab] = useState<Tab>(initial.tab);
+  const [incoming, setIncoming] = useState<Partial<Record<ProbeId, Incoming>>>(() =>
+    initial.tab !== 'overview' && initial.find ? { [initial.tab]: { link: { label: 'from the URL', probe: initial.tab, find: initial.find }, nonce: 1 } } : {},
+  );
+  const [finds, setFinds] = useState<Partial<Record<ProbeId, string>>>(() => (initial.tab !== 'overview' ? { [initial.tab]: initial.find } : {}));
+  // NetProbes' own activity is hidden until the user asks for it.
+  const [showOwn, setShowOwn] = useState(false);
+  const own = state?.own;
+  const matchers = useMemo(() => Object.fromEntries(PROBE_IDS.map((id) => [id, ownMatcher(PROBES[id].columns as never, own)])) as Record<ProbeId, ((row: object) => boolean) | null>, [own]);
+  useEffect(() => {
+    for (const id of PROBE_IDS) stores[id].setOwn(matchers[id]);
+  }, [matchers, stores]);
+  const onFind = useMemo(() => Object.fromEntries(PROBE_IDS.map((id) => [id, (text: string) => setFinds((f) => ({ ...f, [id]: text }))])) as Record<ProbeId, (text: string) => void>, []);
+  useEffect(() => {
+    const p = new URLSearchParams({ tab });
+    const find = tab !== 'overview' ? finds[tab] : '';
+    if (find) p.set('find', find);
+    history.replaceState(null, '', `${location.pathname}${location.search}#${p.toString()}`);
+  }, [tab, finds]);
   const [help, setHelp] = useState(false);
   const [namesOn, setNamesOn] = useState(false);
   const [restartError, setRestartError] = useState<string | null>(null);
@@ -126,7 +153,8 @@ export function App(props: { api: NetprobesApi; link: () => Link; subscribeLink:
   const c = state?.collector;
   const startLabel = state?.elevation === 'prompt' && c?.status !== 'running' ? 'Start as administrator' : 'Start';
   const running = PROBE_IDS.filter((id) => state?.probes[id].running);
-  const lost = PROBE_IDS.reduce((n, id) => n + lossOf(stores[id]), 0);
+  const lostBy = PROBE_IDS.map((id) => [id, lossOf(stores[id])] as const).filter(([, n]) => n > 0);
+  const lost = lostBy.reduce((n, [, k]) => n + k, 0);
   return (
     <div className="app">
       <header>
@@ -156,7 +184,7 @@ export function App(props: { api: NetprobesApi; link: () => Link; subscribeLink:
       <main>
         <div role="tabpanel" id="panel-overview" aria-labelledby="tab-overview" hidden={tab !== 'overview'} className="panel">
           {/* Drawn only while visible: it follows every probe's rows. */}
-          {!state ? <div className="loading">Connecting…</div> : tab === 'overview' ? <Overview stores={stores} state={state} onOpen={(id) => setTab(id)} /> : null}
+          {!state ? <div className="loading">Connecting…</div> : tab === 'overview' ? <Overview stores={stores} state={state} onOpen={(id) => setTab(id)} hidden={showOwn ? null : matchers} /> : null}
         </div>
         {PROBE_IDS.map((id) => (
           <div key={id} role="tabpanel" id={`panel-${id}`} aria-labelledby={`tab-${id}`} hidden={tab !== id} className="panel">
@@ -173,6 +201,10 @@ export function App(props: { api: NetprobesApi; link: () => Link; subscribeLink:
                 active={tab === id}
                 register={register}
                 startLabel={startLabel}
+                isOwn={matchers[id]}
+                showOwn={showOwn}
+                onShowOwn={setShowOwn}
+                onFind={onFind[id]}
               />
             ) : null}
           </div>
@@ -208,9 +240,16 @@ export function App(props: { api: NetprobesApi; link: () => Link; subscribeLink:
             In use: {running.map((id) => `${PROBES[id].title} (${featureOf(state!.probes[id])})`).join(', ')}
           </span>
         ) : null}
-        <span className={lost ? 'loss' : ''} title="kernel drops, ring-buffer overruns, shed and undelivered rows, across all probes">
-          lost: <b data-counter="lostTotal">{lost}</b>
-        </span>
+        {lost ? (
+          // What was lost, by probe: a click opens the first such tab, whose health line says what and why.
+          <button className="loss lost-link" onClick={() => setTab(lostBy[0]![0])} title="kernel drops, ring-buffer overruns, shed and undelivered rows: open the tab to see what and why">
+            lost: <b data-counter="lostTotal">{lost}</b> ({lostBy.map(([id, n]) => `${PROBES[id].title} ${humanCount(n)}`).join(', ')})
+          </button>
+        ) : (
+          <span title="kernel drops, ring-buffer overruns, shed and undelivered rows, across all probes">
+            nothing lost <b data-counter="lostTotal" hidden>0</b>
+          </span>
+        )}
         <span className="grow" />
         <span>{api.frontEnd === 'browser' ? 'browser (netprobes serve)' : 'desktop app'}</span>
       </footer>

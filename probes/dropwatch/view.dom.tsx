@@ -3,36 +3,34 @@
 import { useMemo } from 'react';
 import type { DropRow } from './definition.ts';
 import { Chart } from '../../renderer/ui/Chart.dom.tsx';
+import { perTable } from '../../renderer/ui/series.ts';
+import { useTick, type ProbeStore } from '../../renderer/ui/store.dom.ts';
+import type { RowList } from '../../renderer/ui/rows.ts';
 import type { PanelProps, ProbeView } from '../../renderer/ui/view.dom.ts';
 
 const TOP = 6;
 
-function bySeries(history: DropRow[], key: 'location' | 'reason') {
-  const times = [...new Set(history.map((r) => r.time))].sort((a, b) => a - b);
-  const index = new Map(times.map((t, i) => [t, i]));
+/** Drops per second in each table, by location or by reason: a table without drops is a zero. */
+function bySeries(store: ProbeStore<DropRow>, key: 'location' | 'reason', now: number) {
   const totals = new Map<string, number>();
-  for (const r of history) totals.set(r[key], (totals.get(r[key]) ?? 0) + r.count);
+  for (const r of store.history) totals.set(r[key], (totals.get(r[key]) ?? 0) + r.count);
   const top = [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, TOP).map(([k]) => k);
-  const values = top.map(() => new Array<number | null>(times.length).fill(0));
-  for (const r of history) {
-    const s = top.indexOf(r[key]);
-    const i = index.get(r.time)!;
-    const seconds = i > 0 ? (times[i]! - times[i - 1]!) / 1e6 : 1;
-    if (s >= 0) values[s]![i] = (values[s]![i] ?? 0) + r.count / seconds;
-  }
-  return { x: times.map((t) => t / 1e6), series: top.map((label, i) => ({ label, values: values[i]! })), top };
+  const times = store.tableTimes;
+  const secondsOf = new Map(times.map((t, i) => [t, i > 0 ? (t - times[i - 1]!) / 1e6 : 1]));
+  const points = perTable(times, store.history, top, (r) => r.time, (r) => [r[key], r.count / (secondsOf.get(r.time) ?? 1)], now);
+  return { points, top: top.map((l) => l || 'no reason') };
 }
 
 function DropPanel({ store, version, find }: PanelProps<DropRow>) {
-  const history = store.history;
+  const second = useTick(1000);
   // eslint-disable-next-line react-hooks/exhaustive-deps -- version says when history changed
-  const byLocation = useMemo(() => bySeries(history, 'location'), [version]);
+  const byLocation = useMemo(() => bySeries(store, 'location', second), [version, second]);
   // eslint-disable-next-line react-hooks/exhaustive-deps
-  const byReason = useMemo(() => bySeries(history, 'reason'), [version]);
+  const byReason = useMemo(() => bySeries(store, 'reason', second), [version, second]);
   return (
     <div className="panel-row">
-      <Chart title="Drops per second by location" x={byLocation.x} series={byLocation.series} unit="drops/s" stepped />
-      <Chart title="Drops per second by reason" x={byReason.x} series={byReason.series} unit="drops/s" stepped />
+      <Chart title="Drops per second by location" points={byLocation.points} labels={byLocation.top} kind="count" unit="/s" align="end" />
+      <Chart title="Drops per second by reason" points={byReason.points} labels={byReason.top} kind="count" unit="/s" align="end" />
       <div className="chips" aria-label="Locations">
         {byLocation.top.map((l) => (
           <button key={l} onClick={() => find(`LOCATION=${l}`)} title="Show this location's rows, one per reason">
@@ -45,8 +43,13 @@ function DropPanel({ store, version, find }: PanelProps<DropRow>) {
 }
 
 /** The location's reasons in the same interval's table as the row. */
-function reasonsAt(rows: readonly DropRow[], row: DropRow): string {
-  const same = rows.filter((r) => r.location === row.location && r.time === row.time).sort((a, b) => b.count - a.count);
+function reasonsAt(rows: RowList<DropRow>, row: DropRow): string {
+  const same: DropRow[] = [];
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows.at(i)!;
+    if (r.location === row.location && r.time === row.time) same.push(r);
+  }
+  same.sort((a, b) => b.count - a.count);
   return same.map((r) => `${r.reason || 'no reason'} (${r.protocol || '?'}): ${r.count}`).join('; ');
 }
 
