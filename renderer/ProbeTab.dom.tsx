@@ -5,13 +5,15 @@
 
 import { memo, useCallback, useDeferredValue, useEffect, useMemo, useRef, useState } from 'react';
 import type { InterfaceInfo, NetprobesApi, ProbeState } from '../ipc/api.ts';
-import type { Flag } from '../core/probe.ts';
+import type { Column, Flag } from '../core/probe.ts';
 import { formatCell, toCsv } from '../core/format.ts';
 import { MAX_ROWS, useStore, type ProbeStore } from './ui/store.dom.ts';
 import { VirtualTable } from './ui/VirtualTable.dom.tsx';
 import { arraySource, FilteredView, listToArray, SortedView, type RowSource, type Sort } from './ui/rows.ts';
 import { fieldsOf, rowMatcher } from './ui/find.ts';
 import { humanCount } from './ui/series.ts';
+import { SinceStart, TREND } from './ui/since-start.ts';
+import { TrendBars } from './ui/Chart.dom.tsx';
 import { saveText } from './ui/save.dom.ts';
 import { useNames, type Names } from './ui/names.dom.ts';
 import type { CrossLink, ProbeView } from './ui/view.dom.ts';
@@ -75,10 +77,25 @@ export const ProbeTab = memo(function ProbeTab(props: {
   const setFilter = useCallback((keep: ((row: never) => boolean) | null) => setPanelFilter(keep ? { keep } : null), []);
   const findInput = useRef<HTMLInputElement>(null);
 
-  const columns = useMemo(() => probe.columns.filter((c) => !hidden.has(c.key)), [probe, hidden]);
+  // Interval probes with a since-start table: every table summed per key, beside the latest interval.
+  const [since] = useState(() => (view.sinceStart ? new SinceStart<{ time: number }>(view.sinceStart as never) : null));
+  const [mode, setMode] = useState<'latest' | 'since'>(view.sinceStart?.initially ? 'since' : 'latest');
+  const summed = !!since && mode === 'since';
+  const sinceVersion = useMemo(() => {
+    since?.update(store.history as never, store.tablesReceived);
+    return since?.version ?? 0;
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- version says when history grew
+  }, [since, version]);
+  const sinceRows = useMemo(
+    () => (since ? [...since.totals.values()].map((t) => ({ ...t.row, [LATEST]: t.latest, [TREND_KEY]: t.trend })) : []),
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- sinceVersion says when the totals changed
+    [since, sinceVersion],
+  );
+  const allColumns = useMemo(() => (summed && view.sinceStart ? [...probe.columns, ...sinceColumns(view.sinceStart.unit)] : probe.columns), [summed, probe, view.sinceStart]);
+  const columns = useMemo(() => allColumns.filter((c) => !hidden.has(c.key)), [allColumns, hidden]);
   // The rows shown: the stream's ring (only new rows are filtered and merged into the sort each frame),
   // the latest table of an interval probe, or the snapshot taken on Pause.
-  const table = probe.kind === 'interval' ? store.table : null;
+  const table = probe.kind === 'interval' ? (summed ? sinceRows : store.table) : null;
   const source: RowSource<object> = useMemo(() => (paused ? arraySource(paused.rows) : table ? arraySource(table) : store.stream), [paused, table, store]);
   const [filtered] = useState(() => new FilteredView<object>());
   const [sorted] = useState(() => new SortedView<object>());
@@ -97,7 +114,7 @@ export const ProbeTab = memo(function ProbeTab(props: {
   );
   const held = paused ? paused.rows.length : store.rows.length;
   const ownHidden = hideOwn ? (paused ? paused.rows.filter(hideOwn).length : store.ownHeld) : 0;
-  const snapshot = () => ({ rows: probe.kind === 'interval' ? [...store.table] : store.stream.toArray() });
+  const snapshot = () => ({ rows: probe.kind === 'interval' ? [...(table ?? [])] : store.stream.toArray() });
 
   const run = async (what: 'start' | 'stop', opts = options) => {
     setBusy(true);
@@ -142,12 +159,17 @@ export const ProbeTab = memo(function ProbeTab(props: {
     register({
       toggleRun: () => void run(state.running ? 'stop' : 'start'),
       togglePause: () => setPaused(paused ? null : snapshot()),
-      clear: () => store.clear(),
+      clear: () => clearAll(),
       exportCsv: () => void exportCsv(listToArray(shown), probe.kind === 'interval' ? 'interval' : 'rows'),
       focusFind: () => findInput.current?.focus(),
       closeDetails: () => setFocus(null),
     });
   });
+
+  const clearAll = () => {
+    since?.clear();
+    store.clear();
+  };
 
   const notify = (m: string) => {
     setNotice(m);
@@ -171,12 +193,22 @@ export const ProbeTab = memo(function ProbeTab(props: {
         <button aria-pressed={!!paused} onClick={() => setPaused(paused ? null : snapshot())} title="Pause the view; rows keep arriving (p)">
           {paused ? 'Resume' : 'Pause'}
         </button>
-        <button onClick={() => store.clear()} title="Clear the rows (x)">
+        <button onClick={() => clearAll()} title="Clear the rows (x)">
           Clear
         </button>
         {probe.flags.map((f) => (
           <OptionField key={f.name} flag={f} api={api} value={options[f.option]} disabled={state.running} onChange={(v) => setOptions({ ...options, [f.option]: v })} />
         ))}
+        {since ? (
+          <div className="segmented" role="group" aria-label="Rows">
+            <button aria-pressed={!summed} onClick={() => setMode('latest')}>
+              Latest interval
+            </button>
+            <button aria-pressed={summed} onClick={() => setMode('since')}>
+              {view.sinceStart!.label}
+            </button>
+          </div>
+        ) : null}
         <span className="grow" />
         {isOwn ? (
           <label className="toggle own-toggle" title="NetProbes' own activity: its processes (the host, the collector, the browser showing serve) and the serve page's connection">
@@ -309,7 +341,7 @@ export const ProbeTab = memo(function ProbeTab(props: {
           label={`${probe.title} rows`}
           emptyText={emptyText(state.running, startLabel, held, ownHidden, store.received)}
           isOwn={showOwn ? isOwn : null}
-          renderCell={view.renderCell ? (c, r) => view.renderCell!(c, r, names) : undefined}
+          renderCell={(c, r) => (c.key === TREND_KEY ? <TrendBars values={(r as Record<string, number[]>)[TREND_KEY]!} label="trend" /> : view.renderCell?.(c, r, names))}
           onCopied={(n) => {
             setNotice(`copied ${n} row${n === 1 ? '' : 's'} as CSV`);
             setTimeout(() => setNotice(null), 2000);
@@ -330,7 +362,7 @@ export const ProbeTab = memo(function ProbeTab(props: {
                   <dd>{view.renderCell?.(c, focus, names) ?? formatCell(c.type, (focus as Record<string, unknown>)[c.key])}</dd>
                 </div>
               ))}
-              {(view.details?.(focus, paused ? paused.rows : store.rows) ?? []).map(([k, v]) => (
+              {(view.details?.(focus, paused ? paused.rows : (table ?? store.rows), summed) ?? []).map(([k, v]) => (
                 <div key={k}>
                   <dt>{k}</dt>
                   <dd>{v}</dd>
@@ -362,6 +394,16 @@ export const ProbeTab = memo(function ProbeTab(props: {
 });
 
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+const LATEST = '__latest';
+const TREND_KEY = '__trend';
+/** The since-start table's two columns beyond the probe's: what the latest interval added, and the trend. */
+function sinceColumns(unit: string): Column<object>[] {
+  return [
+    { key: LATEST as never, csv: 'LATEST', title: `Latest (${unit})`, type: 'int', width: 110, notInCsv: true, description: `${unit} the latest interval added` },
+    { key: TREND_KEY as never, csv: 'TREND', title: 'Trend', type: 'text', width: 130, notInCsv: true, description: `${unit} per interval, the last ${TREND} intervals` },
+  ];
+}
 
 const SHED = { key: 'shed', label: 'shed', description: 'rows the collector did not send: the display rate limit', loss: true };
 

@@ -42,12 +42,24 @@ function DropPanel({ store, version, find }: PanelProps<DropRow>) {
   );
 }
 
+/** Sites as "sym+0x1/0x2 ×N, ..." summed per site. */
+function mergeSites(a: string, b: string): string {
+  const m = new Map<string, number>();
+  for (const part of `${a}, ${b}`.split(', ')) {
+    const x = / ×(\d+)$/.exec(part);
+    if (!x) continue;
+    const site = part.slice(0, x.index);
+    m.set(site, (m.get(site) ?? 0) + Number(x[1]));
+  }
+  return [...m.entries()].sort((p, q) => q[1] - p[1]).map(([site, n]) => `${site} ×${n}`).join(', ');
+}
+
 /** The location's reasons in the same interval's table as the row. */
-function reasonsAt(rows: RowList<DropRow>, row: DropRow): string {
+function reasonsAt(rows: RowList<DropRow>, row: DropRow, summed: boolean): string {
   const same: DropRow[] = [];
   for (let i = 0; i < rows.length; i++) {
     const r = rows.at(i)!;
-    if (r.location === row.location && r.time === row.time) same.push(r);
+    if (r.location === row.location && (summed || r.time === row.time)) same.push(r);
   }
   same.sort((a, b) => b.count - a.count);
   return same.map((r) => `${r.reason || 'no reason'} (${r.protocol || '?'}): ${r.count}`).join('; ');
@@ -55,6 +67,15 @@ function reasonsAt(rows: RowList<DropRow>, row: DropRow): string {
 
 export const dropwatchView: ProbeView<DropRow> = {
   Panel: DropPanel,
-  details: (r, rows) => [['Reasons at this location', reasonsAt(rows, r)]],
+  details: (r, rows, summed) => [[summed ? 'Reasons at this location, since start' : 'Reasons at this location', reasonsAt(rows, r, summed)]],
+  // The table keeps every location and reason seen since start, with what the latest interval added.
+  sinceStart: {
+    label: 'Since start',
+    initially: true,
+    key: (r) => `${r.location}\u0000${r.reason}\u0000${r.protocol}`,
+    add: (t, r) => ({ ...r, count: (t?.count ?? 0) + r.count, sites: mergeSites(t?.sites ?? '', r.sites) }),
+    weight: (r) => r.count,
+    unit: 'drops',
+  },
   links: (r) => [{ label: 'Packets of this protocol, both directions', probe: 'tcpdump', options: { ifaces: [], filter: r.protocol === 'IPv6' ? 'ip6' : r.protocol === 'IPv4' ? 'ip' : '', bothDirections: true } }],
 };

@@ -68,6 +68,18 @@ function NettopPanel({ store, version, hidden }: PanelProps<NettopRow>) {
 
 export const nettopView: ProbeView<NettopRow> = {
   Panel: NettopPanel,
+  // Beside the seed's latest interval: each process on each device since start, with its trend.
+  sinceStart: {
+    label: 'Since start',
+    key: (r) => `${r.pid}\u0000${r.dev}\u0000${r.command}`,
+    add: (t, r) => {
+      const xmitBytes = (t?.xmitBytes ?? 0) + r.xmitBytes;
+      const recvBytes = (t?.recvBytes ?? 0) + r.recvBytes;
+      return { ...r, xmitPk: (t?.xmitPk ?? 0) + r.xmitPk, recvPk: (t?.recvPk ?? 0) + r.recvPk, xmitBytes, recvBytes, xmitKb: Math.floor(xmitBytes / 1024), recvKb: Math.floor(recvBytes / 1024) };
+    },
+    weight: (r) => r.xmitBytes + r.recvBytes,
+    unit: 'bytes',
+  },
   details: (r) => [
     ['Packets', `${r.xmitPk + r.recvPk} (${r.xmitPk} sent, ${r.recvPk} received)`],
     ['Meaning', r.pid === 0 ? 'kernel: traffic no local socket owns (ARP, ICMP, closed ports, forwarded)' : r.pid === -1 ? 'unknown: a local socket should own it, but its owner was not found' : 'the process that owns the socket'],

@@ -151,3 +151,15 @@ export function Sparkline(props: { x: number[]; y: (number | null)[]; label: str
   });
   return <div ref={box} className="sparkline" role="img" aria-label={props.label} style={{ height }} />;
 }
+
+/** A table cell's trend: one bar per value, scaled to the largest, drawn as SVG (cheap enough for every visible row). */
+export function TrendBars(props: { values: readonly number[]; label: string }) {
+  const { values } = props;
+  const max = Math.max(1, ...values);
+  const w = 2;
+  return (
+    <svg className="trend" width={values.length * w} height={16} role="img" aria-label={props.label}>
+      {values.map((v, i) => (v > 0 ? <rect key={i} x={i * w} y={16 - Math.max(1, (v / max) * 16)} width={w - 0.5} height={Math.max(1, (v / max) * 16)} /> : null))}
+    </svg>
+  );
+}

@@ -30,6 +30,8 @@ export class ProbeStore<Row extends object = object> {
   /** Interval probes: the end of each table received (µs), empty tables too, so a chart knows an interval had nothing. */
   readonly tableTimes: number[] = [];
   received = 0;
+  /** Interval probes: tables received (empty ones too). */
+  tablesReceived = 0;
   /** Rows dropped from the bounded history. */
   notKept = 0;
   /** Rows the host could not deliver to this front end (it was falling behind). */
@@ -120,6 +122,7 @@ export class ProbeStore<Row extends object = object> {
     this.table = [];
     this.history.clear();
     this.tableTimes.length = 0;
+    this.tablesReceived = 0;
     this.received = 0;
     this.notKept = 0;
     this.undelivered = 0;
@@ -162,6 +165,7 @@ export class ProbeStore<Row extends object = object> {
     const prev = this.lastTableEnd;
     this.lastTableEnd = end;
     this.tableTimes.push(end);
+    this.tablesReceived++;
     if (this.tableTimes.length > RATE_SECONDS) this.tableTimes.shift();
     const seconds = prev !== null && end > prev ? (end - prev) / 1e6 : 1;
     this.rate.t.push(Math.floor(end / 1e6));

@@ -9,6 +9,7 @@ import type { ProbeId } from '../../probes/registry.ts';
 import type { Names } from './names.dom.ts';
 import type { ProbeStore } from './store.dom.ts';
 import type { RowList } from './rows.ts';
+import type { SinceStartDef } from './since-start.ts';
 
 /** One click from a row in one tab to the rows that belong with it in another. */
 export interface CrossLink {
@@ -41,8 +42,13 @@ export interface PanelProps<Row extends object = object> {
 export interface ProbeView<Row extends object = any> {
   Panel?: (props: PanelProps<Row>) => ReactNode;
   renderCell?: (column: Column<Row>, row: Row, names: Names) => ReactNode | undefined;
-  /** Fields for the details pane beyond the row's own columns; `rows` are the rows the view holds (paused or live), unfiltered. */
-  details?: (row: Row, rows: RowList<Row>) => [string, string][];
+  /**
+   * Fields for the details pane beyond the row's own columns; `rows` are the rows the view holds (paused or live),
+   * unfiltered; `summed`: they are the since-start totals, not one table.
+   */
+  details?: (row: Row, rows: RowList<Row>, summed: boolean) => [string, string][];
+  /** Interval probes: a "since start" table, every table summed per key; `initially` shows it first. */
+  sinceStart?: SinceStartDef<Row> & { initially?: boolean };
   links?: (row: Row) => CrossLink[];
   /** Extra toolbar buttons; `notify` shows a short message beside the counters. */
   Tools?: (props: { api: NetprobesApi; notify: (message: string) => void }) => ReactNode;

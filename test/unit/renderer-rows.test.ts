@@ -75,3 +75,30 @@ test('a new array is a new source (an interval table, a paused snapshot)', () =>
   view.update(arraySource([4]), null);
   assert.deepEqual(listToArray(view), [4]);
 });
+
+test('since start: rows summed per key once each, the latest table\'s increase, a zero for a quiet table', async () => {
+  const { SinceStart } = await import('../../renderer/ui/since-start.ts');
+  interface D {
+    time: number;
+    loc: string;
+    count: number;
+  }
+  const sum = new SinceStart<D>({ label: 'Since start', key: (r) => r.loc, add: (t, r) => ({ ...r, count: (t?.count ?? 0) + r.count }), weight: (r) => r.count, unit: 'drops' });
+  const history = new RowRing<D>(3);
+  history.push({ time: 1, loc: 'a', count: 2 });
+  history.push({ time: 1, loc: 'b', count: 1 });
+  sum.update(history, 1);
+  sum.update(history, 1); // a second frame with nothing new adds nothing
+  assert.equal(sum.totals.get('a')!.row.count, 2);
+  sum.update(history, 2); // an empty table
+  assert.deepEqual(sum.totals.get('a')!.trend, [2, 0]);
+  assert.equal(sum.totals.get('a')!.latest, 0);
+  history.push({ time: 3, loc: 'a', count: 5 });
+  history.push({ time: 3, loc: 'a', count: 1 }); // the ring drops the first row; the total keeps it
+  sum.update(history, 3);
+  const a = sum.totals.get('a')!;
+  assert.equal(a.row.count, 8);
+  assert.equal(a.latest, 6);
+  assert.deepEqual(a.trend, [2, 0, 6]);
+  assert.deepEqual(sum.totals.get('b')!.trend, [1, 0, 0]);
+});
