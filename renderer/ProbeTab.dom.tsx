@@ -153,6 +153,11 @@ export const ProbeTab = memo(function ProbeTab(props: {
     // eslint-disable-next-line react-hooks/exhaustive-deps -- once per click
   }, [incoming?.nonce]);
 
+  const clearAll = () => {
+    since?.clear();
+    store.clear();
+  };
+
   // The keyboard shortcuts act on the visible tab.
   useEffect(() => {
     if (!active) return;
@@ -165,11 +170,6 @@ export const ProbeTab = memo(function ProbeTab(props: {
       closeDetails: () => setFocus(null),
     });
   });
-
-  const clearAll = () => {
-    since?.clear();
-    store.clear();
-  };
 
   const notify = (m: string) => {
     setNotice(m);
