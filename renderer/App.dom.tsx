@@ -56,7 +56,9 @@ export function App(props: { api: NetprobesApi; link: () => Link; subscribeLink:
   const [finds, setFinds] = useState<Partial<Record<ProbeId, string>>>(() => (initial.tab !== 'overview' ? { [initial.tab]: initial.find } : {}));
   // NetProbes' own activity is hidden until the user asks for it.
   const [showOwn, setShowOwn] = useState(false);
-  const own = state?.own;
+  // Every state event is a new object: the matchers (and so every tab's filter) change only when the list does.
+  const ownKey = JSON.stringify(state?.own ?? null);
+  const own = useMemo(() => JSON.parse(ownKey) as HostState['own'] | undefined, [ownKey]);
   const matchers = useMemo(() => Object.fromEntries(PROBE_IDS.map((id) => [id, ownMatcher(PROBES[id].columns as never, own)])) as Record<ProbeId, ((row: object) => boolean) | null>, [own]);
   useEffect(() => {
     for (const id of PROBE_IDS) stores[id].setOwn(matchers[id]);
@@ -205,6 +207,7 @@ export function App(props: { api: NetprobesApi; link: () => Link; subscribeLink:
                 showOwn={showOwn}
                 onShowOwn={setShowOwn}
                 onFind={onFind[id]}
+                ownList={own}
               />
             ) : null}
           </div>

@@ -4,7 +4,7 @@
 // table and a details pane for the selected row with links to other tabs.
 
 import { memo, useCallback, useDeferredValue, useEffect, useMemo, useRef, useState } from 'react';
-import type { InterfaceInfo, NetprobesApi, ProbeState } from '../ipc/api.ts';
+import type { InterfaceInfo, NetprobesApi, OwnActivity, ProbeState } from '../ipc/api.ts';
 import type { Column, Flag } from '../core/probe.ts';
 import { formatCell, toCsv } from '../core/format.ts';
 import { MAX_ROWS, useStore, type ProbeStore } from './ui/store.dom.ts';
@@ -54,8 +54,10 @@ export const ProbeTab = memo(function ProbeTab(props: {
   onShowOwn: (show: boolean) => void;
   /** The find text changed (the window puts it in the URL). */
   onFind: (text: string) => void;
+  /** The host's list behind `isOwn`, for the toggle's tooltip. */
+  ownList: OwnActivity | undefined;
 }) {
-  const { api, store, state, view, names, follow, incoming, active, register, startLabel, collectorProblem, isOwn, showOwn, onShowOwn, onFind } = props;
+  const { api, store, state, view, names, follow, incoming, active, register, startLabel, collectorProblem, isOwn, showOwn, onShowOwn, onFind, ownList } = props;
   const probe = store.probe;
   const version = useStore(store);
   useNames(names);
@@ -204,14 +206,14 @@ export const ProbeTab = memo(function ProbeTab(props: {
             <button aria-pressed={!summed} onClick={() => setMode('latest')}>
               Latest interval
             </button>
-            <button aria-pressed={summed} onClick={() => setMode('since')}>
+            <button aria-pressed={summed} onClick={() => setMode('since')} title="every interval since the start, summed">
               {view.sinceStart!.label}
             </button>
           </div>
         ) : null}
         <span className="grow" />
         {isOwn ? (
-          <label className="toggle own-toggle" title="NetProbes' own activity: its processes (the host, the collector, the browser showing serve) and the serve page's connection">
+          <label className="toggle own-toggle" title={`NetProbes' own activity: its processes (the host, the collector, the browser showing serve) and the serve page's connection. Processes ${ownList?.pids.join(', ') || 'none'}; ports ${ownList?.ports.join(', ') || 'none'}`}>
             <input type="checkbox" checked={showOwn} onChange={(e) => onShowOwn(e.target.checked)} /> Show NetProbes' own
             {!showOwn ? <span data-counter="ownHidden"> ({humanCount(ownHidden)} hidden)</span> : null}
           </label>

@@ -70,7 +70,7 @@ export const dropwatchView: ProbeView<DropRow> = {
   details: (r, rows, summed) => [[summed ? 'Reasons at this location, since start' : 'Reasons at this location', reasonsAt(rows, r, summed)]],
   // The table keeps every location and reason seen since start, with what the latest interval added.
   sinceStart: {
-    label: 'Since start',
+    label: 'Cumulative',
     initially: true,
     key: (r) => `${r.location}\u0000${r.reason}\u0000${r.protocol}`,
     add: (t, r) => ({ ...r, count: (t?.count ?? 0) + r.count, sites: mergeSites(t?.sites ?? '', r.sites) }),

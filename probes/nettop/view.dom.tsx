@@ -70,7 +70,7 @@ export const nettopView: ProbeView<NettopRow> = {
   Panel: NettopPanel,
   // Beside the seed's latest interval: each process on each device since start, with its trend.
   sinceStart: {
-    label: 'Since start',
+    label: 'Cumulative',
     key: (r) => `${r.pid}\u0000${r.dev}\u0000${r.command}`,
     add: (t, r) => {
       const xmitBytes = (t?.xmitBytes ?? 0) + r.xmitBytes;
