@@ -40,6 +40,16 @@ describe('the window: own activity, honest charts, accessibility, screenshots', 
     return region;
   };
   const shown = async (panel: Locator) => Number(await panel.locator('[data-counter="shown"]').textContent());
+  /** The shown count once the view has caught up with the last change (find text and toggle apply on the next frames). */
+  const settled = async (panel: Locator, want: (n: number) => boolean) => {
+    const end = Date.now() + 5000;
+    let n = await shown(panel);
+    while (!want(n) && Date.now() < end) {
+      await sleep(100);
+      n = await shown(panel);
+    }
+    return n;
+  };
   const start = async (panel: Locator) => {
     await panel.getByRole('button', { name: 'Start' }).click();
     await panel.getByText(/^Running: /).waitFor({ timeout: 20_000 });
@@ -77,13 +87,13 @@ describe('the window: own activity, honest charts, accessibility, screenshots', 
     await start(panel);
     await sleep(3000); // state and counters go to the page every second: its own packets
     await find(panel, `port:${servePort}`);
-    assert.equal(await shown(panel), 0, 'no row of NetProbes\' own connection while the toggle is off');
+    assert.equal(await settled(panel, (n) => n === 0), 0, 'no row of NetProbes\' own connection while the toggle is off');
     const hidden = await panel.locator('[data-counter="ownHidden"]').textContent();
     assert.match(hidden ?? '', /\((\d+(\.\d)?k?) hidden\)/);
     assert.ok(!/\(0 hidden\)/.test(hidden!), `a count of what is hidden: ${hidden}`);
     await ownToggle(panel).check();
     await panel.getByRole('table', { name: 'Packets rows' }).getByText('NetProbes').first().waitFor();
-    assert.ok((await shown(panel)) > 0);
+    assert.ok((await settled(panel, (n) => n > 0)) > 0);
     await ownToggle(panel).uncheck();
     await find(panel, '');
     await stop(panel);
@@ -114,10 +124,11 @@ describe('the window: own activity, honest charts, accessibility, screenshots', 
     };
     for (const pid of ours) {
       await find(panel, `pid:${pid}`);
-      assert.equal(await shown(panel), 0, `no call of process ${pid} while hidden: ${about(pid)}; ${await ownToggle(panel).locator('..').getAttribute('title')}`);
+      assert.equal(await settled(panel, (n) => n === 0), 0, `no call of process ${pid} while hidden: ${about(pid)}; ${await ownToggle(panel).locator('..').getAttribute('title')}`);
       await ownToggle(panel).check();
-      seen += await shown(panel);
+      seen += await settled(panel, (n) => n > 0);
       await ownToggle(panel).uncheck();
+      await settled(panel, (n) => n === 0);
     }
     assert.ok(seen > 0, "the browser's own calls were there, hidden");
     await find(panel, '');
@@ -130,7 +141,7 @@ describe('the window: own activity, honest charts, accessibility, screenshots', 
     await start(panel);
     await sleep(3500);
     await find(panel, `pid:${server!.child.pid}`);
-    assert.equal(await shown(panel), 0, 'serve hidden by default');
+    assert.equal(await settled(panel, (n) => n === 0), 0, 'serve hidden by default');
     await ownToggle(panel).check();
     const table = panel.getByRole('table', { name: 'Traffic per process rows' });
     await table.getByRole('row').filter({ hasText: 'NetProbes' }).first().waitFor({ timeout: 10_000 });
@@ -212,7 +223,8 @@ describe('the window: own activity, honest charts, accessibility, screenshots', 
       await Promise.all([
         peer('udp-send', '127.0.0.1', String(nextPort()), '60', '200'),
         collect(spawn('python3', ['-c', `import socket\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor i in range(5): s.sendto(b'x', ('127.0.0.1', ${nextPort()}))\ns.close()`])),
-        ...Array.from({ length: 3 }, () => new Promise((r) => net.connect(P, '127.0.0.1', function (this: net.Socket) { this.end('hello'); }).on('close', r).on('error', r))),
+        // Read (resume) so the echo and the server's end arrive and the socket closes.
+        ...Array.from({ length: 3 }, () => new Promise((r) => net.connect(P, '127.0.0.1', function (this: net.Socket) { this.end('hello'); }).resume().on('close', r).on('error', r))),
       ]);
       srv.close();
     };
