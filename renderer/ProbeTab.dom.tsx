@@ -402,7 +402,7 @@ const TREND_KEY = '__trend';
 /** The since-start table's two columns beyond the probe's: what the latest interval added, and the trend. */
 function sinceColumns(unit: string): Column<object>[] {
   return [
-    { key: LATEST as never, csv: 'LATEST', title: `Latest (${unit})`, type: 'int', width: 110, notInCsv: true, description: `${unit} the latest interval added` },
+    { key: LATEST as never, csv: 'LATEST', title: `Latest (${unit})`, type: 'int', width: 130, notInCsv: true, description: `${unit} the latest interval added` },
     { key: TREND_KEY as never, csv: 'TREND', title: 'Trend', type: 'text', width: 130, notInCsv: true, description: `${unit} per interval, the last ${TREND} intervals` },
   ];
 }

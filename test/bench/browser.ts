@@ -67,6 +67,9 @@ class Session {
     const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
     await page.goto(url);
     await page.getByRole('tab', { name: /^Packets/ }).click();
+    // The counters read below are one click away since the health line (a build before it shows them at once).
+    const counters = page.getByRole('region', { name: 'Packets' }).getByRole('button', { name: 'Counters' });
+    if (await counters.count()) await counters.click();
     return new Session(serve, browser, page);
   }
 

@@ -191,6 +191,8 @@ describe('each tab in the browser, with real traffic', () => {
     await panel.getByRole('button', { name: 'Start' }).click();
     await panel.getByText(/^Running: libpcap on lo/).waitFor({ timeout: 20_000 });
     await peer('udp-send', '127.0.0.1', String(P), '12', '300').done;
+    // The counters are one click away (the tab leads with its health line).
+    await panel.getByRole('button', { name: 'Counters' }).click();
     await panel.locator('[data-counter="rows"]').getByText('12', { exact: true }).waitFor({ timeout: 10_000 });
     // Names on: the address gets its name from /etc/hosts (getnameinfo), a well-known port its service.
     await page.locator('body').click({ position: { x: 5, y: 790 } });
