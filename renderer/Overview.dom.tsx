@@ -38,9 +38,13 @@ export function Overview(props: { stores: Stores; state: HostState; onOpen: (id:
           const s = stores[id];
           const p = state.probes[id];
           return (
-            <button key={id} className="card" onClick={() => props.onOpen(id)} aria-label={`${s.probe.title} overview`}>
+            // Named by its visible text (with " overview" for screen readers), so the name holds what is seen.
+            <button key={id} className="card" onClick={() => props.onOpen(id)}>
               <div className="card-head">
-                <b>{s.probe.title}</b>
+                <b>
+                  {s.probe.title}
+                  <span className="sr-only"> overview</span>
+                </b>
                 <span className={p.running ? 'on' : 'off'}>{p.running ? 'running' : p.problem ? 'failed' : 'stopped'}</span>
               </div>
               <div className="rate">

@@ -200,6 +200,8 @@ export function VirtualTable<Row extends object>(props: TableProps<Row>) {
       </div>
       <div
         className="vt-body"
+        // Scrollable by keyboard too (axe: scrollable-region-focusable); the keys are handled by the table around it.
+        tabIndex={0}
         ref={scroller}
         onScroll={(e) => {
           const el = e.currentTarget;
