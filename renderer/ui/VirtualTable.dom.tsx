@@ -201,6 +201,7 @@ export function VirtualTable<Row extends object>(props: TableProps<Row>) {
       <div
         className="vt-body"
         // Scrollable by keyboard too (axe: scrollable-region-focusable); the keys are handled by the table around it.
+        role="rowgroup"
         tabIndex={0}
         ref={scroller}
         onScroll={(e) => {
@@ -209,7 +210,11 @@ export function VirtualTable<Row extends object>(props: TableProps<Row>) {
           setScrollTop(el.scrollTop);
         }}
       >
-        {rows.length === 0 ? <div className="vt-empty">{props.emptyText}</div> : null}
+        {rows.length === 0 ? (
+          <div className="vt-empty" role="row">
+            <span role="cell">{props.emptyText}</span>
+          </div>
+        ) : null}
         <div style={{ height: rows.length * ROW_HEIGHT, position: 'relative' }}>{visible}</div>
       </div>
     </div>
