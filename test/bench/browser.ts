@@ -90,7 +90,7 @@ class Session {
       document.addEventListener('click', () => (w.__first.click = performance.now()), { capture: true, once: true });
       const table = document.querySelector('[role=table][aria-label="Packets rows"]') ?? document.body;
       const mo = new MutationObserver(() => {
-        if (w.__first.click && !w.__first.row && table.querySelector('[role=row]:not(.vt-head)')) {
+        if (w.__first.click && !w.__first.row && table.querySelector('[role=row]:not(.vt-head):not(.vt-empty)')) {
           const t = performance.now();
           requestAnimationFrame(() => (w.__first.row = w.__first.row || Math.max(t, performance.now())));
           mo.disconnect();
