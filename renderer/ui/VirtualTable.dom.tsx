@@ -210,9 +210,10 @@ export function VirtualTable<Row extends object>(props: TableProps<Row>) {
           setScrollTop(el.scrollTop);
         }}
       >
+        {/* Not a row (a row would read as data); screen readers have "showing 0 of N" beside the table. */}
         {rows.length === 0 ? (
-          <div className="vt-empty" role="row">
-            <span role="cell">{props.emptyText}</span>
+          <div className="vt-empty" aria-hidden="true">
+            {props.emptyText}
           </div>
         ) : null}
         <div style={{ height: rows.length * ROW_HEIGHT, position: 'relative' }}>{visible}</div>
