@@ -155,24 +155,34 @@ describe('the window: own activity, honest charts, accessibility, screenshots', 
     const panel = await tab('TCP connections');
     await start(panel);
     await sleep(1500);
-    const P = nextPort();
-    const srv = net.createServer((c) => c.end());
-    await new Promise<void>((r) => srv.listen(P, '127.0.0.1', r));
-    await Promise.all(Array.from({ length: 5 }, () => new Promise((r) => net.connect(P, '127.0.0.1').on('close', r).on('error', r))));
-    srv.close();
-    await sleep(11_500);
-    // The figure's data table (for screen readers): the newest 30 seconds, one row each.
-    const cells = panel.getByRole('figure', { name: 'New connections per second' }).locator('td');
-    const values = (await cells.evaluateAll((tds) => tds.map((td) => td.getAttribute('data-value')))).map((v) => (v === '' ? null : Number(v)));
-    let last = -1;
-    values.forEach((v, i) => v !== null && v > 0 && (last = i));
-    assert.ok(last >= 0, `the burst is in the chart: ${values.join(' ')}`);
-    const burst = values.slice(0, last + 1).filter((v): v is number => v !== null && v > 0);
-    assert.equal(burst.reduce((n, v) => n + v, 0), 5, `5 connections: ${values.join(' ')}`);
-    const after = values.slice(last + 1);
-    assert.ok(after.length >= 10, `at least 10 seconds after the burst: ${values.join(' ')}`);
-    assert.ok(after.every((v) => v === 0), `every quiet second is zero, not a line drawn on: ${values.join(' ')}`);
-    await stop(panel);
+    // Connections are counted machine-wide: another program's connection in the window spoils an attempt (the
+    // sum is not 5, or a quiet second is not zero); a chart that draws lines across gaps fails every attempt.
+    let failure = '';
+    try {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const P = nextPort();
+        const srv = net.createServer((c) => c.end());
+        await new Promise<void>((r) => srv.listen(P, '127.0.0.1', r));
+        await Promise.all(Array.from({ length: 5 }, () => new Promise((r) => net.connect(P, '127.0.0.1').resume().on('close', r).on('error', r))));
+        srv.close();
+        await sleep(11_500);
+        // The figure's data table (for screen readers): the newest 30 seconds, one row each.
+        const cells = panel.getByRole('figure', { name: 'New connections per second' }).locator('td');
+        const values = (await cells.evaluateAll((tds) => tds.map((td) => td.getAttribute('data-value')))).map((v) => (v === '' ? null : Number(v)));
+        let last = -1;
+        values.forEach((v, i) => v !== null && v > 0 && (last = i));
+        const burst = values.slice(Math.max(0, last - 2), last + 1).filter((v): v is number => v !== null && v > 0);
+        const after = values.slice(last + 1);
+        failure = `attempt ${attempt + 1}: ${values.join(' ')}`;
+        if (last >= 0 && burst.reduce((n, v) => n + v, 0) === 5 && after.length >= 10 && after.every((v) => v === 0)) {
+          failure = '';
+          break;
+        }
+      }
+    } finally {
+      await stop(panel);
+    }
+    assert.equal(failure, '', 'a burst of 5, then at least 10 seconds of 0');
   });
 
   test('keyboard: a header sorts on Enter, arrow keys move through rows and open their details', async (t) => {
