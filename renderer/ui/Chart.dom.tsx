@@ -8,7 +8,7 @@
 
 import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
-import { humanBytes, humanCount, type Points } from './series.ts';
+import { CHART_SECONDS, humanBytes, humanCount, type Points } from './series.ts';
 
 const PALETTE = ['#0d9488', '#3b82f6', '#d97706', '#dc2626', '#8b5cf6', '#0891b2', '#db2777', '#65a30d', '#ea580c', '#64748b'];
 export const seriesColor = (i: number): string => PALETTE[i % PALETTE.length]!;
@@ -50,7 +50,8 @@ export function Chart(props: {
       height: props.height ?? 160,
       legend: { show: true, live: true },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
+      // Every chart spans the same CHART_SECONDS up to its newest point, however few points it has.
+      scales: { x: { time: true, range: (_u, _min, max) => [max - CHART_SECONDS + 1, max] }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
       axes: [axis, { ...axis, size: 64, values: (_u, splits) => splits.map((v) => formatValue(kind, v)) }],
       series: [
         {},
