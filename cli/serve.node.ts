@@ -175,7 +175,7 @@ export async function startServer(o: ServeOptions, session: Session, rendererDir
       return refuse(socket, 'forbidden', '403 Forbidden');
     }
     if (wss.clients.size >= MAX_CONNECTIONS) return refuse(socket, 'tooMany', '503 Service Unavailable');
-    wss.handleUpgrade(req, socket, head, (ws) => attach(ws));
+    wss.handleUpgrade(req, socket, head, (ws) => attach(ws, req.socket.remotePort));
   });
 
   // An event is serialized once, whatever the number of tabs it goes to.
@@ -185,8 +185,16 @@ export async function startServer(o: ServeOptions, session: Session, rendererDir
     if (text === undefined) serialized.set(event, (text = JSON.stringify({ event })));
     return text;
   };
-  const attach = (ws: WebSocket) => {
+  // The browsers' ends of these connections are NetProbes' own activity (labelled, hidden by default).
+  const clientPorts = new Map<WebSocket, number>();
+  const tellClients = () => {
+    const address = server.address();
+    if (address && typeof address === 'object') session.setWindowClients({ serverPort: address.port, clientPorts: [...new Set(clientPorts.values())] });
+  };
+  const attach = (ws: WebSocket, clientPort: number | undefined) => {
     stats.connected++;
+    if (clientPort) clientPorts.set(ws, clientPort);
+    tellClients();
     const bucket = new TokenBucket(RATE_PER_SECOND, RATE_BURST);
     let inFlight = 0;
     let dropped = false;
@@ -230,6 +238,8 @@ export async function startServer(o: ServeOptions, session: Session, rendererDir
     });
     ws.on('close', () => {
       stats.connected--;
+      clientPorts.delete(ws);
+      tellClients();
       unsubscribe();
     });
     // A frame that breaks the protocol (oversized, unmasked, not UTF-8, reserved
@@ -287,6 +297,7 @@ export async function startServer(o: ServeOptions, session: Session, rendererDir
   const port = (server.address() as { port: number }).port;
   hosts = allowedHosts(o.host, port);
   origins = allowedOrigins(hosts);
+  tellClients();
   const hostPart = o.host.includes(':') ? `[${o.host}]` : o.host;
   return {
     url: `http://${hostPart}:${port}/?token=${o.token}`,

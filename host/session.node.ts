@@ -15,6 +15,7 @@ import { rowDecoder, type Column, type RowTuple } from '../core/probe.ts';
 import { KIND_OF_PROBE } from '../history/plan.ts';
 import { queryRange } from '../history/query.node.ts';
 import { HistoryWriter, historyTarget, recordingSetting, saveRecordingSetting } from '../history/writer.node.ts';
+import { OwnActivityTracker, type WindowClients } from './own-activity.node.ts';
 
 export interface SessionOptions {
   collectorScript: string;
@@ -47,6 +48,11 @@ export class Session {
   private history: HistoryWriter | null = null;
   private historyOwner: { uid: number; gid: number } | null = null;
   private readonly decoders = new Map<ProbeId, (t: RowTuple) => Record<string, unknown>>();
+  /** NetProbes' own processes and ports, in the state so every window can label and hide them. */
+  private readonly own = new OwnActivityTracker((own) => {
+    this.state.own = own;
+    this.broadcast({ type: 'state', state: this.state });
+  });
 
   constructor(private readonly opts: SessionOptions) {
     this.state = {
@@ -55,8 +61,15 @@ export class Session {
       frontEnd: opts.frontEnd,
       probes: Object.fromEntries(PROBE_IDS.map((id) => [id, { running: false, source: null, use: null, problem: null }])) as HostState['probes'],
       history: { recording: false, path: null, problem: 'history is off for this session', notice: null },
+      own: { pids: [], ports: [] },
     };
     if (opts.history !== null) this.openHistory(opts.history ?? {});
+    this.own.start();
+  }
+
+  /** `serve`: its port and its browser clients' ports, so their connection and their browser count as NetProbes' own. */
+  setWindowClients(clients: WindowClients | null): void {
+    this.own.setClients(clients);
   }
 
   private openHistory(o: { path?: string | null; recording?: boolean }): void {
@@ -208,6 +221,7 @@ export class Session {
       this.setCollector({ status: 'crashed', elevated: false, pid: null, problem: why });
     });
     this.setCollector({ status: 'running', elevated: link.uid === 0, pid: link.pid, problem: null });
+    this.own.refresh();
   }
 
   private onMessage(m: CollectorMessage): void {

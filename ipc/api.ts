@@ -40,6 +40,8 @@ export interface HostState {
   frontEnd: 'electron' | 'browser';
   probes: Record<ProbeId, ProbeState>;
   history: HistoryState;
+  /** NetProbes' own processes and ports, so the window can label and hide its own activity. */
+  own: OwnActivity;
 }
 
 /** Recording to the history database: on by default, said plainly in the window, switched off there or with --no-history. */
@@ -52,6 +54,16 @@ export interface HistoryState {
   problem: string | null;
   /** Said once: a corrupt file moved aside. */
   notice: string | null;
+}
+
+/**
+ * NetProbes' own activity, as rows show it: the processes (the host, the collector and its supervisor, and the
+ * browser that shows `serve`: the process holding its WebSocket and that browser's other processes) and the
+ * TCP ports its window talks over (serve's listening port).
+ */
+export interface OwnActivity {
+  pids: number[];
+  ports: number[];
 }
 
 export interface InterfaceInfo {

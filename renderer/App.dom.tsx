@@ -15,9 +15,18 @@ import { Overview } from './Overview.dom.tsx';
 import { VIEWS } from '../probes/views.dom.ts';
 import type { CrossLink } from './ui/view.dom.ts';
 import { HistoryStatus, HistoryView } from './history/History.dom.tsx';
+import { ownMatcher } from './ui/own.ts';
+import { humanCount } from './ui/series.ts';
 
 type Tab = 'overview' | ProbeId;
 const TABS: Tab[] = ['overview', ...PROBE_IDS];
+
+/** The view in the URL's fragment (`#tab=tcpdump&find=port:443`), so a view can be shared; never sent to the server. */
+function viewFromUrl(): { tab: Tab; find: string } {
+  const p = new URLSearchParams(location.hash.slice(1));
+  const tab = TABS.find((t) => t === p.get('tab')) ?? 'overview';
+  return { tab, find: (p.get('find') ?? '').slice(0, 500) };
+}
 
 export const SHORTCUTS: [string, string][] = [
   [`1 … ${TABS.length}`, 'switch tabs (Overview, then each probe)'],
@@ -40,8 +49,28 @@ export function App(props: { api: NetprobesApi; link: () => Link; subscribeLink:
   const [state, setState] = useState<HostState | null>(null);
   // An external store: the connection may open before the first effect runs, and must not be missed.
   const link = useSyncExternalStore(props.subscribeLink, props.link);
-  const [tab, setTab] = useState<Tab | 'history'>('overview');
-  const [incoming, setIncoming] = useState<Partial<Record<ProbeId, Incoming>>>({});
+  const [initial] = useState(viewFromUrl);
+  const [tab, setTab] = useState<Tab | 'history'>(initial.tab);
+  const [incoming, setIncoming] = useState<Partial<Record<ProbeId, Incoming>>>(() =>
+    initial.tab !== 'overview' && initial.find ? { [initial.tab]: { link: { label: 'from the URL', probe: initial.tab, find: initial.find }, nonce: 1 } } : {},
+  );
+  const [finds, setFinds] = useState<Partial<Record<ProbeId, string>>>(() => (initial.tab !== 'overview' ? { [initial.tab]: initial.find } : {}));
+  // NetProbes' own activity is hidden until the user asks for it.
+  const [showOwn, setShowOwn] = useState(false);
+  // Every state event is a new object: the matchers (and so every tab's filter) change only when the list does.
+  const ownKey = JSON.stringify(state?.own ?? null);
+  const own = useMemo(() => JSON.parse(ownKey) as HostState['own'] | undefined, [ownKey]);
+  const matchers = useMemo(() => Object.fromEntries(PROBE_IDS.map((id) => [id, ownMatcher(PROBES[id].columns as never, own)])) as Record<ProbeId, ((row: object) => boolean) | null>, [own]);
+  useEffect(() => {
+    for (const id of PROBE_IDS) stores[id].setOwn(matchers[id]);
+  }, [matchers, stores]);
+  const onFind = useMemo(() => Object.fromEntries(PROBE_IDS.map((id) => [id, (text: string) => setFinds((f) => ({ ...f, [id]: text }))])) as Record<ProbeId, (text: string) => void>, []);
+  useEffect(() => {
+    const p = new URLSearchParams({ tab });
+    const find = tab !== 'overview' && tab !== 'history' ? finds[tab] : '';
+    if (find) p.set('find', find);
+    history.replaceState(null, '', `${location.pathname}${location.search}#${p.toString()}`);
+  }, [tab, finds]);
   const [help, setHelp] = useState(false);
   const [namesOn, setNamesOn] = useState(false);
   const [restartError, setRestartError] = useState<string | null>(null);
@@ -127,7 +156,8 @@ export function App(props: { api: NetprobesApi; link: () => Link; subscribeLink:
   const c = state?.collector;
   const startLabel = state?.elevation === 'prompt' && c?.status !== 'running' ? 'Start as administrator' : 'Start';
   const running = PROBE_IDS.filter((id) => state?.probes[id].running);
-  const lost = PROBE_IDS.reduce((n, id) => n + lossOf(stores[id]), 0);
+  const lostBy = PROBE_IDS.map((id) => [id, lossOf(stores[id])] as const).filter(([, n]) => n > 0);
+  const lost = lostBy.reduce((n, [, k]) => n + k, 0);
   return (
     <div className="app">
       <header>
@@ -160,7 +190,7 @@ export function App(props: { api: NetprobesApi; link: () => Link; subscribeLink:
       <main>
         <div role="tabpanel" id="panel-overview" aria-labelledby="tab-overview" hidden={tab !== 'overview'} className="panel">
           {/* Drawn only while visible: it follows every probe's rows. */}
-          {!state ? <div className="loading">Connecting…</div> : tab === 'overview' ? <Overview stores={stores} state={state} onOpen={(id) => setTab(id)} /> : null}
+          {!state ? <div className="loading">Connecting…</div> : tab === 'overview' ? <Overview stores={stores} state={state} onOpen={(id) => setTab(id)} hidden={showOwn ? null : matchers} /> : null}
         </div>
         {PROBE_IDS.map((id) => (
           <div key={id} role="tabpanel" id={`panel-${id}`} aria-labelledby={`tab-${id}`} hidden={tab !== id} className="panel">
@@ -177,6 +207,11 @@ export function App(props: { api: NetprobesApi; link: () => Link; subscribeLink:
                 active={tab === id}
                 register={register}
                 startLabel={startLabel}
+                isOwn={matchers[id]}
+                showOwn={showOwn}
+                onShowOwn={setShowOwn}
+                onFind={onFind[id]}
+                ownList={own}
               />
             ) : null}
           </div>
@@ -215,9 +250,16 @@ export function App(props: { api: NetprobesApi; link: () => Link; subscribeLink:
             In use: {running.map((id) => `${PROBES[id].title} (${featureOf(state!.probes[id])})`).join(', ')}
           </span>
         ) : null}
-        <span className={lost ? 'loss' : ''} title="kernel drops, ring-buffer overruns, shed and undelivered rows, across all probes">
-          lost: <b data-counter="lostTotal">{lost}</b>
-        </span>
+        {lost ? (
+          // What was lost, by probe: a click opens the first such tab, whose health line says what and why.
+          <button className="loss lost-link" onClick={() => setTab(lostBy[0]![0])} title="kernel drops, ring-buffer overruns, shed and undelivered rows: open the tab to see what and why">
+            lost: <b data-counter="lostTotal">{lost}</b> ({lostBy.map(([id, n]) => `${PROBES[id].title} ${humanCount(n)}`).join(', ')})
+          </button>
+        ) : (
+          <span title="kernel drops, ring-buffer overruns, shed and undelivered rows, across all probes">
+            nothing lost <b data-counter="lostTotal" hidden>0</b>
+          </span>
+        )}
         <span className="grow" />
         <HistoryStatus state={state?.history} onOpen={() => setTab('history')} />
         <span>{api.frontEnd === 'browser' ? 'browser (netprobes serve)' : 'desktop app'}</span>

@@ -6,15 +6,23 @@ import type { HostState } from '../ipc/api.ts';
 import { formatCell } from '../core/format.ts';
 import { PROBE_IDS, PROBES, type ProbeId } from '../probes/registry.ts';
 import { Sparkline } from './ui/Chart.dom.tsx';
-import { useStore, type Stores } from './ui/store.dom.ts';
+import { streamPoints, useStore, useTick, type Stores } from './ui/store.dom.ts';
+import { CHART_SECONDS, humanBytes, humanCount } from './ui/series.ts';
 
-export function Overview(props: { stores: Stores; state: HostState; onOpen: (id: ProbeId) => void }) {
-  const { stores, state } = props;
+export function Overview(props: { stores: Stores; state: HostState; onOpen: (id: ProbeId) => void; hidden: Record<ProbeId, ((row: object) => boolean) | null> | null }) {
+  const { stores, state, hidden } = props;
   // Re-render on any probe's rows.
   for (const id of PROBE_IDS) useStore(stores[id]); // eslint-disable-line react-hooks/rules-of-hooks -- fixed list, same order every render
-  const procs = [...stores.nettop.rows].sort((a, b) => b.xmitBytes + b.recvBytes - (a.xmitBytes + a.recvBytes)).slice(0, 5);
-  const drops = [...stores.dropwatch.rows].sort((a, b) => b.count - a.count).slice(0, 5);
-  const conns = stores['tcp-connections'].rows.slice(-5).reverse();
+  const keep = (id: ProbeId) => (r: object) => !hidden?.[id]?.(r);
+  const procs = stores.nettop.table.filter(keep('nettop')).sort((a, b) => b.xmitBytes + b.recvBytes - (a.xmitBytes + a.recvBytes)).slice(0, 5);
+  const drops = [...stores.dropwatch.table].sort((a, b) => b.count - a.count).slice(0, 5);
+  const connStore = stores['tcp-connections'];
+  const conns = [];
+  for (let i = connStore.stream.length - 1; i >= 0 && conns.length < 5; i--) {
+    const r = connStore.stream.at(i)!;
+    if (keep('tcp-connections')(r)) conns.push(r);
+  }
+  const now = useTick(1000);
   const anyRunning = PROBE_IDS.some((id) => state.probes[id].running);
 
   return (
@@ -30,16 +38,20 @@ export function Overview(props: { stores: Stores; state: HostState; onOpen: (id:
           const s = stores[id];
           const p = state.probes[id];
           return (
-            <button key={id} className="card" onClick={() => props.onOpen(id)} aria-label={`${s.probe.title} overview`}>
+            // Named by its visible text (with " overview" for screen readers), so the name holds what is seen.
+            <button key={id} className="card" onClick={() => props.onOpen(id)}>
               <div className="card-head">
-                <b>{s.probe.title}</b>
+                <b>
+                  {s.probe.title}
+                  <span className="sr-only"> overview</span>
+                </b>
                 <span className={p.running ? 'on' : 'off'}>{p.running ? 'running' : p.problem ? 'failed' : 'stopped'}</span>
               </div>
               <div className="rate">
-                <b>{p.running ? s.perSecond() : '–'}</b> {s.probe.rate.unit}
+                <b>{p.running ? humanCount(s.perSecond()) : '–'}</b> {s.probe.rate.unit}
               </div>
-              <Sparkline x={s.rate.t} y={s.rate.n} label={`${s.probe.title} ${s.probe.rate.unit} over time`} />
-              <div className="muted">{p.problem ? p.problem.message : `${s.received} rows received`}</div>
+              <Sparkline {...sparkPoints(s, p.running, !!hidden, now)} label={`${s.probe.title} ${s.probe.rate.unit} over time`} />
+              <div className="muted">{p.problem ? p.problem.message : `${humanCount(s.received)} rows received`}</div>
             </button>
           );
         })}
@@ -48,7 +60,7 @@ export function Overview(props: { stores: Stores; state: HostState; onOpen: (id:
         <OverviewList title="Top processes (latest interval)" empty="Start Traffic per process to see them." onOpen={() => props.onOpen('nettop')}>
           {procs.map((r) => (
             <li key={`${r.pid} ${r.dev}`}>
-              <b>{r.command}</b> ({r.pid}) on {r.dev}: {r.xmitPk + r.recvPk} packets, {Math.round((r.xmitBytes + r.recvBytes) / 1024)} KiB
+              <b>{r.command}</b> ({r.pid}) on {r.dev}: {humanCount(r.xmitPk + r.recvPk)} packets, {humanBytes(r.xmitBytes + r.recvBytes)}
             </li>
           ))}
         </OverviewList>
@@ -69,6 +81,19 @@ export function Overview(props: { stores: Stores; state: HostState; onOpen: (id:
       </div>
     </section>
   );
+}
+
+/** A card's sparkline: the same window as every chart, zeros where nothing came. */
+function sparkPoints(s: Stores[ProbeId], running: boolean, hideOwn: boolean, now: number): { x: number[]; y: (number | null)[] } {
+  if (s.probe.kind === 'stream') {
+    const p = streamPoints(s as never, hideOwn, running, now);
+    return { x: p.x, y: p.ys[0]! };
+  }
+  // An interval probe sends a table every interval, empty ones too: one point each, its events per second.
+  const { t, n, own } = s.rate;
+  const from = t.findIndex((sec) => sec > now - CHART_SECONDS);
+  const i = from < 0 ? t.length : from;
+  return { x: t.slice(i), y: (hideOwn ? n.map((v, k) => v - own[k]!) : n).slice(i) };
 }
 
 function OverviewList(props: { title: string; empty: string; onOpen: () => void; children: React.ReactNode[] }) {

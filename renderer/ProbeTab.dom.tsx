@@ -4,11 +4,16 @@
 // table and a details pane for the selected row with links to other tabs.
 
 import { memo, useCallback, useDeferredValue, useEffect, useMemo, useRef, useState } from 'react';
-import type { InterfaceInfo, NetprobesApi, ProbeState } from '../ipc/api.ts';
+import type { InterfaceInfo, NetprobesApi, OwnActivity, ProbeState } from '../ipc/api.ts';
 import { columnsFor, type Column, type Flag } from '../core/probe.ts';
 import { formatCell, toCsv } from '../core/format.ts';
-import { IncrementalFilter, MAX_ROWS, useStore, type ProbeStore } from './ui/store.dom.ts';
-import { sortRows, VirtualTable, type Sort } from './ui/VirtualTable.dom.tsx';
+import { MAX_ROWS, useStore, type ProbeStore } from './ui/store.dom.ts';
+import { VirtualTable } from './ui/VirtualTable.dom.tsx';
+import { arraySource, FilteredView, listToArray, SortedView, type RowSource, type Sort } from './ui/rows.ts';
+import { fieldsOf, rowMatcher } from './ui/find.ts';
+import { humanCount } from './ui/series.ts';
+import { SinceStart, TREND } from './ui/since-start.ts';
+import { TrendBars } from './ui/Chart.dom.tsx';
 import { saveText } from './ui/save.dom.ts';
 import { useNames, type Names } from './ui/names.dom.ts';
 import type { CrossLink, ProbeView } from './ui/view.dom.ts';
@@ -43,13 +48,23 @@ export const ProbeTab = memo(function ProbeTab(props: {
   /** Receives this tab's actions for the keyboard shortcuts while it is the visible tab. */
   register: (actions: TabActions) => void;
   startLabel: string;
+  /** NetProbes' own rows (null: none recognised); shown only while `showOwn`. */
+  isOwn: ((row: object) => boolean) | null;
+  showOwn: boolean;
+  onShowOwn: (show: boolean) => void;
+  /** The find text changed (the window puts it in the URL). */
+  onFind: (text: string) => void;
+  /** The host's list behind `isOwn`, for the toggle's tooltip. */
+  ownList: OwnActivity | undefined;
 }) {
-  const { api, store, state, view, names, follow, incoming, active, register, startLabel, collectorProblem } = props;
+  const { api, store, state, view, names, follow, incoming, active, register, startLabel, collectorProblem, isOwn, showOwn, onShowOwn, onFind, ownList } = props;
   const probe = store.probe;
   const version = useStore(store);
   useNames(names);
   const [options, setOptions] = useState<Record<string, unknown>>(() => structuredClone(probe.defaults) as Record<string, unknown>);
   const [paused, setPaused] = useState<{ rows: readonly object[] } | null>(null);
+  const [showCounters, setShowCounters] = useState(false);
+  const [showSource, setShowSource] = useState(false);
   const [find, setFind] = useState('');
   const [sort, setSort] = useState<Sort>(null);
   const [error, setError] = useState<string | null>(null);
@@ -64,21 +79,48 @@ export const ProbeTab = memo(function ProbeTab(props: {
   const setFilter = useCallback((keep: ((row: never) => boolean) | null) => setPanelFilter(keep ? { keep } : null), []);
   const findInput = useRef<HTMLInputElement>(null);
 
-  const columns = useMemo(() => columnsFor(probe.columns, options).filter((c) => !hidden.has(c.key)), [probe, options, hidden]);
-  const source = paused ? paused.rows : store.rows;
-  const [rowFilter] = useState(() => new IncrementalFilter());
+  // Interval probes with a since-start table: every table summed per key, beside the latest interval.
+  const [since] = useState(() => (view.sinceStart ? new SinceStart<{ time: number }>(view.sinceStart as never) : null));
+  const [mode, setMode] = useState<'latest' | 'since'>(view.sinceStart?.initially ? 'since' : 'latest');
+  const summed = !!since && mode === 'since';
+  const sinceVersion = useMemo(() => {
+    since?.update(store.history as never, store.tablesReceived);
+    return since?.version ?? 0;
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- version says when history grew
+  }, [since, version]);
+  const sinceRows = useMemo(
+    () => (since ? [...since.totals.values()].map((t) => ({ ...t.row, [LATEST]: t.latest, [TREND_KEY]: t.trend })) : []),
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- sinceVersion says when the totals changed
+    [since, sinceVersion],
+  );
+  // The columns the options show (tcpdump's process columns only with --process), then the since-start ones.
+  const allColumns = useMemo(() => {
+    const base = columnsFor(probe.columns, options);
+    return summed && view.sinceStart ? [...base, ...sinceColumns(view.sinceStart.unit)] : base;
+  }, [summed, probe, options, view.sinceStart]);
+  const columns = useMemo(() => allColumns.filter((c) => !hidden.has(c.key)), [allColumns, hidden]);
+  // The rows shown: the stream's ring (only new rows are filtered and merged into the sort each frame),
+  // the latest table of an interval probe, or the snapshot taken on Pause.
+  const table = probe.kind === 'interval' ? (summed ? sinceRows : store.table) : null;
+  const source: RowSource<object> = useMemo(() => (paused ? arraySource(paused.rows) : table ? arraySource(table) : store.stream), [paused, table, store]);
+  const [filtered] = useState(() => new FilteredView<object>());
+  const [sorted] = useState(() => new SortedView<object>());
   // Typing stays responsive: the field updates at once, the (possibly 100k-row) filter when React has time.
   const deferredFind = useDeferredValue(find);
+  const hideOwn = isOwn && !showOwn ? isOwn : null;
   const test = useMemo(() => {
     const match = rowMatcher(probe.columns, deferredFind);
     const keep = panelFilter?.keep as ((r: object) => boolean) | undefined;
-    return match || keep ? (r: object) => (!match || match(r)) && (!keep || keep(r)) : null;
-  }, [probe, deferredFind, panelFilter]);
+    return match || keep || hideOwn ? (r: object) => (!hideOwn || !hideOwn(r)) && (!match || match(r)) && (!keep || keep(r)) : null;
+  }, [probe, deferredFind, panelFilter, hideOwn]);
   const shown = useMemo(
-    () => sortRows(rowFilter.apply(source, test, test), sort),
-    // eslint-disable-next-line react-hooks/exhaustive-deps -- version says when store.rows grew in place
-    [source, version, test, sort, rowFilter],
+    () => sorted.update(filtered.update(source, test), sort),
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- version says when the ring grew in place
+    [source, version, test, sort, filtered, sorted],
   );
+  const held = paused ? paused.rows.length : store.rows.length;
+  const ownHidden = hideOwn ? (paused ? paused.rows.filter(hideOwn).length : store.ownHeld) : 0;
+  const snapshot = () => ({ rows: probe.kind === 'interval' ? [...(table ?? [])] : store.stream.toArray() });
 
   const run = async (what: 'start' | 'stop', opts = options) => {
     setBusy(true);
@@ -117,14 +159,19 @@ export const ProbeTab = memo(function ProbeTab(props: {
     // eslint-disable-next-line react-hooks/exhaustive-deps -- once per click
   }, [incoming?.nonce]);
 
+  const clearAll = () => {
+    since?.clear();
+    store.clear();
+  };
+
   // The keyboard shortcuts act on the visible tab.
   useEffect(() => {
     if (!active) return;
     register({
       toggleRun: () => void run(state.running ? 'stop' : 'start'),
-      togglePause: () => setPaused(paused ? null : { rows: [...store.rows] }),
-      clear: () => store.clear(),
-      exportCsv: () => void exportCsv(shown, probe.kind === 'interval' ? 'interval' : 'rows'),
+      togglePause: () => setPaused(paused ? null : snapshot()),
+      clear: () => clearAll(),
+      exportCsv: () => void exportCsv(listToArray(shown), probe.kind === 'interval' ? 'interval' : 'rows'),
       focusFind: () => findInput.current?.focus(),
       closeDetails: () => setFocus(null),
     });
@@ -149,17 +196,50 @@ export const ProbeTab = memo(function ProbeTab(props: {
             {startLabel}
           </button>
         )}
-        <button aria-pressed={!!paused} onClick={() => setPaused(paused ? null : { rows: [...store.rows] })} title="Pause the view; rows keep arriving (p)">
+        <button aria-pressed={!!paused} onClick={() => setPaused(paused ? null : snapshot())} title="Pause the view; rows keep arriving (p)">
           {paused ? 'Resume' : 'Pause'}
         </button>
-        <button onClick={() => store.clear()} title="Clear the rows (x)">
+        <button onClick={() => clearAll()} title="Clear the rows (x)">
           Clear
         </button>
         {probe.flags.filter((f) => !f.cliOnly).map((f) => (
           <OptionField key={f.name} flag={f} api={api} value={options[f.option]} disabled={state.running} onChange={(v) => setOptions({ ...options, [f.option]: v })} />
         ))}
+        {since ? (
+          <div className="segmented" role="group" aria-label="Rows">
+            <button aria-pressed={!summed} onClick={() => setMode('latest')}>
+              Latest interval
+            </button>
+            <button aria-pressed={summed} onClick={() => setMode('since')} title="every interval since the start, summed">
+              {view.sinceStart!.label}
+            </button>
+          </div>
+        ) : null}
         <span className="grow" />
-        <input ref={findInput} className="find" type="search" placeholder="Find: words, or COLUMN=value (/)" aria-label="Find in rows" value={find} onChange={(e) => setFind(e.target.value)} />
+        {isOwn ? (
+          <label className="toggle own-toggle" title={`NetProbes' own activity: its processes (the host, the collector, the browser showing serve) and the serve page's connection. Processes ${ownList?.pids.join(', ') || 'none'}; ports ${ownList?.ports.join(', ') || 'none'}`}>
+            <input type="checkbox" checked={showOwn} onChange={(e) => onShowOwn(e.target.checked)} /> Show NetProbes' own
+            {!showOwn ? <span data-counter="ownHidden"> ({humanCount(ownHidden)} hidden)</span> : null}
+          </label>
+        ) : null}
+        <input
+          ref={findInput}
+          className="find"
+          type="search"
+          placeholder={`Find: ${fieldsOf(probe.columns).slice(0, 3).map((f) => `${f}:`).join(' ')} words (/)`}
+          aria-label="Find in rows"
+          list={`find-fields-${probe.id}`}
+          value={find}
+          onChange={(e) => {
+            setFind(e.target.value);
+            onFind(e.target.value);
+          }}
+        />
+        <datalist id={`find-fields-${probe.id}`}>
+          {fieldsOf(probe.columns).map((f) => (
+            <option key={f} value={`${find && !find.endsWith(' ') ? `${find} ` : find}${f}:`} />
+          ))}
+        </datalist>
         <div className="menu">
           <button aria-expanded={showColumns} onClick={() => setShowColumns(!showColumns)}>
             Columns
@@ -184,10 +264,10 @@ export const ProbeTab = memo(function ProbeTab(props: {
             </div>
           ) : null}
         </div>
-        <button onClick={() => void exportCsv(shown, probe.kind === 'interval' ? 'interval' : 'rows')} title="Export the rows shown as CSV (e)">
+        <button onClick={() => void exportCsv(listToArray(shown), probe.kind === 'interval' ? 'interval' : 'rows')} title="Export the rows shown as CSV (e)">
           Export CSV
         </button>
-        {probe.kind === 'interval' ? <button onClick={() => void exportCsv(store.history, 'history')}>Export history</button> : null}
+        {probe.kind === 'interval' ? <button onClick={() => void exportCsv(store.history.toArray(), 'history')}>Export history</button> : null}
         {view.Tools ? <view.Tools api={api} notify={notify} /> : null}
       </div>
       {problem ? (
@@ -195,45 +275,61 @@ export const ProbeTab = memo(function ProbeTab(props: {
           {problem}
         </div>
       ) : null}
-      <div className="source" aria-label="source">
-        {state.running ? `Running: ${state.source ?? 'starting…'}` : state.source ? `Stopped. Last run: ${state.source}` : `Stopped. ${capitalize(probe.summary)}.`}
-      </div>
-      {state.use?.lacks.length ? (
-        <ul className="lacks" aria-label="runs without">
-          {state.use.lacks.map((l) => (
-            <li key={l.feature} data-facility={state.use!.facility}>
-              Without {l.feature}: {l.fallback} ({l.reason})
-            </li>
-          ))}
-        </ul>
-      ) : null}
-      <div className="counters" aria-label="counters">
-        {probe.counters
-          .filter((c) => !c.loss)
-          .map((c) => (
-            <span key={c.key} title={c.description}>
-              {c.label} <b data-counter={c.key}>{store.counters[c.key] ?? 0}</b>
-            </span>
-          ))}
-        {[...losses, { key: 'shed', label: 'shed', description: 'rows the collector did not send: the display rate limit' }].map((c) => (
-          <span key={c.key} title={c.description} className={(store.counters[c.key] ?? 0) > 0 ? 'loss' : ''}>
-            {c.label} <b data-counter={c.key}>{store.counters[c.key] ?? 0}</b>
-          </span>
-        ))}
-        <span title={`rows dropped from this view's history, which keeps the newest ${MAX_ROWS}`} className={store.notKept ? 'loss' : ''}>
-          not kept <b data-counter="notKept">{store.notKept}</b>
+      <div className="health-row">
+        <Health store={store} onDetails={() => setShowCounters(true)} />
+        <span className="source" aria-label="source" title={state.source ?? undefined}>
+          {state.running ? `Running: ${state.source ?? 'starting…'}` : state.source ? `Stopped. Last run: ${state.source}` : `Stopped. ${capitalize(probe.summary)}.`}
         </span>
-        {store.undelivered ? (
-          <span className="loss" title="rows this window could not receive in time">
-            undelivered <b>{store.undelivered}</b>
-          </span>
-        ) : null}
-        <span>
-          {paused ? 'paused: ' : ''}showing <b data-counter="shown">{shown.length}</b> of {store.rows.length}
+        <button className="info" aria-expanded={showSource} onClick={() => setShowSource(!showSource)} title="What this probe reads, and what it runs without">
+          Source
+        </button>
+        <button aria-expanded={showCounters} onClick={() => setShowCounters(!showCounters)} title="Every counter of this probe">
+          Counters
+        </button>
+        <span className="shown-count">
+          {paused ? 'paused: ' : ''}showing <b data-counter="shown">{shown.length}</b> of {held}
         </span>
         {notice ? <span className="notice">{notice}</span> : null}
       </div>
-      {Panel ? <Panel store={store} version={version} names={names} follow={follow} find={setFind} filter={setFilter} /> : null}
+      {showSource ? (
+        <div className="popover" role="region" aria-label="About this source">
+          <p>{state.source ?? `Not running. ${capitalize(probe.summary)}.`}</p>
+          {state.use?.lacks.length ? (
+            <ul className="lacks" aria-label="runs without">
+              {state.use.lacks.map((l) => (
+                <li key={l.feature} data-facility={state.use!.facility}>
+                  Without {l.feature}: {l.fallback} ({l.reason})
+                </li>
+              ))}
+            </ul>
+          ) : null}
+        </div>
+      ) : null}
+      {showCounters ? (
+        <div className="counters" role="region" aria-label="counters">
+          {probe.counters
+            .filter((c) => !c.loss)
+            .map((c) => (
+              <span key={c.key} title={c.description}>
+                {c.label} <b data-counter={c.key}>{store.counters[c.key] ?? 0}</b>
+              </span>
+            ))}
+          {[...losses, SHED].map((c) => (
+            <span key={c.key} title={c.description} className={(store.counters[c.key] ?? 0) > 0 ? 'loss' : ''}>
+              {c.label} <b data-counter={c.key}>{store.counters[c.key] ?? 0}</b>
+            </span>
+          ))}
+          <span title={`rows dropped from this view's history, which keeps the newest ${MAX_ROWS}`} className={store.notKept ? 'loss' : ''}>
+            not kept <b data-counter="notKept">{store.notKept}</b>
+          </span>
+          {store.undelivered ? (
+            <span className="loss" title="rows this window could not receive in time">
+              undelivered <b>{store.undelivered}</b>
+            </span>
+          ) : null}
+        </div>
+      ) : null}
+      {Panel && active ? <Panel store={store} version={version} names={names} follow={follow} find={setFind} filter={setFilter} hidden={hideOwn} running={state.running} /> : null}
       <div className={`table-and-details${focus ? ' with-details' : ''}`}>
         <VirtualTable
           columns={columns}
@@ -249,8 +345,9 @@ export const ProbeTab = memo(function ProbeTab(props: {
             setFocus(f);
           }}
           label={`${probe.title} rows`}
-          emptyText={state.running ? 'Waiting for rows…' : `No rows yet: press ${startLabel}.`}
-          renderCell={view.renderCell ? (c, r) => view.renderCell!(c, r, names) : undefined}
+          emptyText={emptyText(state.running, startLabel, held, ownHidden, store.received)}
+          isOwn={showOwn ? isOwn : null}
+          renderCell={(c, r) => (c.key === TREND_KEY ? <TrendBars values={(r as Record<string, number[]>)[TREND_KEY]!} label="trend" /> : view.renderCell?.(c, r, names))}
           onCopied={(n) => {
             setNotice(`copied ${n} row${n === 1 ? '' : 's'} as CSV`);
             setTimeout(() => setNotice(null), 2000);
@@ -271,7 +368,7 @@ export const ProbeTab = memo(function ProbeTab(props: {
                   <dd>{view.renderCell?.(c, focus, names) ?? formatCell(c.type, (focus as Record<string, unknown>)[c.key])}</dd>
                 </div>
               ))}
-              {(view.details?.(focus, source) ?? []).map(([k, v]) => (
+              {(view.details?.(focus, paused ? paused.rows : (table ?? store.rows), summed) ?? []).map(([k, v]) => (
                 <div key={k}>
                   <dt>{k}</dt>
                   <dd>{v}</dd>
@@ -286,7 +383,7 @@ export const ProbeTab = memo(function ProbeTab(props: {
               ))}
               <button
                 onClick={() =>
-                  void navigator.clipboard.writeText(toCsv(columnsFor(probe.columns, options), selected.size ? shown.filter((r) => selected.has(r)) : [focus])).then(() => {
+                  void navigator.clipboard.writeText(toCsv(columnsFor(probe.columns, options), selected.size ? listToArray(shown).filter((r) => selected.has(r)) : [focus])).then(() => {
                     setNotice('copied as CSV');
                     setTimeout(() => setNotice(null), 2000);
                   })
@@ -304,22 +401,49 @@ export const ProbeTab = memo(function ProbeTab(props: {
 
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
+const LATEST = '__latest';
+const TREND_KEY = '__trend';
+/** The since-start table's two columns beyond the probe's: what the latest interval added, and the trend. */
+function sinceColumns(unit: string): Column<object>[] {
+  return [
+    { key: LATEST as never, csv: 'LATEST', title: `Latest (${unit})`, type: 'int', width: 130, notInCsv: true, description: `${unit} the latest interval added` },
+    { key: TREND_KEY as never, csv: 'TREND', title: 'Trend', type: 'text', width: 130, notInCsv: true, description: `${unit} per interval, the last ${TREND} intervals` },
+  ];
+}
+
+const SHED = { key: 'shed', label: 'shed', description: 'rows the collector did not send: the display rate limit', loss: true };
+
+/** What an empty table says: why it is empty. */
+function emptyText(running: boolean, startLabel: string, held: number, ownHidden: number, received: number): string {
+  if (held && ownHidden === held) return `Only NetProbes' own activity so far (${ownHidden} rows hidden).`;
+  if (held) return 'No row matches the filter.';
+  if (running) return received ? 'The latest interval had no rows.' : 'Waiting for rows…';
+  return `No rows yet: press ${startLabel}.`;
+}
+
 /**
- * The row filter: words separated by spaces, all of which must match. `NAME=value`
- * (NAME a column's CSV name) matches that column exactly; any other word matches
- * any cell containing it, ignoring case. Returns null for an empty filter.
+ * One line on how exact the probe's numbers are: "exact: nothing lost" in calm colours, or what was lost, how
+ * much, and a click to the counters that say why.
  */
-export function rowMatcher(columns: readonly Column<object>[], text: string): ((row: object) => boolean) | null {
-  const words = text.trim().split(/\s+/).filter(Boolean);
-  if (!words.length) return null;
-  const tests = words.map((w) => {
-    const eq = /^([A-Za-z_]+)=(.*)$/.exec(w);
-    const col = eq && columns.find((c) => c.csv.toLowerCase() === eq[1]!.toLowerCase());
-    if (col) return (r: object) => formatCell(col.type, (r as Record<string, unknown>)[col.key]) === eq![2];
-    const needle = w.toLowerCase();
-    return (r: object) => columns.some((c) => formatCell(c.type, (r as Record<string, unknown>)[c.key]).toLowerCase().includes(needle));
-  });
-  return (r) => tests.every((t) => t(r));
+function Health({ store, onDetails }: { store: ProbeStore; onDetails: () => void }) {
+  const c = store.counters;
+  const lost = [...store.probe.counters.filter((k) => k.loss), SHED]
+    .map((k) => ({ label: k.label, description: k.description, n: c[k.key] ?? 0 }))
+    .filter((k) => k.n > 0);
+  if (store.notKept) lost.push({ label: 'not kept (oldest rows dropped from this view)', description: `this view keeps the newest ${MAX_ROWS} rows`, n: store.notKept });
+  if (store.undelivered) lost.push({ label: 'undelivered to this window', description: 'rows this window could not receive in time', n: store.undelivered });
+  if (!lost.length) {
+    return (
+      <span className="health ok" aria-label="health">
+        ✓ exact: nothing lost
+      </span>
+    );
+  }
+  return (
+    <button className="health lossy" aria-label="health" onClick={onDetails} title={lost.map((l) => `${l.label}: ${l.n} — ${l.description}`).join('\n')}>
+      ⚠ {lost.map((l) => `${humanCount(l.n)} ${l.label}`).join(', ')} — why?
+    </button>
+  );
 }
 
 function OptionField(props: { flag: Flag; api: NetprobesApi; value: unknown; disabled: boolean; onChange: (v: unknown) => void }) {

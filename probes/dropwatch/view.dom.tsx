@@ -5,6 +5,9 @@
 import { useMemo } from 'react';
 import type { DropRow } from './definition.ts';
 import { Chart } from '../../renderer/ui/Chart.dom.tsx';
+import { perTable } from '../../renderer/ui/series.ts';
+import { useTick, type ProbeStore } from '../../renderer/ui/store.dom.ts';
+import type { RowList } from '../../renderer/ui/rows.ts';
 import type { PanelProps, ProbeView } from '../../renderer/ui/view.dom.ts';
 
 const TOP = 6;
@@ -12,38 +15,33 @@ const TOP = 6;
 /** The process a row's drops belong to, as a series label; empty for drops at no local socket. */
 const processOf = (r: DropRow) => (r.pid ? `${r.command} (${r.pid})` : r.command === '?' ? 'unknown process' : '');
 
-function bySeries(history: DropRow[], keyOf: (r: DropRow) => string) {
-  const times = [...new Set(history.map((r) => r.time))].sort((a, b) => a - b);
-  const index = new Map(times.map((t, i) => [t, i]));
+/** Drops per second in each table, by location, reason or process: a table without drops is a zero. */
+function bySeries(store: ProbeStore<DropRow>, keyOf: (r: DropRow) => string, now: number, opts: { skipEmpty?: boolean } = {}) {
   const totals = new Map<string, number>();
-  for (const r of history) {
+  for (const r of store.history) {
     const k = keyOf(r);
-    if (k) totals.set(k, (totals.get(k) ?? 0) + r.count);
+    if (k || !opts.skipEmpty) totals.set(k, (totals.get(k) ?? 0) + r.count);
   }
   const top = [...totals.entries()].sort((a, b) => b[1] - a[1]).slice(0, TOP).map(([k]) => k);
-  const values = top.map(() => new Array<number | null>(times.length).fill(0));
-  for (const r of history) {
-    const s = top.indexOf(keyOf(r));
-    const i = index.get(r.time)!;
-    const seconds = i > 0 ? (times[i]! - times[i - 1]!) / 1e6 : 1;
-    if (s >= 0) values[s]![i] = (values[s]![i] ?? 0) + r.count / seconds;
-  }
-  return { x: times.map((t) => t / 1e6), series: top.map((label, i) => ({ label, values: values[i]! })), top };
+  const times = store.tableTimes;
+  const secondsOf = new Map(times.map((t, i) => [t, i > 0 ? (t - times[i - 1]!) / 1e6 : 1]));
+  const points = perTable(times, store.history, top, (r) => r.time, (r) => [keyOf(r), r.count / (secondsOf.get(r.time) ?? 1)], now);
+  return { points, top: top.map((l) => l || 'no reason') };
 }
 
 function DropPanel({ store, version, find }: PanelProps<DropRow>) {
-  const history = store.history;
+  const second = useTick(1000);
   // eslint-disable-next-line react-hooks/exhaustive-deps -- version says when history changed
-  const byLocation = useMemo(() => bySeries(history, (r) => r.location), [version]);
+  const byLocation = useMemo(() => bySeries(store, (r) => r.location, second), [version, second]);
   // eslint-disable-next-line react-hooks/exhaustive-deps
-  const byReason = useMemo(() => bySeries(history, (r) => r.reason), [version]);
+  const byReason = useMemo(() => bySeries(store, (r) => r.reason, second), [version, second]);
   // eslint-disable-next-line react-hooks/exhaustive-deps
-  const byProcess = useMemo(() => bySeries(history, processOf), [version]);
+  const byProcess = useMemo(() => bySeries(store, processOf, second, { skipEmpty: true }), [version, second]);
   return (
     <div className="panel-row">
-      <Chart title="Drops per second by location" x={byLocation.x} series={byLocation.series} unit="drops/s" stepped />
-      <Chart title="Drops per second by reason" x={byReason.x} series={byReason.series} unit="drops/s" stepped />
-      <Chart title="Drops per second by process (its socket's)" x={byProcess.x} series={byProcess.series} unit="drops/s" stepped />
+      <Chart title="Drops per second by location" points={byLocation.points} labels={byLocation.top} kind="count" unit="/s" align="end" />
+      <Chart title="Drops per second by reason" points={byReason.points} labels={byReason.top} kind="count" unit="/s" align="end" />
+      <Chart title="Drops per second by process (its socket's)" points={byProcess.points} labels={byProcess.top} kind="count" unit="/s" align="end" />
       <div className="chips" aria-label="Locations">
         {byLocation.top.map((l) => (
           <button key={l} onClick={() => find(`LOCATION=${l}`)} title="Show this location's rows, one per reason">
@@ -65,15 +63,41 @@ function DropPanel({ store, version, find }: PanelProps<DropRow>) {
   );
 }
 
+/** Sites as "sym+0x1/0x2 ×N, ..." summed per site. */
+function mergeSites(a: string, b: string): string {
+  const m = new Map<string, number>();
+  for (const part of `${a}, ${b}`.split(', ')) {
+    const x = / ×(\d+)$/.exec(part);
+    if (!x) continue;
+    const site = part.slice(0, x.index);
+    m.set(site, (m.get(site) ?? 0) + Number(x[1]));
+  }
+  return [...m.entries()].sort((p, q) => q[1] - p[1]).map(([site, n]) => `${site} ×${n}`).join(', ');
+}
+
 /** The location's reasons in the same interval's table as the row. */
-function reasonsAt(rows: readonly DropRow[], row: DropRow): string {
-  const same = rows.filter((r) => r.location === row.location && r.time === row.time).sort((a, b) => b.count - a.count);
+function reasonsAt(rows: RowList<DropRow>, row: DropRow, summed: boolean): string {
+  const same: DropRow[] = [];
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows.at(i)!;
+    if (r.location === row.location && (summed || r.time === row.time)) same.push(r);
+  }
+  same.sort((a, b) => b.count - a.count);
   return same.map((r) => `${r.reason || 'no reason'} (${r.protocol || '?'}): ${r.count}`).join('; ');
 }
 
 export const dropwatchView: ProbeView<DropRow> = {
   Panel: DropPanel,
-  details: (r, rows) => [['Reasons at this location', reasonsAt(rows, r)]],
+  details: (r, rows, summed) => [[summed ? 'Reasons at this location, since start' : 'Reasons at this location', reasonsAt(rows, r, summed)]],
+  // The table keeps every location and reason seen since start, with what the latest interval added.
+  sinceStart: {
+    label: 'Cumulative',
+    initially: true,
+    key: (r) => `${r.location}\u0000${r.reason}\u0000${r.protocol}\u0000${r.pid}\u0000${r.command}`,
+    add: (t, r) => ({ ...r, count: (t?.count ?? 0) + r.count, sites: mergeSites(t?.sites ?? '', r.sites) }),
+    weight: (r) => r.count,
+    unit: 'drops',
+  },
   links: (r) => [
     { label: 'Packets of this protocol, both directions', probe: 'tcpdump', options: { ifaces: [], filter: r.protocol === 'IPv6' ? 'ip6' : r.protocol === 'IPv4' ? 'ip' : '', bothDirections: true } },
     ...(r.pid ? [{ label: 'Traffic of this process', probe: 'nettop' as const, find: `PID=${r.pid}` }] : []),

@@ -3,6 +3,7 @@
 // calls, errors, mean and max latency.
 import { useEffect, useMemo, useState } from 'react';
 import type { SockRow } from './definition.ts';
+import { useTick } from '../../renderer/ui/store.dom.ts';
 import type { PanelProps, ProbeView } from '../../renderer/ui/view.dom.ts';
 
 interface FuncStats {
@@ -15,10 +16,11 @@ interface FuncStats {
 }
 
 /** Pairs each return with its call on the same thread to time it. */
-export function summarize(rows: readonly SockRow[]): FuncStats[] {
+export function summarize(rows: Iterable<SockRow>, hidden: ((r: object) => boolean) | null = null): FuncStats[] {
   const stats = new Map<string, FuncStats>();
   const open = new Map<number, { func: string; time: number }[]>();
   for (const r of rows) {
+    if (hidden?.(r)) continue;
     let s = stats.get(r.func);
     if (!s) stats.set(r.func, (s = { func: r.func, calls: 0, errors: 0, totalUs: 0, maxUs: 0, timed: 0 }));
     const stack = open.get(r.tid) ?? [];
@@ -41,21 +43,24 @@ export function summarize(rows: readonly SockRow[]): FuncStats[] {
   return [...stats.values()].sort((a, b) => b.calls - a.calls);
 }
 
-function SocketPanel({ store, version, filter }: PanelProps<SockRow>) {
+function SocketPanel({ store, filter, hidden }: PanelProps<SockRow>) {
   const rows = store.rows;
   const [collapsed, setCollapsed] = useState<Set<number>>(new Set());
-  // eslint-disable-next-line react-hooks/exhaustive-deps -- version says when rows changed
-  const stats = useMemo(() => summarize(rows), [version]);
+  // Once a second, not every frame: the summaries walk every row held.
+  const second = useTick(1000);
+  // eslint-disable-next-line react-hooks/exhaustive-deps -- the tick says when to count again
+  const stats = useMemo(() => summarize(rows, hidden), [second, hidden]);
   const threads = useMemo(() => {
     const m = new Map<number, { comm: string; pid: number; rows: number }>();
     for (const r of rows) {
+      if (hidden?.(r)) continue;
       const t = m.get(r.tid) ?? { comm: r.comm, pid: r.pid, rows: 0 };
       t.rows++;
       m.set(r.tid, t);
     }
     return [...m.entries()].sort((a, b) => b[1].rows - a[1].rows).slice(0, 50);
-    // eslint-disable-next-line react-hooks/exhaustive-deps -- version says when rows changed
-  }, [version]);
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- the tick says when to count again
+  }, [second, hidden]);
   useEffect(() => filter(collapsed.size ? (r: SockRow) => !collapsed.has(r.tid) : null), [collapsed, filter]);
 
   return (

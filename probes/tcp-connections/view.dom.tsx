@@ -3,24 +3,26 @@
 import { useMemo } from 'react';
 import type { ConnRow } from './definition.ts';
 import { Chart } from '../../renderer/ui/Chart.dom.tsx';
+import { streamPoints, useTick } from '../../renderer/ui/store.dom.ts';
 import type { PanelProps, ProbeView } from '../../renderer/ui/view.dom.ts';
 
-function counts<K>(rows: ConnRow[], key: (r: ConnRow) => K): [K, number][] {
+function counts<K>(rows: Iterable<ConnRow>, key: (r: ConnRow) => K, hidden: ((r: object) => boolean) | null): [K, number][] {
   const m = new Map<K, number>();
-  for (const r of rows) m.set(key(r), (m.get(key(r)) ?? 0) + 1);
+  for (const r of rows) if (!hidden?.(r)) m.set(key(r), (m.get(key(r)) ?? 0) + 1);
   return [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8);
 }
 
-function ConnPanel({ store, version, names, find }: PanelProps<ConnRow>) {
+function ConnPanel({ store, names, find, hidden, running }: PanelProps<ConnRow>) {
   const rows = store.rows;
-  // eslint-disable-next-line react-hooks/exhaustive-deps -- version says when rows changed
-  const ports = useMemo(() => counts(rows, (r) => `${r.direction === 'outbound' ? 'to' : 'on'} ${r.port}`), [version]);
+  // Once a second, not every frame: the summaries walk every row held.
+  const second = useTick(1000);
+  // eslint-disable-next-line react-hooks/exhaustive-deps -- the tick says when to count again
+  const ports = useMemo(() => counts(rows, (r) => `${r.direction === 'outbound' ? 'to' : 'on'} ${r.port}`, hidden), [second, hidden]);
   // eslint-disable-next-line react-hooks/exhaustive-deps
-  const peers = useMemo(() => counts(rows, (r) => r.ipSource), [version]);
-  const x = store.rate.t;
+  const peers = useMemo(() => counts(rows, (r) => r.ipSource, hidden), [second, hidden]);
   return (
     <div className="panel-row">
-      <Chart title="New connections per second" x={x} series={[{ label: 'connections/s', values: store.rate.n }]} unit="conn/s" stepped />
+      <Chart title="New connections per second" points={streamPoints(store, !!hidden, running, second)} labels={['connections']} kind="count" unit="/s" />
       <table className="mini" aria-label="Connections per port">
         <thead>
           <tr>

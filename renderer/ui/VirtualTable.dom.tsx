@@ -1,34 +1,28 @@
 // A table that renders only the rows in view, so it stays smooth at thousands
-// of rows a second. Columns come from the probe's definition. A click on a
-// header sorts by it (again: descending, a third time: arrival order); a drag
-// on a header's edge resizes it. Rows are selected by click (shift: a range,
-// ctrl: add one) and copied with Ctrl+C as CSV. At the bottom it follows new
-// rows; scrolled up, it stays put.
+// of rows a second. Columns come from the probe's definition: one column
+// definition gives the header, the cell and what find searches. A click (or
+// Enter) on a header sorts by it (again: descending, a third time: arrival
+// order); a drag on a header's edge resizes it. Rows are selected by click
+// (shift: a range, ctrl: add one) or with the arrow keys, Home/End and
+// PageUp/PageDown, and copied with Ctrl+C as CSV. At the bottom it follows new
+// rows; scrolled up, it stays put. NetProbes' own rows, when shown, are marked.
 
 import { useLayoutEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import type { Column } from '../../core/probe.ts';
 import { formatCell, toCsv } from '../../core/format.ts';
+import { listToArray, type RowList, type Sort } from './rows.ts';
 
 export const ROW_HEIGHT = 24;
 const OVERSCAN = 10;
 /** Rows are keyed by their slot (index modulo this), so scrolling and following reuse DOM nodes instead of making new ones. */
 const SLOTS = 512;
 
-export type Sort = { key: string; dir: 1 | -1 } | null;
-
-export function sortRows<Row extends object>(rows: readonly Row[], sort: Sort): readonly Row[] {
-  if (!sort) return rows;
-  const k = sort.key as keyof Row;
-  return [...rows].sort((a, b) => {
-    const x = a[k];
-    const y = b[k];
-    return (x < y ? -1 : x > y ? 1 : 0) * sort.dir;
-  });
-}
+/** Columns whose cell carries the "NetProbes" mark on NetProbes' own rows (else the first column). */
+const NAME_KEYS = new Set(['command', 'comm', 'cmd']);
 
 export interface TableProps<Row extends object> {
   columns: readonly Column<Row>[];
-  rows: readonly Row[];
+  rows: RowList<Row>;
   version: number;
   sort: Sort;
   onSort: (s: Sort) => void;
@@ -41,6 +35,8 @@ export interface TableProps<Row extends object> {
   /** A cell's content other than its formatted value (names for addresses, indentation); undefined: the default. */
   renderCell?: (column: Column<Row>, row: Row) => ReactNode | undefined;
   onCopied?: (n: number) => void;
+  /** NetProbes' own rows (shown marked); null: no mark. */
+  isOwn?: ((row: Row) => boolean) | null;
 }
 
 export function VirtualTable<Row extends object>(props: TableProps<Row>) {
@@ -71,13 +67,17 @@ export function VirtualTable<Row extends object>(props: TableProps<Row>) {
     }
   }, [props.version, rows.length, sort, height]);
 
-  const clickRow = (i: number, e: React.MouseEvent) => {
-    const row = rows[i]!;
+  const [cursor, setCursor] = useState(-1);
+  const markKey = columns.find((c) => NAME_KEYS.has(c.key))?.key ?? columns[0]?.key;
+
+  const clickRow = (i: number, e: { shiftKey: boolean; ctrlKey: boolean; metaKey: boolean }) => {
+    const row = rows.at(i)!;
+    setCursor(i);
     let next: Set<Row>;
     if (e.shiftKey && anchor.current !== null) {
       next = new Set();
       const [a, b] = anchor.current < i ? [anchor.current, i] : [i, anchor.current];
-      for (let k = a; k <= b; k++) next.add(rows[k]!);
+      for (let k = a; k <= b; k++) next.add(rows.at(k)!);
     } else if (e.ctrlKey || e.metaKey) {
       next = new Set(selected);
       if (next.has(row)) next.delete(row);
@@ -91,7 +91,7 @@ export function VirtualTable<Row extends object>(props: TableProps<Row>) {
   };
 
   const copy = async () => {
-    const chosen = rows.filter((r) => selected.has(r));
+    const chosen = listToArray(rows).filter((r) => selected.has(r));
     if (!chosen.length) return;
     await navigator.clipboard.writeText(toCsv(columns, chosen));
     props.onCopied?.(chosen.length);
@@ -101,10 +101,11 @@ export function VirtualTable<Row extends object>(props: TableProps<Row>) {
   const last = Math.min(rows.length, Math.ceil((scrollTop + height) / ROW_HEIGHT) + OVERSCAN);
   const visible = [];
   for (let i = first; i < last; i++) {
-    const row = rows[i]!;
+    const row = rows.at(i)!;
+    const own = props.isOwn?.(row) ?? false;
     visible.push(
       <div
-        className={`vt-row${selected.has(row) ? ' selected' : ''}${i % 2 ? ' odd' : ''}`}
+        className={`vt-row${selected.has(row) ? ' selected' : ''}${i % 2 ? ' odd' : ''}${own ? ' own' : ''}${i === cursor ? ' cursor' : ''}`}
         role="row"
         aria-rowindex={i + 2}
         aria-selected={selected.has(row)}
@@ -115,6 +116,7 @@ export function VirtualTable<Row extends object>(props: TableProps<Row>) {
         {columns.map((c) => (
           <div role="cell" className={`vt-cell ${c.type}`} key={c.key}>
             {props.renderCell?.(c, row) ?? formatCell(c.type, row[c.key])}
+            {own && c.key === markKey ? <span className="own-tag">NetProbes</span> : null}
           </div>
         ))}
       </div>,
@@ -150,12 +152,26 @@ export function VirtualTable<Row extends object>(props: TableProps<Row>) {
       aria-rowcount={rows.length + 1}
       tabIndex={0}
       onKeyDown={(e) => {
+        const page = Math.max(1, Math.floor(height / ROW_HEIGHT) - 1);
+        const move: Record<string, number> = { ArrowDown: 1, ArrowUp: -1, PageDown: page, PageUp: -page, Home: -Infinity, End: Infinity };
+        if (e.key in move && rows.length && !e.ctrlKey && !e.metaKey) {
+          e.preventDefault();
+          const next = Math.max(0, Math.min(rows.length - 1, (cursor < 0 ? (move[e.key]! > 0 ? -1 : rows.length) : cursor) + move[e.key]!));
+          clickRow(next, { shiftKey: e.shiftKey, ctrlKey: false, metaKey: false });
+          const el = scroller.current;
+          if (el) {
+            const top = next * ROW_HEIGHT;
+            if (top < el.scrollTop) el.scrollTop = top;
+            else if (top + ROW_HEIGHT > el.scrollTop + el.clientHeight) el.scrollTop = top + ROW_HEIGHT - el.clientHeight;
+          }
+          return;
+        }
         if ((e.ctrlKey || e.metaKey) && e.key === 'c') {
           e.preventDefault();
           void copy();
         } else if ((e.ctrlKey || e.metaKey) && e.key === 'a') {
           e.preventDefault();
-          props.onSelect(new Set(rows), null);
+          props.onSelect(new Set(listToArray(rows)), null);
         }
       }}
     >
@@ -167,7 +183,14 @@ export function VirtualTable<Row extends object>(props: TableProps<Row>) {
             title={`${c.csv}: ${c.description}`}
             className={`vt-cell ${c.type}`}
             aria-sort={sort?.key === c.key ? (sort.dir === 1 ? 'ascending' : 'descending') : 'none'}
+            tabIndex={0}
             onClick={() => clickHeader(c.key)}
+            onKeyDown={(e) => {
+              if (e.key !== 'Enter' && e.key !== ' ') return;
+              e.preventDefault();
+              e.stopPropagation();
+              clickHeader(c.key);
+            }}
           >
             {c.title}
             {sort?.key === c.key ? (sort.dir === 1 ? ' ▲' : ' ▼') : ''}
@@ -177,6 +200,9 @@ export function VirtualTable<Row extends object>(props: TableProps<Row>) {
       </div>
       <div
         className="vt-body"
+        // Scrollable by keyboard too (axe: scrollable-region-focusable); the keys are handled by the table around it.
+        role="rowgroup"
+        tabIndex={0}
         ref={scroller}
         onScroll={(e) => {
           const el = e.currentTarget;
@@ -184,7 +210,12 @@ export function VirtualTable<Row extends object>(props: TableProps<Row>) {
           setScrollTop(el.scrollTop);
         }}
       >
-        {rows.length === 0 ? <div className="vt-empty">{props.emptyText}</div> : null}
+        {/* Not a row (a row would read as data); screen readers have "showing 0 of N" beside the table. */}
+        {rows.length === 0 ? (
+          <div className="vt-empty" aria-hidden="true">
+            {props.emptyText}
+          </div>
+        ) : null}
         <div style={{ height: rows.length * ROW_HEIGHT, position: 'relative' }}>{visible}</div>
       </div>
     </div>

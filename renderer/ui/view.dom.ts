@@ -8,6 +8,8 @@ import type { Column } from '../../core/probe.ts';
 import type { ProbeId } from '../../probes/registry.ts';
 import type { Names } from './names.dom.ts';
 import type { ProbeStore } from './store.dom.ts';
+import type { RowList } from './rows.ts';
+import type { SinceStartDef } from './since-start.ts';
 
 /** One click from a row in one tab to the rows that belong with it in another. */
 export interface CrossLink {
@@ -31,14 +33,22 @@ export interface PanelProps<Row extends object = object> {
   find: (text: string) => void;
   /** Hides rows the panel rules out (e.g. collapsed threads); null shows all. */
   filter: (keep: ((row: never) => boolean) | null) => void;
+  /** NetProbes' own rows while they are hidden (the panel leaves them out of its charts and summaries too); null: none hidden. */
+  hidden: ((row: object) => boolean) | null;
+  running: boolean;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each probe has its own row type
 export interface ProbeView<Row extends object = any> {
   Panel?: (props: PanelProps<Row>) => ReactNode;
   renderCell?: (column: Column<Row>, row: Row, names: Names) => ReactNode | undefined;
-  /** Fields for the details pane beyond the row's own columns; `rows` are the rows the view holds (paused or live), unfiltered. */
-  details?: (row: Row, rows: readonly Row[]) => [string, string][];
+  /**
+   * Fields for the details pane beyond the row's own columns; `rows` are the rows the view holds (paused or live),
+   * unfiltered; `summed`: they are the since-start totals, not one table.
+   */
+  details?: (row: Row, rows: RowList<Row>, summed: boolean) => [string, string][];
+  /** Interval probes: a "since start" table, every table summed per key; `initially` shows it first. */
+  sinceStart?: SinceStartDef<Row> & { initially?: boolean };
   links?: (row: Row) => CrossLink[];
   /** Extra toolbar buttons; `notify` shows a short message beside the counters. */
   Tools?: (props: { api: NetprobesApi; notify: (message: string) => void }) => ReactNode;

@@ -188,14 +188,16 @@ export function renderMarkdown(r: Results): string {
     const u = r.ui;
     p('## UI: Chromium against `netprobes serve`');
     p();
-    p(`The Packets tab on lo receiving ${num(u.rowsPerSec)} rows/s. Frame times from requestAnimationFrame, first while only streaming, then while a key is pressed in *Find in rows* every 200 ms; input latency from a key press in *Find in rows* to the frame after it; first row from the click on Start to the frame after the first row is in the table (${u.firstRowMs.n} tries).`);
+    p(`The Packets tab on lo receiving ${num(u.rowsPerSec)} rows/s${u.raster ? `, drawn by ${u.raster}` : ''}. Frame times from requestAnimationFrame, first while only streaming, then with the table sorted by Length, then (sort kept) while a key is pressed in *Find in rows* every 200 ms; input latency from a key press in *Find in rows* to the frame after it; first row from the click on Start to the frame after the first row is in the table (${u.firstRowMs.n} tries).`);
     p();
     p('| figure | value | target |');
     p('|---|---|---|');
-    p(`| frame time p50 / p95 / max | ${u.frames.p50.toFixed(1)} / ${u.frames.p95.toFixed(1)} / ${u.frames.max.toFixed(0)} ms (${u.frames.count} frames, ${pct(u.frames.over16, 0)} over 16.7 ms) | p95 < 16 ms |`);
-    p(`| frame time while typing in Find, p50 / p95 / max | ${u.framesTyping.p50.toFixed(1)} / ${u.framesTyping.p95.toFixed(1)} / ${u.framesTyping.max.toFixed(0)} ms (${u.framesTyping.count} frames) | |`);
-    p(`| input latency p50 / p95 / max | ${u.inputLatency.p50.toFixed(0)} / ${u.inputLatency.p95.toFixed(0)} / ${u.inputLatency.max.toFixed(0)} ms (${u.inputLatency.count} key presses) | |`);
-    p(`| Start → first row on screen | ${u.firstRowMs.median.toFixed(0)} ms (${u.firstRowMs.min.toFixed(0)}–${u.firstRowMs.max.toFixed(0)}) | < 1000 ms |`);
+    p(`| frame time p50 / p95 / max | ${u.frames.p50.toFixed(1)} / ${u.frames.p95.toFixed(1)} / ${u.frames.max.toFixed(0)} ms (${u.frames.count} frames, ${pct(u.frames.over16, 0)} over 16.7 ms) | p95 ≤ 16.7 ms |`);
+    if (u.framesSorted) p(`| frame time with a sort active, p50 / p95 / max | ${u.framesSorted.p50.toFixed(1)} / ${u.framesSorted.p95.toFixed(1)} / ${u.framesSorted.max.toFixed(0)} ms (${u.framesSorted.count} frames, ${pct(u.framesSorted.over16, 0)} over 16.7 ms) | p95 ≤ 16.7 ms |`);
+    if (u.longTasks) p(`| long tasks (over 50 ms), all phases | ${u.longTasks.count} (longest ${u.longTasks.maxMs.toFixed(0)} ms) | none |`);
+    p(`| frame time while typing in Find (sort active), p50 / p95 / max | ${u.framesTyping.p50.toFixed(1)} / ${u.framesTyping.p95.toFixed(1)} / ${u.framesTyping.max.toFixed(0)} ms (${u.framesTyping.count} frames) | |`);
+    p(`| input latency p50 / p95 / max | ${u.inputLatency.p50.toFixed(0)} / ${u.inputLatency.p95.toFixed(0)} / ${u.inputLatency.max.toFixed(0)} ms (${u.inputLatency.count} key presses) | p95 ≤ 50 ms |`);
+    p(`| Start → first row on screen | ${u.firstRowMs.median.toFixed(0)} ms (${u.firstRowMs.min.toFixed(0)}–${u.firstRowMs.max.toFixed(0)}) | ≤ 500 ms |`);
     p();
   }
 

@@ -136,7 +136,7 @@ async function main(): Promise<void> {
       tcpConnections: `node bin/netprobes.js tcp-connections --format csv, with npgen accept PORT + npgen connect PORT RATE ${cfg.seconds}`,
       socketTrace: `node bin/netprobes.js socket-trace --format csv --comm npgen --rate 1000000, with npgen sendto PORT RATE ${cfg.seconds}`,
       churn: `node bin/netprobes.js nettop --format csv --interval 1 --iface lo, with npgen echo tcp|udp PORT + npgen churn tcp|udp PORT PROCS/s CONNS/proc S`,
-      ui: 'netprobes serve + Chromium (playwright-core), Packets tab on lo, npgen udp PORT 5000',
+      ui: 'netprobes serve + Chromium (playwright-core, software-rastered), Packets tab on lo, npgen udp PORT 10000',
       memory: `netprobes serve + Chromium, Packets tab on lo, npgen udp PORT 100000 for ${cfg.memoryMinutes} min`,
       soak: `host session (test/bench/soak-host.ts, bundled) + dist/collector.js, nettop --interval 1 on lo, with npgen echo tcp PORT + npgen conns PORT ${cfg.soakConnections} ${cfg.soakWorkers} RATE ${cfg.soakMaxSeconds}   (RATE ${cfg.soakRates.join(', ')}; 0 = ceiling)`,
     },
@@ -212,9 +212,12 @@ async function main(): Promise<void> {
     save();
   }
   if (want('ui')) {
-    log('ui: serve + Chromium, 5000 rows/s');
-    res.ui = await uiRun(5000, cfg.quick ? 5 : 15, cfg.quick ? 2 : 5);
-    log(`  first row ${res.ui.firstRowMs.median.toFixed(0)} ms, frames p50 ${res.ui.frames.p50.toFixed(1)} p95 ${res.ui.frames.p95.toFixed(1)} max ${res.ui.frames.max.toFixed(0)} ms, input p95 ${res.ui.inputLatency.p95.toFixed(0)} ms`);
+    log('ui: serve + Chromium, 10000 rows/s');
+    res.ui = await uiRun(10_000, cfg.quick ? 5 : 15, cfg.quick ? 2 : 5);
+    const u = res.ui;
+    log(
+      `  first row ${u.firstRowMs.median.toFixed(0)} ms, frames p95 ${u.frames.p95.toFixed(1)} / sorted ${u.framesSorted?.p95.toFixed(1)} / typing ${u.framesTyping.p95.toFixed(1)} ms, long tasks ${u.longTasks?.count} (max ${u.longTasks?.maxMs.toFixed(0)} ms), input p95 ${u.inputLatency.p95.toFixed(0)} ms`,
+    );
     save();
   }
   if (want('soak')) {

@@ -81,6 +81,8 @@ test('the desktop app: hardened window, collector started directly as root, pack
   const sock = dgram.createSocket('udp4');
   for (let i = 0; i < 20; i++) await new Promise((r) => sock.send(Buffer.alloc(50), port, '127.0.0.1', r));
   sock.close();
+  // The counters are one click away (the tab leads with its health line).
+  await panel.getByRole('button', { name: 'Counters' }).click();
   await panel.locator('[data-counter="rows"]').getByText('20', { exact: true }).waitFor({ timeout: 10_000 });
   assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /collector\.js/);
 

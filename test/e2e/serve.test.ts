@@ -81,6 +81,8 @@ describe('the GUI in a browser, against netprobes serve', () => {
     const sock = dgram.createSocket('udp4');
     for (let i = 0; i < 30; i++) await new Promise((r) => sock.send(Buffer.alloc(100 + i), port, '127.0.0.1', r));
     sock.close();
+    // The counters are one click away (the tab leads with its health line).
+    await panel.getByRole('button', { name: 'Counters' }).click();
     await panel.locator('[data-counter="rows"]').getByText('30', { exact: true }).waitFor({ timeout: 10_000 });
     const table = panel.getByRole('table', { name: 'Packets rows' });
     await table.getByRole('row').nth(1).waitFor();

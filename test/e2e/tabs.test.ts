@@ -195,6 +195,8 @@ describe('each tab in the browser, with real traffic', () => {
     const senderPid = sender.child.pid!;
     const senderComm = readFileSync(`/proc/${senderPid}/comm`, 'utf8').trim(); // spawn returned after exec
     await sender.done;
+    // The counters are one click away (the tab leads with its health line).
+    await panel.getByRole('button', { name: 'Counters' }).click();
     await panel.locator('[data-counter="rows"]').getByText('12', { exact: true }).waitFor({ timeout: 10_000 });
     // Names on: the address gets its name from /etc/hosts (getnameinfo), a well-known port its service.
     await page.locator('body').click({ position: { x: 5, y: 790 } });
