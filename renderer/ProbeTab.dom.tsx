@@ -440,7 +440,7 @@ function Health({ store, onDetails }: { store: ProbeStore; onDetails: () => void
     );
   }
   return (
-    <button className="health lossy" aria-label="health" onClick={onDetails} title={lost.map((l) => `${l.label}: ${l.n} — ${l.description}`).join('\n')}>
+    <button className="health lossy" onClick={onDetails} title={lost.map((l) => `${l.label}: ${l.n} — ${l.description}`).join('\n')}>
       ⚠ {lost.map((l) => `${humanCount(l.n)} ${l.label}`).join(', ')} — why?
     </button>
   );
