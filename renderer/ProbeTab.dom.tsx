@@ -118,7 +118,7 @@ export const ProbeTab = memo(function ProbeTab(props: {
     // eslint-disable-next-line react-hooks/exhaustive-deps -- version says when the ring grew in place
     [source, version, test, sort, filtered, sorted],
   );
-  const held = paused ? paused.rows.length : store.rows.length;
+  const held = paused ? paused.rows.length : table ? table.length : store.rows.length; // an interval probe holds its (latest or summed) table
   const ownHidden = hideOwn ? (paused ? paused.rows.filter(hideOwn).length : store.ownHeld) : 0;
   const snapshot = () => ({ rows: probe.kind === 'interval' ? [...(table ?? [])] : store.stream.toArray() });
 
