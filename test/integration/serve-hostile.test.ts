@@ -390,6 +390,7 @@ describe('serve limits each client', () => {
     const pending: (() => void)[] = [];
     const session = {
       subscribe: () => () => {},
+      setWindowClients: () => {},
       handle: () => new Promise((resolve) => pending.push(() => resolve('done'))),
     } as unknown as Session;
     const lines: string[] = [];
@@ -427,7 +428,7 @@ describe('serve limits each client', () => {
   test(`a client that stops reading is cut off once ${MAX_CLIENT_BACKLOG >> 20} MiB wait for it`, async () => {
     // Each answer is 2 MiB; the client asks 100 times (within the rate and, 64 at a time, in flight) and reads nothing.
     const big = 'x'.repeat(2 << 20);
-    const session = { subscribe: () => () => {}, handle: async () => big } as unknown as Session;
+    const session = { subscribe: () => () => {}, setWindowClients: () => {}, handle: async () => big } as unknown as Session;
     const served = await startServer({ host: '127.0.0.1', port: 0, token: TOKEN }, session, path.join(ROOT, 'dist', 'renderer'), () => {});
     try {
       const port = Number(new URL(served.url).port);
