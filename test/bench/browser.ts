@@ -5,9 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { childrenOf, gen, kv, netprobes, onCleanup, percentile, port, rssKb, sleep, stat, type Proc, type Stat } from './lib.ts';
+import { CHROMIUM_ARGS } from '../helpers/env.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 export interface UiResult {
   rowsPerSec: number;

@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { CHROMIUM, need } from '../helpers/env.ts';
-import { collect, netprobes, ROOT, waitForOutput } from '../helpers/run.ts';
+import type { Page } from 'playwright-core';
+import { need } from '../helpers/env.ts';
+import { collect, ROOT } from '../helpers/run.ts';
+import { openServePage, type ServePage } from '../helpers/serve-page.ts';
 
 const PEER = path.join(ROOT, 'test', 'helpers', 'peer.mjs');
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 const SINK = `
 import ctypes, socket, time
@@ -26,27 +26,18 @@ time.sleep(120)
 `;
 
 describe('drops named by process in the browser', () => {
-  let server: ReturnType<typeof netprobes> | null = null;
-  let browser: Browser | null = null;
+  let served: ServePage | null = null;
   let sink: ChildProcess | null = null;
   let page: Page;
 
   before(async () => {
     if (process.getuid?.() !== 0) return;
-    server = netprobes(['serve']);
-    const url = await waitForOutput(server.child, /http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]+/);
-    if (!(await import('node:fs')).existsSync(CHROMIUM)) return;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
-    await page.goto(url);
+    served = await openServePage();
+    page = served.page!;
   });
   after(async () => {
     sink?.kill('SIGKILL');
-    await browser?.close();
-    if (server) {
-      server.child.kill('SIGINT');
-      await server.done;
-    }
+    await served?.close();
   });
 
   test('the Drops tab charts and lists the process, the Overview names it', async (t) => {

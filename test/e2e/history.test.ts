@@ -10,11 +10,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
-import { CHROMIUM, need } from '../helpers/env.ts';
+import { CHROMIUM, need, CHROMIUM_ARGS } from '../helpers/env.ts';
 import { sleep } from '../helpers/run.ts';
 import { sender, serveOn, wsRequest } from '../helpers/history.ts';
 
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const cleanups: (() => unknown)[] = [];
 after(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();

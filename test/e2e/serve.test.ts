@@ -10,10 +10,9 @@ import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { CHROMIUM, need } from '../helpers/env.ts';
+import { CHROMIUM, need, CHROMIUM_ARGS } from '../helpers/env.ts';
 import { netprobes, ROOT, sleep, waitForOutput } from '../helpers/run.ts';
 
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SCREENSHOT = path.join(ROOT, 'docs', 'screenshot.png');
 
 describe('the GUI in a browser, against netprobes serve', () => {

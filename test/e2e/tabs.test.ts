@@ -7,12 +7,12 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
-import { CHROMIUM, need } from '../helpers/env.ts';
-import { collect, netprobes, ROOT, sh, waitForOutput } from '../helpers/run.ts';
+import type { Locator, Page } from 'playwright-core';
+import { need } from '../helpers/env.ts';
+import { openServePage, type ServePage } from '../helpers/serve-page.ts';
+import { collect, ROOT, sh, waitForOutput } from '../helpers/run.ts';
 
 const PEER = path.join(ROOT, 'test', 'helpers', 'peer.mjs');
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let port = 44000 + Math.floor(Math.random() * 1000);
 const nextPort = () => port++;
@@ -23,8 +23,7 @@ function peer(...args: string[]) {
 }
 
 describe('each tab in the browser, with real traffic', () => {
-  let server: ReturnType<typeof netprobes> | null = null;
-  let browser: Browser | null = null;
+  let served: ServePage | null = null;
   let page: Page;
 
   const tab = async (name: string): Promise<Locator> => {
@@ -45,19 +44,11 @@ describe('each tab in the browser, with real traffic', () => {
 
   before(async () => {
     if (process.getuid?.() !== 0) return;
-    server = netprobes(['serve']);
-    const url = await waitForOutput(server.child, /http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]+/);
-    if (!(await import('node:fs')).existsSync(CHROMIUM)) return;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    page = await (await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 800 } })).newPage();
-    await page.goto(url);
+    served = await openServePage({ acceptDownloads: true });
+    page = served.page!;
   });
   after(async () => {
-    await browser?.close();
-    if (server) {
-      server.child.kill('SIGINT');
-      await server.done;
-    }
+    await served?.close();
   });
 
   test('Traffic per process: a known sender and receiver, exact packets and bytes, from the history export', async (t) => {

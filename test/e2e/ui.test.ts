@@ -13,13 +13,13 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import AxeBuilder from '@axe-core/playwright';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
-import { CHROMIUM, need } from '../helpers/env.ts';
-import { collect, netprobes, ROOT, sleep, waitForOutput } from '../helpers/run.ts';
+import type { Locator, Page } from 'playwright-core';
+import { need } from '../helpers/env.ts';
+import { openServePage, type ServePage } from '../helpers/serve-page.ts';
+import { collect, ROOT, sleep } from '../helpers/run.ts';
 import { descendants, parentTable } from '../../host/own-activity.node.ts';
 
 const PEER = path.join(ROOT, 'test', 'helpers', 'peer.mjs');
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const SHOTS = path.join(ROOT, 'docs', 'screenshots');
 const TABS = ['Overview', 'Traffic per process', 'Socket calls', 'TCP connections', 'Packets', 'Drops'];
 
@@ -28,9 +28,8 @@ const nextPort = () => port++;
 const peer = (...args: string[]) => collect(spawn(process.execPath, [PEER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }));
 
 describe('the window: own activity, honest charts, accessibility, screenshots', () => {
-  let server: ReturnType<typeof netprobes> | null = null;
+  let served: ServePage | null = null;
   let servePort = 0;
-  let browser: Browser | null = null;
   let page: Page;
 
   const tab = async (name: string): Promise<Locator> => {
@@ -63,20 +62,12 @@ describe('the window: own activity, honest charts, accessibility, screenshots', 
 
   before(async () => {
     if (process.getuid?.() !== 0) return;
-    server = netprobes(['serve']);
-    const url = await waitForOutput(server.child, /http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]+/);
-    servePort = Number(/:(\d+)\//.exec(url)![1]);
-    if (!(await import('node:fs')).existsSync(CHROMIUM)) return;
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    page = await (await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 800 }, colorScheme: 'light' })).newPage();
-    await page.goto(url);
+    served = await openServePage({ acceptDownloads: true, colorScheme: 'light' });
+    servePort = served.port;
+    page = served.page!;
   });
   after(async () => {
-    await browser?.close();
-    if (server) {
-      server.child.kill('SIGINT');
-      await server.done;
-    }
+    await served?.close();
   });
 
   test("Packets: the page's own WebSocket is hidden, counted, and shown marked on request", async (t) => {
@@ -109,7 +100,7 @@ describe('the window: own activity, honest charts, accessibility, screenshots', 
     const parents = parentTable();
     const ours = [...descendants(parents, [process.pid])].filter((pid) => {
       try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('chromium') || pid === server!.child.pid;
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('chromium') || pid === served!.pid;
       } catch {
         return false;
       }
@@ -140,7 +131,7 @@ describe('the window: own activity, honest charts, accessibility, screenshots', 
     await panel.getByLabel('interval').fill('1');
     await start(panel);
     await sleep(3500);
-    await find(panel, `pid:${server!.child.pid}`);
+    await find(panel, `pid:${served!.pid}`);
     assert.equal(await settled(panel, (n) => n === 0), 0, 'serve hidden by default');
     await ownToggle(panel).check();
     const table = panel.getByRole('table', { name: 'Traffic per process rows' });

@@ -8,6 +8,8 @@ import path from 'node:path';
 
 export const NO_SKIP = process.env.NETPROBES_NO_SKIP === '1';
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** How every test and bench runs Chromium: headless as root, no GPU, no traffic of its own (no QUIC, updates or sync). */
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** Returns true when the test may go on; otherwise skips it (or fails it in CI). */
 export function need(t: TestContext, what: 'root' | 'chromium'): boolean {
