@@ -1,10 +1,12 @@
 // All five probes at a glance: each one's state and rate with a sparkline,
-// the top processes by traffic, the drop rate and top drop locations, and the
-// newest connections. A click opens the probe's tab.
+// the top processes by traffic and the top drops of the last minute (the same
+// window as the charts), and the newest connections. A click opens the probe's tab.
 
 import type { HostState } from '../ipc/api.ts';
 import { formatCell } from '../core/format.ts';
 import { PROBE_IDS, PROBES, type ProbeId } from '../probes/registry.ts';
+import { VIEWS } from '../probes/views.dom.ts';
+import { recentTotals } from './ui/since-start.ts';
 import { Sparkline } from './ui/Chart.dom.tsx';
 import { streamPoints, useStore, useTick, type Stores } from './ui/store.dom.ts';
 import { CHART_SECONDS, humanBytes, humanCount } from './ui/series.ts';
@@ -14,15 +16,16 @@ export function Overview(props: { stores: Stores; state: HostState; onOpen: (id:
   // Re-render on any probe's rows.
   for (const id of PROBE_IDS) useStore(stores[id]); // eslint-disable-line react-hooks/rules-of-hooks -- fixed list, same order every render
   const keep = (id: ProbeId) => (r: object) => !hidden?.[id]?.(r);
-  const procs = stores.nettop.table.filter(keep('nettop')).sort((a, b) => b.xmitBytes + b.recvBytes - (a.xmitBytes + a.recvBytes)).slice(0, 5);
-  const drops = [...stores.dropwatch.table].sort((a, b) => b.count - a.count).slice(0, 5);
+  const now = useTick(1000);
+  const since = (now - CHART_SECONDS) * 1e6;
+  const procs = recentTotals(stores.nettop.history, VIEWS.nettop.sinceStart, since, keep('nettop')).slice(0, 5);
+  const drops = recentTotals(stores.dropwatch.history, VIEWS.dropwatch.sinceStart, since, keep('dropwatch')).slice(0, 5);
   const connStore = stores['tcp-connections'];
   const conns = [];
   for (let i = connStore.stream.length - 1; i >= 0 && conns.length < 5; i--) {
     const r = connStore.stream.at(i)!;
     if (keep('tcp-connections')(r)) conns.push(r);
   }
-  const now = useTick(1000);
   const anyRunning = PROBE_IDS.some((id) => state.probes[id].running);
 
   return (
@@ -57,14 +60,14 @@ export function Overview(props: { stores: Stores; state: HostState; onOpen: (id:
         })}
       </div>
       <div className="overview-lists">
-        <OverviewList title="Top processes (latest interval)" empty="Start Traffic per process to see them." onOpen={() => props.onOpen('nettop')}>
+        <OverviewList title="Top processes (last minute)" empty={state.probes.nettop.running ? 'No traffic in the last minute.' : 'Start Traffic per process to see them.'} onOpen={() => props.onOpen('nettop')}>
           {procs.map((r) => (
             <li key={`${r.pid} ${r.dev}`}>
               <b>{r.command}</b> ({r.pid}) on {r.dev}: {humanCount(r.xmitPk + r.recvPk)} packets, {humanBytes(r.xmitBytes + r.recvBytes)}
             </li>
           ))}
         </OverviewList>
-        <OverviewList title="Drops (latest interval)" empty="Start Drops to see where the kernel drops packets, and whose." onOpen={() => props.onOpen('dropwatch')}>
+        <OverviewList title="Drops (last minute)" empty={state.probes.dropwatch.running ? 'No drops in the last minute.' : 'Start Drops to see where the kernel drops packets, and whose.'} onOpen={() => props.onOpen('dropwatch')}>
           {drops.map((r) => (
             <li key={`${r.location} ${r.reason} ${r.protocol} ${r.pid} ${r.command}`} title={r.explanation}>
               <b>{r.count}</b> at {r.location} ({r.reason}){r.pid ? <>, lost by <b>{r.command}</b> ({r.pid})</> : null}: {r.explanation}

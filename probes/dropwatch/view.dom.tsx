@@ -86,7 +86,7 @@ function reasonsAt(rows: RowList<DropRow>, row: DropRow, summed: boolean): strin
   return same.map((r) => `${r.reason || 'no reason'} (${r.protocol || '?'}): ${r.count}`).join('; ');
 }
 
-export const dropwatchView: ProbeView<DropRow> = {
+export const dropwatchView = {
   Panel: DropPanel,
   details: (r, rows, summed) => [[summed ? 'Reasons at this location, since start' : 'Reasons at this location', reasonsAt(rows, r, summed)]],
   // The table keeps every location and reason seen since start, with what the latest interval added.
@@ -102,4 +102,4 @@ export const dropwatchView: ProbeView<DropRow> = {
     { label: 'Packets of this protocol, both directions', probe: 'tcpdump', options: { ifaces: [], filter: r.protocol === 'IPv6' ? 'ip6' : r.protocol === 'IPv4' ? 'ip' : '', bothDirections: true } },
     ...(r.pid ? [{ label: 'Traffic of this process', probe: 'nettop' as const, find: `PID=${r.pid}` }] : []),
   ],
-};
+} satisfies ProbeView<DropRow>;

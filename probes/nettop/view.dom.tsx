@@ -66,7 +66,7 @@ function NettopPanel({ store, version, hidden }: PanelProps<NettopRow>) {
   );
 }
 
-export const nettopView: ProbeView<NettopRow> = {
+export const nettopView = {
   Panel: NettopPanel,
   // Beside the seed's latest interval: each process on each device since start, with its trend.
   sinceStart: {
@@ -105,4 +105,4 @@ export const nettopView: ProbeView<NettopRow> = {
           },
         ]
       : [],
-};
+} satisfies ProbeView<NettopRow>;

@@ -86,3 +86,20 @@ export class SinceStart<Row extends { time: number }> {
     this.version++;
   }
 }
+
+/**
+ * The rows of the tables that ended at or after `since` (µs), summed per key, heaviest first: what the
+ * Overview lists as "the last minute", so a burst that ended a few tables ago is still there to see.
+ * Walks back from the newest row and stops at the first older table.
+ */
+export function recentTotals<Row extends { time: number }>(history: RowSource<Row>, def: SinceStartDef<Row>, since: number, keep: (row: Row) => boolean = () => true): Row[] {
+  const sums = new Map<string, Row>();
+  for (let s = history.end - 1; s >= history.start; s--) {
+    const row = history.bySeq(s);
+    if (row.time < since) break;
+    if (!keep(row)) continue;
+    const key = def.key(row);
+    sums.set(key, def.add(sums.get(key), row));
+  }
+  return [...sums.values()].sort((a, b) => def.weight(b) - def.weight(a));
+}

@@ -102,3 +102,22 @@ test('since start: rows summed per key once each, the latest table\'s increase, 
   assert.deepEqual(a.trend, [2, 0, 6]);
   assert.deepEqual(sum.totals.get('b')!.trend, [1, 0, 0]);
 });
+
+test('the last minute: the tables since a time summed per key, heaviest first; older tables and hidden rows left out', async () => {
+  const { recentTotals } = await import('../../renderer/ui/since-start.ts');
+  interface D {
+    time: number;
+    loc: string;
+    count: number;
+  }
+  const def = { label: '', key: (r: D) => r.loc, add: (t: D | undefined, r: D) => ({ ...r, count: (t?.count ?? 0) + r.count }), weight: (r: D) => r.count, unit: 'drops' };
+  const history = new RowRing<D>(10);
+  history.push({ time: 1, loc: 'a', count: 100 }); // before the window
+  history.push({ time: 5, loc: 'a', count: 2 });
+  history.push({ time: 5, loc: 'own', count: 50 });
+  history.push({ time: 6, loc: 'b', count: 3 });
+  history.push({ time: 7, loc: 'a', count: 4 });
+  const rows = recentTotals(history, def, 5, (r) => r.loc !== 'own');
+  assert.deepEqual(rows.map((r) => [r.loc, r.count]), [['a', 6], ['b', 3]]);
+  assert.deepEqual(recentTotals(history, def, 8), []);
+});
