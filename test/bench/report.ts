@@ -176,10 +176,12 @@ export function renderMarkdown(r: Results): string {
     p();
     p('`npgen sendto` makes one sendto() per datagram; *reported* counts `call sys_sendto` rows with its PID (`--comm npgen --rate 1000000`).');
     p();
-    p('| load | calls/s | calls made | reported / made | reported lost | CPU |');
-    p('|---|---|---|---|---|---|');
+    p('*stop* is the time from SIGINT to the probe\'s exit (it reads what the ring still holds, then prints its summary; the bench waits up to 60 s).');
+    p();
+    p('| load | calls/s | calls made | reported / made | reported lost | CPU | stop |');
+    p('|---|---|---|---|---|---|---|');
     for (const [rate, rs] of groupBy(r.calls, (x) => x.rate)) {
-      p(`| ${rateName(rate)} | ${mm(rs, (x) => x.callRate, num)} | ${mm(rs, (x) => x.made, num)} | ${mm(rs, (x) => x.reported / x.made, (v) => pct(v, 2))} | ${mm(rs, (x) => x.probeLost, num)} | ${mm(rs, (x) => x.probeCpu, (v) => pct(v, 1))} |`);
+      p(`| ${rateName(rate)} | ${mm(rs, (x) => x.callRate, num)} | ${mm(rs, (x) => x.made, num)} | ${mm(rs, (x) => x.reported / x.made, (v) => pct(v, 2))} | ${mm(rs, (x) => x.probeLost, num)} | ${mm(rs, (x) => x.probeCpu, (v) => pct(v, 1))} | ${mm(rs, (x) => x.stopS ?? NaN, (v) => `${v.toFixed(1)} s`)} |`);
     }
     p();
   }

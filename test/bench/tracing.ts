@@ -163,7 +163,12 @@ export interface CallsRun {
   probeLost: number;
   overruns: number;
   probeCpu: number;
+  /** Seconds from SIGINT to the probe's exit: it reads what the ring still holds before it says what was lost. */
+  stopS: number;
 }
+
+/** An overloaded socket-trace reads a full ring at its stop; it gets this long before the bench gives up on it. */
+const CALLS_STOP_GRACE_MS = 60_000;
 
 export async function callsRun(rate: number, seconds: number): Promise<CallsRun> {
   const p = port();
@@ -180,7 +185,9 @@ export async function callsRun(rate: number, seconds: number): Promise<CallsRun>
     await sleep(500);
     cpu.end();
     await sleep(700);
-    await pr.stop();
+    const stopping = Date.now();
+    await pr.stop('SIGINT', CALLS_STOP_GRACE_MS);
+    const stopS = (Date.now() - stopping) / 1000;
     const s = probeSummary(pr.err());
     const out = kv(g.out());
     // TIME,REL_US,COMM,PID,TID,DEPTH,DIRECTION,FUNCTION
@@ -193,6 +200,7 @@ export async function callsRun(rate: number, seconds: number): Promise<CallsRun>
       probeLost: s.lost ?? NaN,
       overruns: s['ring overruns'] ?? NaN,
       probeCpu: cpu.cores,
+      stopS,
     };
   } finally {
     await Promise.all([pr.stop(), sink.stop('SIGTERM')]);
