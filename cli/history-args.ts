@@ -1,5 +1,6 @@
 // Command-line parsing for `netprobes history`. Pure, so it is unit tested.
 
+import type { Tier } from '../history/retention.ts';
 import { GROUPINGS, HISTORY_KINDS, type Grouping, type HistoryKind } from '../history/plan.ts';
 import { parseDuration, parseTime } from '../history/time.ts';
 import { UsageError, type Format } from './args.ts';
@@ -15,10 +16,23 @@ export interface HistoryArgs {
   to: number;
   top: number;
   format: Format;
+  /** --keep-raw, --keep-minutes, --keep-hours, --max-size: a change to save (null: none given). */
+  retention: { keep: Partial<Record<Tier, number>>; maxBytes?: number } | null;
+}
+
+const KEEP_OPTION: Record<string, Tier> = { 'keep-raw': 'raw', 'keep-minutes': 'minute', 'keep-hours': 'hour' };
+const SIZE_UNIT: Record<string, number> = { '': 1, k: 1 << 10, m: 1 << 20, g: 1 << 30, t: 2 ** 40 };
+
+/** Bytes in a size like 500M, 1G, 2T or 1048576 (powers of 1024); null if it is not one. */
+export function parseSize(text: string): number | null {
+  const m = /^(\d{1,9})\s*([kmgt]?)(?:i?b)?$/i.exec(text.trim());
+  return m ? Number(m[1]) * SIZE_UNIT[m[2]!.toLowerCase()]! : null;
 }
 
 export const HISTORY_HELP = `usage: npx netprobes history [--since DURATION | --from TIME [--to TIME]] [--probe KIND] [--by GROUPING]
                             [--top N] [--format table|csv|json] [--history-db PATH] [--clear]
+       npx netprobes history [--keep-raw DURATION] [--keep-minutes DURATION] [--keep-hours DURATION]
+                            [--max-size SIZE] [--history-db PATH]
 
 What NetProbes recorded (the app and serve record while probes run unless turned off;
 the CLI probes record with --record), summed over a time range.
@@ -32,12 +46,20 @@ the CLI probes record with --record), summed over a time range.
   --history-db PATH   the database (default $XDG_DATA_HOME/netprobes/history.db, else ~/.local/share/netprobes/history.db)
   --clear             delete all recorded history
 
+Retention (saved in settings.json beside the database, used by the app, serve and --record,
+applied at once and by a running app within a minute):
+  --keep-raw DURATION      keep each second's sums this long (default 7d)
+  --keep-minutes DURATION  keep the per-minute sums this long (default 90d)
+  --keep-hours DURATION    keep the per-hour sums this long (default 730d)
+  --max-size SIZE          the file's cap, e.g. 500M or 2G (default 1G): over it the oldest seconds
+                           go first, then minutes, then hours
+
 Columns: the grouping's columns (nettop --by process: PID,UID,COMMAND,DEV), the sums
 (XMIT_PK,RECV_PK,XMIT_BYTES,RECV_BYTES), FIRST_SEEN and LAST_SEEN (ISO 8601 UTC). Ranges are
 exact to the second while raw data is kept (7 days), to the minute and the hour after that.`;
 
 export function parseHistoryArgs(argv: readonly string[], nowMs = Date.now()): HistoryArgs {
-  const out: HistoryArgs = { help: false, clear: false, db: null, kind: 'nettop', by: 'process', from: 0, to: 0, top: 0, format: 'table' };
+  const out: HistoryArgs = { help: false, clear: false, db: null, kind: 'nettop', by: 'process', from: 0, to: 0, top: 0, format: 'table', retention: null };
   let since: number | null = null;
   let from: number | null = null;
   let to: number | null = null;
@@ -104,11 +126,28 @@ export function parseHistoryArgs(argv: readonly string[], nowMs = Date.now()): H
         out.format = f;
         break;
       }
+      case 'keep-raw':
+      case 'keep-minutes':
+      case 'keep-hours': {
+        const v = value();
+        const seconds = parseDuration(v);
+        if (seconds === null) throw new UsageError(`--${name} takes a duration like 12h, 7d or 52w, not '${v}'`);
+        (out.retention ??= { keep: {} }).keep[KEEP_OPTION[name]!] = seconds;
+        break;
+      }
+      case 'max-size': {
+        const v = value();
+        const bytes = parseSize(v);
+        if (bytes === null) throw new UsageError(`--max-size takes a size like 500M or 2G, not '${v}'`);
+        (out.retention ??= { keep: {} }).maxBytes = bytes;
+        break;
+      }
       default:
         throw new UsageError(`unknown option --${name} for history (see netprobes history --help)`);
     }
   }
   if (since !== null && from !== null) throw new UsageError('give --since or --from, not both');
+  if (out.retention && out.clear) throw new UsageError('give the retention options or --clear, not both');
   const toMs = to ?? nowMs;
   const fromMs = from ?? toMs - (since ?? 3600) * 1000;
   if (fromMs >= toMs) throw new UsageError('the range is empty: --from must be before --to');

@@ -9,6 +9,8 @@ import { openHistory } from '../history/db.node.ts';
 import { answerCsv, answerJson, answerTable } from '../history/answer.ts';
 import { queryRange, QueryError } from '../history/query.node.ts';
 import { Recorder } from '../history/recorder.ts';
+import { saveRetention } from '../history/settings.node.ts';
+import { describeRetention, type Retention } from '../history/retention.ts';
 import { HistoryStore } from '../history/store.node.ts';
 import { SumBuffer, type Sum } from '../history/sums.ts';
 import { HistoryWriter, historyTarget, WRITE_EVERY_MS } from '../history/writer.node.ts';
@@ -19,6 +21,7 @@ const say = (line: string) => void process.stderr.write(`netprobes history: ${li
 
 export function runHistory(args: HistoryArgs): void {
   const target = historyTarget(args.db);
+  if (args.retention) return setRetention(target, args.retention);
   if (!existsSync(target.path)) {
     if (args.clear) return say(`nothing to clear: ${target.path} does not exist`);
     throw new UsageError(`no history at ${target.path} (record with the app, serve, or a probe's --record; or give --history-db)`);
@@ -36,6 +39,25 @@ export function runHistory(args: HistoryArgs): void {
   } catch (e) {
     if (e instanceof QueryError) throw new UsageError(e.message);
     throw e;
+  } finally {
+    opened.db.close();
+  }
+}
+
+/** Saves the retention beside the database (made if it is not there yet), applies it to the file now, and says it. */
+function setRetention(target: ReturnType<typeof historyTarget>, change: NonNullable<HistoryArgs['retention']>): void {
+  const opened = openHistory(target.path, target.owner ?? undefined);
+  if (opened.movedAside) say(`${target.path} could not be read (${opened.movedAside.why}); moved to ${opened.movedAside.to}`);
+  try {
+    let retention: Retention;
+    try {
+      retention = saveRetention(opened.path, change, target.owner);
+    } catch (e) {
+      if (e instanceof RangeError) throw new UsageError(e.message);
+      throw e;
+    }
+    const { deleted, bytes } = new HistoryStore(opened.db, opened.path, retention).enforce();
+    say(`${describeRetention(retention)}; saved beside ${opened.path}; ${deleted} old rows removed now, the file uses ${(bytes / 2 ** 20).toFixed(1)} MiB`);
   } finally {
     opened.db.close();
   }

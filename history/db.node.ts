@@ -16,8 +16,9 @@ import { chownSync, closeSync, existsSync, mkdirSync, openSync, readSync, rename
 import path from 'node:path';
 
 export type Db = Database.Database;
-export const TIERS = ['raw', 'minute', 'hour'] as const;
-export type Tier = (typeof TIERS)[number];
+import { TIERS, type Tier } from './retention.ts';
+
+export { TIERS, type Tier };
 export const TIER_SECONDS: Record<Tier, number> = { raw: 1, minute: 60, hour: 3600 };
 
 /** Each step takes the schema from version i to i + 1. Never edit a released step: add one. */

@@ -4,15 +4,8 @@
 import type Database from 'better-sqlite3';
 import { TIER_SECONDS, TIERS, usedBytes, type Db, type Tier } from './db.node.ts';
 import type { Sum } from './sums.ts';
+import { DEFAULT_RETENTION, type Retention } from './retention.ts';
 
-export interface Retention {
-  /** Seconds each tier is kept. */
-  readonly keep: Record<Tier, number>;
-  /** Bytes the database may use; over it, the oldest raw seconds go first, then minutes, then hours. */
-  readonly maxBytes: number;
-}
-const DAY = 86_400;
-export const DEFAULT_RETENTION: Retention = { keep: { raw: 7 * DAY, minute: 90 * DAY, hour: 730 * DAY }, maxBytes: 1 << 30 };
 
 /** Series ids remembered between writes. */
 const MAX_SERIES_CACHE = 100_000;
@@ -34,7 +27,7 @@ export class HistoryStore {
   constructor(
     readonly db: Db,
     readonly file: string,
-    readonly retention: Retention = DEFAULT_RETENTION,
+    public retention: Retention = DEFAULT_RETENTION,
   ) {
     this.upsertSeries = db.prepare<[string, string, number], { id: number }>(
       'INSERT INTO series (kind, dims, last) VALUES (?, ?, ?) ON CONFLICT (kind, dims) DO UPDATE SET last = max(last, excluded.last) RETURNING id',

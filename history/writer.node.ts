@@ -4,11 +4,11 @@
 // user who ran sudo, see cli/history.node.ts). Never by the root collector.
 
 import { execFileSync } from 'node:child_process';
-import { chownSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { defaultHistoryPath, isCorruption, moveAside, movedAsideMessage, openHistory } from './db.node.ts';
 import { Recorder } from './recorder.ts';
-import { DEFAULT_RETENTION, HistoryStore, type Retention } from './store.node.ts';
+import { retentionSetting } from './settings.node.ts';
+import { HistoryStore } from './store.node.ts';
 import { MAX_PENDING, SumBuffer, type Sum } from './sums.ts';
 
 /** How often sums are written: what a SIGKILL can lose at most (plus the probe's own interval). */
@@ -17,7 +17,6 @@ const ENFORCE_EVERY_MS = 60_000;
 
 export interface WriterOptions {
   owner?: { uid: number; gid: number } | null;
-  retention?: Retention;
   /** Where problems (a corrupt file moved aside, a failed write) are said. */
   log: (line: string) => void;
 }
@@ -43,7 +42,7 @@ export class HistoryWriter {
     const opened = openHistory(file, o.owner ?? undefined);
     const notice = movedAsideMessage(opened);
     if (notice) o.log(notice);
-    const w = new HistoryWriter(new HistoryStore(opened.db, opened.path, o.retention ?? DEFAULT_RETENTION), notice, o.log, o.owner ?? null);
+    const w = new HistoryWriter(new HistoryStore(opened.db, opened.path, retentionSetting(opened.path)), notice, o.log, o.owner ?? null);
     w.enforce();
     return w;
   }
@@ -74,6 +73,8 @@ export class HistoryWriter {
 
   private enforce(): void {
     try {
+      // Read again each time: a change made meanwhile (`netprobes history --keep-raw`, another window) applies now.
+      this.store.retention = retentionSetting(this.store.file);
       this.store.enforce();
     } catch (e) {
       this.fail(e);
@@ -134,19 +135,4 @@ function homeOf(uid: number): string {
   const home = entry.split(':')[5];
   if (!home) throw new Error(`no home directory for uid ${uid} (getent passwd)`);
   return home;
-}
-
-/** The remembered "record history" switch, beside the database: settings.json {"recording": false}. On when absent. */
-export function recordingSetting(dbFile: string): boolean {
-  try {
-    return (JSON.parse(readFileSync(path.join(path.dirname(dbFile), 'settings.json'), 'utf8')) as { recording?: unknown }).recording !== false;
-  } catch {
-    return true;
-  }
-}
-
-export function saveRecordingSetting(dbFile: string, recording: boolean, owner?: { uid: number; gid: number } | null): void {
-  const file = path.join(path.dirname(dbFile), 'settings.json');
-  writeFileSync(file, JSON.stringify({ recording }) + '\n', { mode: 0o600 });
-  if (owner) chownSync(file, owner.uid, owner.gid);
 }

@@ -14,7 +14,8 @@ import { NameCache } from './names.node.ts';
 import { rowDecoder, type Column, type RowTuple } from '../core/probe.ts';
 import { KIND_OF_PROBE } from '../history/plan.ts';
 import { queryRange } from '../history/query.node.ts';
-import { HistoryWriter, historyTarget, recordingSetting, saveRecordingSetting } from '../history/writer.node.ts';
+import { recordingSetting, saveRecordingSetting, saveRetention } from '../history/settings.node.ts';
+import { HistoryWriter, historyTarget } from '../history/writer.node.ts';
 import { OwnActivityTracker, type WindowClients } from './own-activity.node.ts';
 
 export interface SessionOptions {
@@ -60,7 +61,7 @@ export class Session {
       elevation: process.getuid?.() === 0 ? 'direct' : opts.elevatedLauncher ? 'prompt' : 'none',
       frontEnd: opts.frontEnd,
       probes: Object.fromEntries(PROBE_IDS.map((id) => [id, { running: false, source: null, use: null, problem: null }])) as HostState['probes'],
-      history: { recording: false, path: null, problem: 'history is off for this session', notice: null },
+      history: { recording: false, path: null, problem: 'history is off for this session', notice: null, retention: null },
       own: { pids: [], ports: [] },
     };
     if (opts.history !== null) this.openHistory(opts.history ?? {});
@@ -80,9 +81,9 @@ export class Session {
       this.historyOwner = target.owner;
       this.history = HistoryWriter.open(file, { owner: target.owner, log: (l) => this.opts.log?.(l) });
       const recording = o.recording ?? recordingSetting(file);
-      this.state.history = { recording, path: file, problem: recording ? null : 'recording is turned off', notice: this.history.notice };
+      this.state.history = { recording, path: file, problem: recording ? null : 'recording is turned off', notice: this.history.notice, retention: this.history.store.retention };
     } catch (e) {
-      this.state.history = { recording: false, path: file, problem: `history cannot be recorded: ${(e as Error).message}`, notice: null };
+      this.state.history = { recording: false, path: file, problem: `history cannot be recorded: ${(e as Error).message}`, notice: null, retention: null };
     }
   }
 
@@ -154,14 +155,23 @@ export class Session {
       case 'historyQuery': {
         const h = this.historyOf();
         h.writeNow(); // what waits for the next write is part of the answer
-        // A file found damaged while in use was moved aside and a new one started: said in the window.
-        if (h.notice !== this.state.history.notice) this.setHistory({ ...this.state.history, notice: h.notice });
+        // A file found damaged while in use was moved aside and a new one started: said in the window. So is a
+        // retention another program saved (`netprobes history --keep-raw`), read again by the writer each minute.
+        if (h.notice !== this.state.history.notice || JSON.stringify(h.store.retention) !== JSON.stringify(this.state.history.retention)) this.setHistory({ ...this.state.history, notice: h.notice, retention: h.store.retention });
         return queryRange(h.store.db, req);
       }
       case 'setHistory': {
         const h = this.historyOf();
         saveRecordingSetting(h.path, req.recording, this.historyOwner);
         this.setHistory({ ...this.state.history, recording: req.recording, problem: req.recording ? h.problem : 'recording is turned off' });
+        return { ok: true };
+      }
+      case 'setRetention': {
+        const h = this.historyOf();
+        const { type: _type, maxBytes, ...keep } = req;
+        h.store.retention = saveRetention(h.path, { keep, maxBytes }, this.historyOwner);
+        h.store.enforce();
+        this.setHistory({ ...this.state.history, retention: h.store.retention });
         return { ok: true };
       }
       case 'clearHistory':

@@ -9,6 +9,7 @@ import { json, probeId, type Answer, type Problem } from './protocol.ts';
 import { arr, bool, custom, int, literal, obj, optional, record, str, tagged, type Infer } from '../core/schema.ts';
 import { GROUPINGS, HISTORY_KINDS } from '../history/plan.ts';
 import type { RangeAnswer } from '../history/answer.ts';
+import { RETENTION_BOUNDS, type Retention } from '../history/retention.ts';
 
 export type CollectorStatus = 'not-running' | 'starting' | 'running' | 'crashed';
 
@@ -54,6 +55,8 @@ export interface HistoryState {
   problem: string | null;
   /** Said once: a corrupt file moved aside. */
   notice: string | null;
+  /** How long each tier is kept and the file's cap (null: no database open). */
+  retention: Retention | null;
 }
 
 /**
@@ -114,6 +117,13 @@ export const requestSchema = tagged({
   setHistory: obj({ recording: bool }),
   /** Deletes everything recorded. */
   clearHistory: obj({}),
+  /** How long each tier is kept (seconds) and the file's cap (bytes): the parts given change, saved for the next start. */
+  setRetention: obj({
+    raw: optional(int({ min: RETENTION_BOUNDS.minKeepS, max: RETENTION_BOUNDS.maxKeepS })),
+    minute: optional(int({ min: RETENTION_BOUNDS.minKeepS, max: RETENTION_BOUNDS.maxKeepS })),
+    hour: optional(int({ min: RETENTION_BOUNDS.minKeepS, max: RETENTION_BOUNDS.maxKeepS })),
+    maxBytes: optional(int({ min: RETENTION_BOUNDS.minBytes, max: RETENTION_BOUNDS.maxBytes })),
+  }),
 });
 export type Request = Infer<typeof requestSchema>;
 

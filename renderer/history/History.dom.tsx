@@ -14,6 +14,7 @@ import { HISTORY_KINDS, PLANS, type Grouping, type HistoryKind } from '../../his
 import { isoMicros } from '../../core/format.ts';
 import { saveText } from '../ui/save.dom.ts';
 import { seriesColor } from '../ui/Chart.dom.tsx';
+import { describeRetention, RETENTION_BOUNDS, type Retention } from '../../history/retention.ts';
 
 const PRESETS: [string, number][] = [
   ['15 min', 900],
@@ -99,6 +100,7 @@ export function HistoryView(props: { api: NetprobesApi; state: HostState['histor
         </button>
       </div>
       {state.notice ? <div className="problem">{state.notice}</div> : null}
+      {state.retention ? <RetentionSettings key={JSON.stringify(state.retention)} api={api} retention={state.retention} onError={setError} /> : null}
       <div className="toolbar">
         <select aria-label="What" value={kind} onChange={(e) => pickKind(e.target.value as HistoryKind)}>
           {HISTORY_KINDS.map((k) => (
@@ -238,5 +240,42 @@ export function HistoryStatus(props: { state: HostState['history'] | undefined; 
     <button className={`history-status${h.recording ? '' : ' loss'}`} onClick={props.onOpen} title={h.path ?? ''}>
       {h.recording ? 'Recording history' : 'History off'}
     </button>
+  );
+}
+
+const DAY = 86_400;
+const MIB = 2 ** 20;
+
+/** How long history is kept and how large it may grow, in days and MiB; the CLI takes finer durations (--keep-raw 12h). */
+function RetentionSettings(props: { api: NetprobesApi; retention: Retention; onError: (e: string | null) => void }) {
+  const { retention: r } = props;
+  const initial = { raw: r.keep.raw / DAY, minute: r.keep.minute / DAY, hour: r.keep.hour / DAY, mib: r.maxBytes / MIB };
+  // The caller keys this by the retention in force, so a change saved elsewhere starts the form over.
+  const [form, setForm] = useState(initial);
+  const field = (name: keyof typeof initial, label: string, max: number) => (
+    <label>
+      {label}{' '}
+      <input type="number" min={1} max={max} step={1} value={form[name]} onChange={(e) => setForm({ ...form, [name]: Number(e.target.value) })} />
+    </label>
+  );
+  const maxDays = Math.floor(RETENTION_BOUNDS.maxKeepS / DAY);
+  const apply = () => {
+    const whole = (v: number, unit: number) => Math.round(v * unit);
+    void props.api
+      .request({ type: 'setRetention', raw: whole(form.raw, DAY), minute: whole(form.minute, DAY), hour: whole(form.hour, DAY), maxBytes: whole(form.mib, MIB) })
+      .then(() => props.onError(null), (e: Error) => props.onError(`retention not changed: ${e.message}`));
+  };
+  return (
+    <details className="retention">
+      <summary>Kept: {describeRetention(r).replace(/^history keeps /, '')}</summary>
+      <div className="toolbar" role="group" aria-label="Retention">
+        {field('raw', 'Each second, days', maxDays)}
+        {field('minute', 'Each minute, days', maxDays)}
+        {field('hour', 'Each hour, days', maxDays)}
+        {field('mib', 'At most, MiB', Math.floor(RETENTION_BOUNDS.maxBytes / MIB))}
+        <button onClick={apply}>Apply</button>
+        <span className="muted">Older data is removed at once and every minute; the same as netprobes history --keep-raw …</span>
+      </div>
+    </details>
   );
 }

@@ -67,4 +67,17 @@ test('traffic recorded before a restart of serve is in the History view after it
   const csv = readFileSync((await (await download).path())!, 'utf8').trim().split('\n');
   assert.equal(csv[0], 'PID,UID,COMMAND,DEV,XMIT_PK,RECV_PK,XMIT_BYTES,RECV_BYTES,FIRST_SEEN,LAST_SEEN');
   assert.ok(csv.some((l) => l.startsWith(`${s.pid},0,np15-hsend,lo,200,0,${200 * 1042},0,`)), csv.join('\n'));
+
+  // Retention, set in the window: saved beside the database (where the CLI and the next start read it) and shown.
+  const kept = panel.getByText(/^Kept: each second's sums 7 days/);
+  await kept.click();
+  const retention = panel.getByRole('group', { name: 'Retention' });
+  await retention.getByLabel('Each second, days').fill('3');
+  await retention.getByLabel('At most, MiB').fill('256');
+  await retention.getByRole('button', { name: 'Apply' }).click();
+  await panel.getByText(/^Kept: each second's sums 3 days, each minute's 90 days, each hour's 730 days, in at most 256 MiB/).waitFor();
+  const settings = JSON.parse(readFileSync(path.join(dir, 'settings.json'), 'utf8')) as { retention: unknown };
+  assert.deepEqual(settings.retention, { keep: { raw: 3 * 86_400, minute: 90 * 86_400, hour: 730 * 86_400 }, maxBytes: 256 * 2 ** 20 });
+  // The recorded traffic is younger than any of those: still there.
+  assert.equal(await row.count(), 1);
 });

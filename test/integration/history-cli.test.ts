@@ -8,7 +8,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chownSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -121,4 +121,37 @@ test('as root under sudo, the database and its directory belong to the user who 
   assert.equal(rows.find((r) => r.PID === String(send.pid))?.XMIT_PK, '20', JSON.stringify(rows));
   recv.close();
   send.close();
+});
+
+test('history --keep-raw and --max-size: saved beside the file, applied to it at once, the older seconds gone and their minutes kept', async () => {
+  const { openHistory } = await import('../../history/db.node.ts');
+  const { HistoryStore } = await import('../../history/store.node.ts');
+  const { Recorder } = await import('../../history/recorder.ts');
+  const { SumBuffer } = await import('../../history/sums.ts');
+  const db = path.join(tempDir(), 'history.db');
+  const now = Math.floor(Date.now() / 1000);
+  const o = openHistory(db);
+  // Two seconds of one process's traffic: one 2 hours ago, one a minute ago.
+  const sums = new SumBuffer();
+  const rec = new Recorder(sums);
+  rec.started('nettop', { interval: 1, ifaces: [] });
+  const row = (t: number, xmitPk: number) => ({ time: t * 1e6, pid: 7, uid: 0, dev: 'lo', xmitPk, recvPk: 0, xmitKb: 0, recvKb: 0, command: 'np-old', xmitBytes: xmitPk * 100, recvBytes: 0 });
+  rec.rows('nettop', [row(now - 7200, 3), row(now - 60, 2)]);
+  new HistoryStore(o.db, db).write(sums.take());
+  o.db.close();
+  const r = await netprobes(['history', '--history-db', db, '--keep-raw', '1h', '--max-size', '500M']).done;
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /keeps each second's sums 1 hours, each minute's 90 days, each hour's 730 days, in at most 500 MiB; saved beside .*; 1 old rows removed now/);
+  const settings = JSON.parse(readFileSync(path.join(path.dirname(db), 'settings.json'), 'utf8')) as { retention: unknown };
+  assert.deepEqual(settings.retention, { keep: { raw: 3600, minute: 90 * 86_400, hour: 730 * 86_400 }, maxBytes: 500 * 2 ** 20 });
+  const check = openHistory(db);
+  const count = (tier: string) => (check.db.prepare(`SELECT count(*) AS n FROM ${tier}`).get() as { n: number }).n;
+  assert.deepEqual([count('raw'), count('minute'), count('hour')], [1, 2, 2]);
+  check.db.close();
+  // The 2-hour-old second still counts in a range over it, from the minute tier.
+  const rows = await historyCsv(db, ['--since', '3h']);
+  assert.deepEqual(rows.map((x) => [x.COMMAND, x.XMIT_PK]), [['np-old', '5']]);
+  const bad = await netprobes(['history', '--history-db', db, '--keep-minutes', '30s']).done;
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /minute must be kept between 1 minute and 100 years/);
 });

@@ -217,3 +217,55 @@ describe('netprobes history arguments', () => {
     assert.throws(() => parseHistoryArgs(['--from', '2026-11-28 10:00', '--to', '2026-11-28 09:00']), /empty/);
   });
 });
+
+describe('retention settings', () => {
+  test('saved beside the database, each part kept when another is saved; bad values are the defaults', async () => {
+    const { recordingSetting, retentionSetting, saveRecordingSetting, saveRetention } = await import('../../history/settings.node.ts');
+    const { DEFAULT_RETENTION } = await import('../../history/retention.ts');
+    const file = tempDb();
+    openHistory(file).db.close();
+    assert.deepEqual(retentionSetting(file), DEFAULT_RETENTION);
+    saveRecordingSetting(file, false);
+    const r = saveRetention(file, { keep: { raw: 12 * 3600 }, maxBytes: 500 * 2 ** 20 });
+    assert.deepEqual(r, { keep: { ...DEFAULT_RETENTION.keep, raw: 12 * 3600 }, maxBytes: 500 * 2 ** 20 });
+    assert.equal(recordingSetting(file), false, 'saving the retention keeps the recording switch');
+    saveRecordingSetting(file, true);
+    assert.deepEqual(retentionSetting(file), r, 'saving the switch keeps the retention');
+    assert.throws(() => saveRetention(file, { keep: { minute: 59 } }), RangeError);
+    assert.throws(() => saveRetention(file, { maxBytes: 1000 }), RangeError);
+    // A hand-edited file with nonsense: each bad value is the default, the good ones stay.
+    writeFileSync(path.join(path.dirname(file), 'settings.json'), JSON.stringify({ retention: { keep: { raw: 'a week', hour: 86_400 }, maxBytes: -1 } }));
+    assert.deepEqual(retentionSetting(file), { keep: { ...DEFAULT_RETENTION.keep, hour: 86_400 }, maxBytes: DEFAULT_RETENTION.maxBytes });
+    writeFileSync(path.join(path.dirname(file), 'settings.json'), '{not json');
+    assert.deepEqual(retentionSetting(file), DEFAULT_RETENTION);
+    assert.equal(recordingSetting(file), true);
+  });
+
+  test('a writer opens with the saved retention and reads it again before each pass', async () => {
+    const { saveRetention } = await import('../../history/settings.node.ts');
+    const { HistoryWriter } = await import('../../history/writer.node.ts');
+    const file = tempDb();
+    openHistory(file).db.close();
+    saveRetention(file, { keep: { raw: 3600 } });
+    const w = HistoryWriter.open(file, { log: () => {} });
+    try {
+      assert.equal(w.store.retention.keep.raw, 3600);
+      saveRetention(file, { keep: { raw: 7200 } });
+      (w as unknown as { enforce(): void }).enforce();
+      assert.equal(w.store.retention.keep.raw, 7200);
+    } finally {
+      w.close();
+    }
+  });
+
+  test('--keep-raw, --keep-minutes, --keep-hours and --max-size', async () => {
+    const { parseSize } = await import('../../cli/history-args.ts');
+    assert.deepEqual([parseSize('500M'), parseSize('2G'), parseSize('1048576'), parseSize('64KiB'), parseSize('1.5G'), parseSize('lots')], [500 * 2 ** 20, 2 * 2 ** 30, 2 ** 20, 64 * 1024, null, null]);
+    const a = parseHistoryArgs(['--keep-raw', '12h', '--keep-hours', '52w', '--max-size', '2G']);
+    assert.deepEqual(a.retention, { keep: { raw: 12 * 3600, hour: 52 * 604_800 }, maxBytes: 2 * 2 ** 30 });
+    assert.equal(parseHistoryArgs([]).retention, null);
+    assert.throws(() => parseHistoryArgs(['--keep-raw', 'forever']), /--keep-raw takes a duration/);
+    assert.throws(() => parseHistoryArgs(['--max-size', 'big']), /--max-size takes a size/);
+    assert.throws(() => parseHistoryArgs(['--keep-raw', '1d', '--clear']), /not both/);
+  });
+});
