@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
 import { CHROMIUM, need, CHROMIUM_ARGS } from '../helpers/env.ts';
-import { sleep } from '../helpers/run.ts';
+import { pollValue } from '../helpers/poll-value.ts';
 import { sender, serveOn, wsRequest } from '../helpers/history.ts';
 
 const cleanups: (() => unknown)[] = [];
@@ -29,11 +29,20 @@ test('traffic recorded before a restart of serve is in the History view after it
   const first = await serveOn(db);
   cleanups.push(() => first.server.child.kill('SIGKILL'));
   await wsRequest(first.url, { type: 'start', probe: 'nettop', options: { interval: 1, ifaces: ['lo'] } });
-  await sleep(1500); // capture is up
+  // The capture is up once the collector has said what the probe reads (its source line).
+  const state = await pollValue(() => wsRequest(first.url, { type: 'getState' }) as Promise<{ probes: { nettop: { source: string | null } } }>, (st) => st.probes.nettop.source !== null);
+  assert.notEqual(state.probes.nettop.source, null, 'nettop started');
   const s = sender('np15-hsend', 39_151, 5, 1000, 200);
   cleanups.push(s.stop);
   await s.done;
-  await sleep(3000); // the last interval ends and is written
+  // Until the last interval has ended and been written: the database answers with all 200 datagrams.
+  const now = () => Math.floor(Date.now() / 1000);
+  const sent = async () => {
+    const a = (await wsRequest(first.url, { type: 'historyQuery', kind: 'nettop', by: 'process', from: now() - 600, to: now() + 1, where: { command: 'np15-hsend' } })) as { measures: { csv: string }[]; groups: { m: number[] }[] };
+    const i = a.measures.findIndex((m) => m.csv === 'XMIT_PK');
+    return a.groups.reduce((n, g) => n + g.m[i]!, 0);
+  };
+  assert.equal(await pollValue(sent, (n) => n >= 200, { timeoutMs: 15_000 }), 200);
   first.server.child.kill('SIGINT');
   const r = await first.server.done;
   assert.equal(r.code, 0, r.stderr);

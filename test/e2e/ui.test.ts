@@ -17,6 +17,7 @@ import type { Locator, Page } from 'playwright-core';
 import { need } from '../helpers/env.ts';
 import { openServePage, type ServePage } from '../helpers/serve-page.ts';
 import { collect, ROOT, sleep } from '../helpers/run.ts';
+import { pollValue } from '../helpers/poll-value.ts';
 import { descendants, parentTable } from '../../host/own-activity.node.ts';
 
 const PEER = path.join(ROOT, 'test', 'helpers', 'peer.mjs');
@@ -58,6 +59,13 @@ describe('the window: own activity, honest charts, accessibility, screenshots', 
     await panel.getByRole('button', { name: 'Start' }).waitFor();
   };
   const find = (panel: Locator, text: string) => panel.getByLabel('Find in rows').fill(text);
+  /** How many of NetProbes' own rows the tab hides now ("(12 hidden)", "(1.2k hidden)"). */
+  const hiddenCount = async (panel: Locator) => {
+    const m = /\((\d+(?:\.\d)?)(k?) hidden\)/.exec((await panel.locator('[data-counter="ownHidden"]').textContent()) ?? '');
+    return m ? Number(m[1]) * (m[2] ? 1000 : 1) : 0;
+  };
+  /** Waits until the tab hides some of NetProbes' own rows: the page's own traffic and calls have arrived. */
+  const someHidden = (panel: Locator) => pollValue(() => hiddenCount(panel), (n) => n > 0, { timeoutMs: 15_000 });
   const ownToggle = (panel: Locator) => panel.getByRole('checkbox', { name: /Show NetProbes' own/ });
 
   before(async () => {
@@ -76,7 +84,8 @@ describe('the window: own activity, honest charts, accessibility, screenshots', 
     await panel.getByLabel('Interface').selectOption('lo');
     await panel.getByLabel('Filter').fill(`tcp port ${servePort}`);
     await start(panel);
-    await sleep(3000); // state and counters go to the page every second: its own packets
+    // State and counters go to the page every second: its own packets, hidden.
+    assert.ok((await someHidden(panel)) > 0, 'the page\'s own packets arrived, hidden');
     await find(panel, `port:${servePort}`);
     assert.equal(await settled(panel, (n) => n === 0), 0, 'no row of NetProbes\' own connection while the toggle is off');
     const hidden = await panel.locator('[data-counter="ownHidden"]').textContent();
@@ -94,7 +103,7 @@ describe('the window: own activity, honest charts, accessibility, screenshots', 
     if (!need(t, 'root') || !need(t, 'chromium')) return;
     const panel = await tab('Socket calls');
     await start(panel);
-    await sleep(3000);
+    assert.ok((await someHidden(panel)) > 0, 'the browser\'s and serve\'s own calls arrived, hidden');
     await stop(panel);
     // Our browser: Chromium, a child of this test. Its processes and serve's are NetProbes' own.
     const parents = parentTable();
@@ -130,7 +139,7 @@ describe('the window: own activity, honest charts, accessibility, screenshots', 
     const panel = await tab('Traffic per process');
     await panel.getByLabel('interval').fill('1');
     await start(panel);
-    await sleep(3500);
+    assert.ok((await someHidden(panel)) > 0, 'serve\'s own traffic arrived in a table, hidden');
     await find(panel, `pid:${served!.pid}`);
     assert.equal(await settled(panel, (n) => n === 0), 0, 'serve hidden by default');
     await ownToggle(panel).check();
@@ -145,7 +154,14 @@ describe('the window: own activity, honest charts, accessibility, screenshots', 
     if (!need(t, 'root') || !need(t, 'chromium')) return;
     const panel = await tab('TCP connections');
     await start(panel);
-    await sleep(1500);
+    // The figure's data table (for screen readers): the newest 30 seconds, one row each; empty before the probe was heard.
+    const cells = panel.getByRole('figure', { name: 'New connections per second' }).locator('td');
+    const read = async () => (await cells.evaluateAll((tds) => tds.map((td) => td.getAttribute('data-value')))).map((v) => (v === '' ? null : Number(v)));
+    const lastBusy = (values: (number | null)[]) => {
+      for (let i = values.length - 1; i >= 0; i--) if (values[i]! > 0) return i;
+      return -1;
+    };
+    await pollValue(read, (values) => values.filter((v) => v !== null).length >= 2, { timeoutMs: 15_000 });
     // Connections are counted machine-wide: another program's connection in the window spoils an attempt (the
     // sum is not 5, or a quiet second is not zero); a chart that draws lines across gaps fails every attempt.
     let failure = '';
@@ -156,12 +172,9 @@ describe('the window: own activity, honest charts, accessibility, screenshots', 
         await new Promise<void>((r) => srv.listen(P, '127.0.0.1', r));
         await Promise.all(Array.from({ length: 5 }, () => new Promise((r) => net.connect(P, '127.0.0.1').resume().on('close', r).on('error', r))));
         srv.close();
-        await sleep(11_500);
-        // The figure's data table (for screen readers): the newest 30 seconds, one row each.
-        const cells = panel.getByRole('figure', { name: 'New connections per second' }).locator('td');
-        const values = (await cells.evaluateAll((tds) => tds.map((td) => td.getAttribute('data-value')))).map((v) => (v === '' ? null : Number(v)));
-        let last = -1;
-        values.forEach((v, i) => v !== null && v > 0 && (last = i));
+        // Until the chart has drawn the burst and 10 whole seconds after it.
+        const values = await pollValue(read, (v) => lastBusy(v) >= 0 && v.length - 1 - lastBusy(v) >= 10, { timeoutMs: 20_000, everyMs: 500 });
+        const last = lastBusy(values);
         const burst = values.slice(Math.max(0, last - 2), last + 1).filter((v): v is number => v !== null && v > 0);
         const after = values.slice(last + 1);
         failure = `attempt ${attempt + 1}: ${values.join(' ')}`;
@@ -231,7 +244,7 @@ describe('the window: own activity, honest charts, accessibility, screenshots', 
     };
     for (let i = 0; i < 4; i++) {
       await traffic();
-      await sleep(700);
+      await sleep(700); // pacing, not waiting: the rounds fall in different seconds, so every chart has several points
     }
     // Screenshots while the probes run, then axe on the same views once they are stopped (the rows, charts and
     // controls stay; axe on a page redrawn every frame by five streams takes minutes on two cores).
@@ -239,7 +252,8 @@ describe('the window: own activity, honest charts, accessibility, screenshots', 
       await page.emulateMedia({ colorScheme: scheme });
       for (const name of TABS) {
         await tab(name);
-        await sleep(400);
+        // Charts are drawn on the frames after the tab shows: wait for two of them, not a guessed time.
+        await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
         await page.screenshot({ path: path.join(SHOTS, `${name.toLowerCase().replace(/ /g, '-')}-${scheme}.png`) });
       }
     }
