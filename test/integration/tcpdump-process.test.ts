@@ -67,8 +67,18 @@ function assertRowsAmong(got: string[][], want: string[][], what: string) {
   }
 }
 
-async function stopCli(run: ReturnType<typeof netprobes>) {
-  await sleep(300);
+/** Lines the child has printed on stdout so far (attach at spawn: nothing earlier is missed). */
+function stdoutLines(child: ChildProcess): () => number {
+  let n = 0;
+  child.stdout!.on('data', (d: Buffer | string) => {
+    for (const c of String(d)) if (c === '\n') n++;
+  });
+  return () => n;
+}
+
+/** Stops the CLI once it has printed `rows` rows after its header: a row leaves once its packet's process is known. */
+async function stopCli(run: ReturnType<typeof netprobes>, printed: () => number, rows: number) {
+  await until(() => printed() >= 1 + rows, 10_000, `${rows} rows from the CLI (printed ${printed() - 1})`);
   run.child.kill('SIGINT');
   const r = await run.done;
   assert.equal(r.code, 0, `netprobes exited cleanly: ${r.stderr}`);
@@ -85,12 +95,15 @@ describe('tcpdump --process', () => {
 
     // The reference: tcpdump itself writes what it captured.
     const refPcap = path.join(dir, 'ref.pcap');
-    const ref = spawn('tcpdump', ['-i', 'lo', '-nn', '--immediate-mode', '-U', '-Z', 'root', '-w', refPcap, filter], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // A short snap length and a large buffer: in immediate mode with tcpdump's default 256 KiB snap length, its 2 MiB
+    // ring on lo has room for only a few dozen frames, and a burst overflowed it (177-199 of 200 were kept).
+    const ref = spawn('tcpdump', ['-i', 'lo', '-nn', '--immediate-mode', '-U', '-s', '128', '-B', '16384', '-Z', 'root', '-w', refPcap, filter], { stdio: ['ignore', 'pipe', 'pipe'] });
     const refDone = collect(ref);
     await waitForOutput(ref, /listening on/);
 
     // The CLI, and the Packets tab's path: the host session and the collector.
     const live = netprobes(['tcpdump', '--iface', 'lo', '--process', '--format', 'csv', '--filter', filter]);
+    const livePrinted = stdoutLines(live.child);
     await waitForOutput(live.child, /TIME,DEV/);
     const session = new Session({ collectorScript: COLLECTOR, frontEnd: 'browser', elevatedLauncher: null, saveFile: null });
     t.after(() => session.shutdown());
@@ -108,7 +121,7 @@ describe('tcpdump --process', () => {
     const expected = (sport: string) => (sport === String(P) ? { pid: echo.child.pid!, comm: echo.comm } : { pid: ping.child.pid!, comm: ping.comm });
 
     // (1) the CLI: 200 rows, each with the sender's PID, command and uid.
-    const r = await stopCli(live);
+    const r = await stopCli(live, livePrinted, 2 * COUNT);
     const rows = csvRows(r.stdout, `${HEADER},PID,COMMAND,UID`);
     assert.equal(rows.length, 2 * COUNT, r.stderr);
     for (const row of rows) {
