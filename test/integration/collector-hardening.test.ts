@@ -157,7 +157,7 @@ describe('collector privileges', () => {
     assert.match(status(pid), /^NoNewPrivs:\s+1$/m);
     // SIGUSR1 must not open Node's inspector (any local user could then run code in the collector).
     process.kill(pid, 'SIGUSR1');
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 300)); // time is the condition: an inspector would be listening by then
     assert.doesNotMatch(readFileSync('/proc/net/tcp', 'utf8'), /^\s*\d+: 0100007F:240D /m, 'nothing listens on 127.0.0.1:9229');
     assert.ok(alive(pid), 'the collector carries on');
     assert.notEqual(capField(1, 'CapEff'), EXPECTED_CAPS, 'a full root process holds more');

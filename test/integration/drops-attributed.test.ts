@@ -11,7 +11,6 @@ import { readFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { need } from '../helpers/env.ts';
 import { netprobes, waitForOutput } from '../helpers/run.ts';
-import { sleep } from '../helpers/tracefs.ts';
 import { readSocketTables } from '../../kernel/procfs/proc.node.ts';
 import { parseCsv } from '../helpers/csv.ts';
 
@@ -53,17 +52,16 @@ test('dropwatch --format csv: SOCKET_RCVBUFF drops carry the receiver\'s PID and
   const pid = sink.child.pid!;
   const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
   const run = netprobes(['dropwatch', '--format', 'csv', '--interval', '1', '--duration', '6']);
+  // The header is printed once the tracepoint is on.
   await waitForOutput(run.child, /TIME,COUNT,LOCATION,REASON,PROTOCOL,PID,COMMAND/);
-  await sleep(300);
   await send(sink.port, 2000);
-  await sleep(200);
-  // The kernel's own count, read while the socket still exists.
+  const out = await run.done;
+  assert.equal(out.code, 0, out.stderr);
+  // The kernel's own count, read once dropwatch has ended (every drop it could count is done) while the socket still exists.
   const socket = readSocketTables('/proc/net', (f) => f === 'udp').sockets.find((s) => s.localPort === sink.port);
   assert.ok(socket, 'the sink socket is in /proc/net/udp');
   const kernelDrops = socket.drops!;
   assert.ok(kernelDrops > 1500, `the socket dropped ${kernelDrops} of 2000 (a 4 KiB buffer holds a few)`);
-  const out = await run.done;
-  assert.equal(out.code, 0, out.stderr);
   const rows = parseCsv(out.stdout);
   assert.deepEqual(rows[0], ['TIME', 'COUNT', 'LOCATION', 'REASON', 'PROTOCOL', 'PID', 'COMMAND']);
   const mine = rows.slice(1).filter((r) => r[3] === 'SOCKET_RCVBUFF' && r[5] === String(pid));
@@ -86,8 +84,7 @@ test('dropwatch --explain: the table names the process and says what to do', { t
   const sink = await startSink();
   const pid = sink.child.pid!;
   const run = netprobes(['dropwatch', '--explain', '--interval', '1', '--duration', '4']);
-  await waitForOutput(run.child, /Monitoring for dropped packets/);
-  await sleep(300);
+  await waitForOutput(run.child, /Monitoring for dropped packets/); // printed once the tracepoint is on
   await send(sink.port, 300);
   const out = await run.done;
   assert.equal(out.code, 0, out.stderr);

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { need } from '../helpers/env.ts';
-import { globalTracingState, netprobesInstances, sleep, startSource, until } from '../helpers/tracefs.ts';
+import { globalTracingState, netprobesInstances, startSource, until } from '../helpers/tracefs.ts';
 import { dropwatchSource } from '../../probes/dropwatch/source.node.ts';
 import { printDropwatch } from '../../probes/dropwatch/print.ts';
 
@@ -31,11 +31,12 @@ test('UDP to a closed port: exactly N drops at __udp4_lib_rcv, NO_SOCKET, IPv4',
   const run = await startSource(dropwatchSource, { interval: 1 });
   assert.match(run.running.description, /skb:kfree_skb/);
   try {
-    await sleep(200);
-    await sendTo(port, N);
+    await sendTo(port, N); // the tracepoint is on once the source has started
     const sum = () => run.rows().filter((r) => r.location === '__udp4_lib_rcv' && r.reason === 'NO_SOCKET' && r.protocol === 'IPv4').reduce((n, r) => n + r.count, 0);
     await until(() => sum() >= N, 5000, `${N} drops`);
-    await sleep(1200); // one more table: nothing late, nothing twice
+    // One more table: nothing late, nothing twice.
+    const tables = run.batches.length;
+    await until(() => run.batches.length > tables, 5000, 'the next table');
     assert.equal(sum(), N);
     // Every table is sorted, most first, and the times are interval ends.
     for (const table of run.batches) for (let i = 1; i < table.length; i++) assert.ok(table[i - 1]!.count >= table[i]!.count);

@@ -291,8 +291,10 @@ test("the systemd unit's capabilities are enough: all three probes run whole und
   const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
   assert.equal(/^CapBnd:\s+(\w+)$/m.exec(status)![1], /^CapEff:\s+(\w+)$/m.exec(status)![1], 'effective = the bounding set');
   assert.notEqual(/^CapEff:\s+(\w+)$/m.exec(status)![1], '000001ffffffffff');
-  await sleep(2500);
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  // Every probe up, as /metrics says (polled; the probes start one after another).
+  const up = (text: string) => ['nettop', 'dropwatch', 'tcp-connections'].every((probe) => new RegExp(`^netprobes_probe_up\\{probe="${probe}"\\} 1$`, 'm').test(text));
+  let text = '';
+  for (const end = Date.now() + 15_000; !up(text) && Date.now() < end; await sleep(100)) text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   for (const probe of ['nettop', 'dropwatch', 'tcp-connections']) assert.match(text, new RegExp(`^netprobes_probe_up\\{probe="${probe}"\\} 1$`, 'm'), stderr);
   assert.doesNotMatch(stderr, /without /, 'nothing runs degraded');
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));

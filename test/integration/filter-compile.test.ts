@@ -17,6 +17,7 @@ import { tcpdumpSource } from '../../probes/tcpdump/source.node.ts';
 import { ProbeError } from '../../core/probe-error.ts';
 import { need } from '../helpers/env.ts';
 import { netprobes, sleep } from '../helpers/run.ts';
+import { until } from '../helpers/tracefs.ts';
 
 /** Stall bound: generous, a bound on blocking, not on speed (the old in-loop compile of 1,000 chars took 0.1-0.17 s here, of 2,048 chars 1 s). */
 const MAX_STALL_MS = 200;
@@ -69,13 +70,13 @@ describe('tcpdump filter compilation', () => {
 
     const delay = monitorEventLoopDelay({ resolution: 1 });
     delay.enable();
-    await sleep(20);
+    await sleep(20); // the histogram's window opens before the open starts (time is what is measured here)
     const started = performance.now();
     const rows: PacketRow[] = [];
     const running = await tcpdumpSource({ ifaces: ['lo'], filter, bothDirections: false }, sink(rows));
     const openMs = performance.now() - started;
     t.after(() => running.stop()); // a failed assertion must not leave the capture holding the process open
-    await sleep(20);
+    await sleep(20); // and closes after it: a stall at the open's very end is measured too
     delay.disable();
     const stallMs = delay.max / 1e6;
     t.diagnostic(`open took ${openMs.toFixed(0)} ms; the longest event-loop stall meanwhile ${stallMs.toFixed(1)} ms`);
@@ -83,11 +84,12 @@ describe('tcpdump filter compilation', () => {
     // Compiling in the loop would stall it for about as long as the open takes.
     assert.ok(stallMs < openMs / 2, `stall ${stallMs.toFixed(1)} ms of an open of ${openMs.toFixed(0)} ms`);
 
+    // The datagram the filter must keep out goes first: once the three after it are rows, it would have been one too.
     const sock = dgram.createSocket('udp4');
-    for (let i = 0; i < 3; i++) await new Promise<void>((r) => sock.send(Buffer.alloc(10), P, '127.0.0.1', () => r()));
     await new Promise<void>((r) => sock.send(Buffer.alloc(10), P + 1, '127.0.0.1', () => r()));
+    for (let i = 0; i < 3; i++) await new Promise<void>((r) => sock.send(Buffer.alloc(10), P, '127.0.0.1', () => r()));
     sock.close();
-    await sleep(300);
+    await until(() => rows.filter((r) => r.dport === P).length >= 3, 10_000, 'the three datagrams the filter matches');
     await running.stop();
     assert.equal(rows.filter((r) => r.dport === P).length, 3);
     assert.equal(rows.filter((r) => r.dport === P + 1).length, 0, 'packets the filter does not match are not captured');

@@ -27,6 +27,8 @@ test('SIGKILL of the host while recording: the database opens and holds all but 
   const { url, server } = await serveOn(db);
   cleanups.push(() => server.child.kill('SIGKILL'));
   await wsRequest(url, { type: 'start', probe: 'nettop', options: { interval: 1, ifaces: ['lo'] } });
+  // Time is the condition here: nettop records a second or so before the sender starts, then 8 s of its traffic
+  // before the kill (the test's claim is about seconds of recording lost).
   await sleep(1500);
   const s = sender('np15-crash', 39_152, 10, 200, 1_000_000);
   cleanups.push(s.stop);

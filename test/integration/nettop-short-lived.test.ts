@@ -28,6 +28,9 @@ const run = promisify(execFile);
 const PEER = new URL('./nettop-peer.mjs', import.meta.url).pathname;
 const CHILD = new URL('../helpers/tracefs-child.ts', import.meta.url).pathname;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// The only sleeps here wait for time itself: past nettop's periodic /proc refresh (every 2 s), so the senders start
+// in a span no periodic scan has covered. Nothing waits before a stop: stop drains the capture, reads every
+// tracepoint event up to then and settles the held packets (probes/nettop/source.node.ts).
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
@@ -154,7 +157,6 @@ test('short-lived UDP senders (IPv4 and IPv6) that exit at once: every datagram 
   const nettop = await cli(ns);
   const N = 40;
   const { recv4, recv6, bursts } = await udpBursts(ns, N);
-  await sleep(1500);
   const { all, stderr } = await nettop.stop();
   t.diagnostic(stderr.trim());
   // 14 + 20 (or 40) + 8 + 1000 bytes a frame.
@@ -173,10 +175,9 @@ test("a short-lived sender whose socket is a worker thread's: on its process's P
   const nettop = await cli(ns);
   const recv = spawnPeer('npt-sl-recvt', ['udp-recv', '127.0.0.1'], ns);
   const port = (await recv.first).port as number;
-  await sleep(2500);
+  await sleep(2500); // past the periodic /proc refresh
   const senders = [0, 1].map((i) => ({ name: `npt-sl-thr-${i}`, peer: spawnPeer(`npt-sl-thr-${i}`, ['udp-burst-thread', '127.0.0.1', port, 25, 1000], ns) }));
   for (const s of senders) assert.equal(await s.peer.exited, 0);
-  await sleep(1500);
   const { all, stderr } = await nettop.stop();
   t.diagnostic(stderr.trim());
   for (const s of senders) assert.deepEqual(of(all, s.peer.pid, s.name), { xmitPk: 25, recvPk: 0, xmitBytes: 25 * 1042, recvBytes: 0 }, s.name);
@@ -191,7 +192,7 @@ test('short-lived TCP clients (connect, send, close, exit): both directions on t
   const server = spawnPeer('npt-sl-srv', ['tcp-server', '127.0.0.1'], ns);
   const server6 = spawnPeer('npt-sl-srv6', ['tcp-server', '::1'], ns);
   const [port, port6] = (await Promise.all([server.first, server6.first])).map((m) => m.port as number);
-  await sleep(2500);
+  await sleep(2500); // past the periodic /proc refresh
   const truth = await tcpdump('lo', `tcp port ${port} or tcp port ${port6}`, ns);
   const clients = [0, 1, 2].map((i) => {
     const [host, p] = i === 2 ? ['::1', port6!] : ['127.0.0.1', port!];
@@ -202,7 +203,6 @@ test('short-lived TCP clients (connect, send, close, exit): both directions on t
     localPorts.push((await c.peer.first).localPort as number);
     assert.equal(await c.peer.exited, 0);
   }
-  await sleep(1500);
   const frames = await truth.stop();
   const { all, stderr } = await nettop.stop();
   t.diagnostic(stderr.trim());
@@ -230,7 +230,6 @@ test('with the tracepoints off (NETPROBES_NETTOP_TRACE=0), /proc alone, said in 
   const ns = await namespace();
   const nettop = await cli(ns, { NETPROBES_NETTOP_TRACE: '0' });
   const { bursts } = await udpBursts(ns, 40);
-  await sleep(1500);
   const { all, stderr } = await nettop.stop();
   t.diagnostic(stderr.trim());
   const named = bursts.reduce((n, b) => n + (all.get(`${b.peer.pid}@lo`)?.xmitPk ?? 0), 0);

@@ -316,7 +316,7 @@ describe('serve survives hostile WebSocket clients', () => {
       raw.socket.write(frame(0x1, Buffer.alloc(100_000, 0x20)).subarray(0, 50_000));
       raw.socket.resetAndDestroy();
     }
-    await sleep(200);
+    await sleep(200); // time is the condition: a server that a reset would crash has fallen over by then
     await assertServing(s, good);
   });
 
@@ -515,7 +515,7 @@ describe('serve on [::1]', () => {
       await page.goto(`http://[::1]:${s.port}/?token=${TOKEN}`);
       await page.getByRole('tab', { name: /^Packets/ }).waitFor();
       await page.getByRole('status', { name: 'collector status' }).waitFor();
-      await sleep(500);
+      await sleep(500); // time is the condition: a page refused at its WebSocket would say so by then
       assert.equal(await page.getByText(/connecting to netprobes serve|disconnected from netprobes serve/).count(), 0, 'the page is connected');
       assert.deepEqual(errors, []);
       assert.equal(s.stats().refused.forbidden, 0);

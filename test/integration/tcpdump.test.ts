@@ -4,7 +4,8 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import dgram from 'node:dgram';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,6 +13,9 @@ import { need } from '../helpers/env.ts';
 import { createTestHost, type TestHost } from '../helpers/netns.ts';
 import { until } from '../helpers/tracefs.ts';
 import { PcapCapture } from '../../kernel/capture/pcap.node.ts';
+import { writePcapng } from '../../core/pcapng.ts';
+import type { PacketRow } from '../../probes/tcpdump/definition.ts';
+import { tcpdumpSource } from '../../probes/tcpdump/source.node.ts';
 import { collect, netprobes, ROOT, sh, sleep, waitForOutput } from '../helpers/run.ts';
 
 const PEER = path.join(ROOT, 'test', 'helpers', 'peer.mjs');
@@ -55,15 +59,26 @@ async function server(args: string[], ns?: string) {
   return { child, done };
 }
 
+type Capture = ReturnType<typeof netprobes> & { printed: () => CsvRow[] };
+
 /** Starts the CLI and waits until capture is on (the CSV header is printed after the source starts). */
-async function capture(args: string[]) {
+async function capture(args: string[]): Promise<Capture> {
   const run = netprobes(['tcpdump', '--format', 'csv', ...args]);
+  let out = '';
+  run.child.stdout!.on('data', (d: Buffer | string) => (out += String(d)));
   await waitForOutput(run.child, /TIME,DEV/);
-  return run;
+  // The whole lines printed so far, as rows.
+  return { ...run, printed: () => parseCsv(out.slice(0, out.lastIndexOf('\n') + 1)) };
 }
 
-async function stop(run: ReturnType<typeof netprobes>) {
-  await sleep(300); // the last libpcap block is handed over within the 20 ms read timeout
+/** Polls `ok` until it holds, or fails after `ms`. */
+async function waitUntil(ok: () => boolean | Promise<boolean>, ms: number, what: () => string): Promise<void> {
+  for (const end = Date.now() + ms; !(await ok()); await sleep(50)) if (Date.now() > end) assert.fail(`timed out after ${ms} ms waiting for ${what()}`);
+}
+
+/** Stops the CLI once the rows it printed satisfy `done` (the packets the test made are all shown), by SIGINT. */
+async function stop(run: Capture, done: (rows: CsvRow[]) => boolean | Promise<boolean>) {
+  await waitUntil(() => done(run.printed()), 10_000, () => `the rows; printed: ${run.printed().length}`);
   run.child.kill('SIGINT');
   const r = await run.done;
   assert.equal(r.code, 0, `netprobes exited cleanly: ${r.stderr}`);
@@ -80,7 +95,9 @@ describe('tcpdump probe on loopback', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'np-test-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const pcap = path.join(dir, 'ref.pcap');
-    const ref = spawn('tcpdump', ['-i', 'lo', '-nn', '--immediate-mode', '-U', '-Z', 'root', '-w', pcap, `tcp port ${P}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Immediate mode, packet-buffered (-U): the file holds each packet as it comes; a short snap length and a large
+    // buffer so that its ring on lo does not overflow (tcpdump's 256 KiB default leaves it a few dozen slots).
+    const ref = spawn('tcpdump', ['-i', 'lo', '-nn', '--immediate-mode', '-U', '-s', '128', '-B', '16384', '-Z', 'root', '-w', pcap, `tcp port ${P}`], { stdio: ['ignore', 'pipe', 'pipe'] });
     const refDone = collect(ref);
     await waitForOutput(ref, /listening on/);
     const ours = await capture(['--iface', 'lo', '--filter', `tcp port ${P}`]);
@@ -89,10 +106,12 @@ describe('tcpdump probe on loopback', () => {
     await peer(['tcp-client', '127.0.0.1', String(P), '3', '100']);
     await srv.done;
 
-    const r = await stop(ours);
-    await sleep(200);
+    // Both see the same packets: stop once ours has shown as many as the reference has written (the conversation is over).
+    const written = async () => (await sh('tcpdump', ['-r', pcap, '-nn']).catch(() => '')).split('\n').filter(Boolean).length;
+    const r = await stop(ours, async (rows) => rows.length >= 10 && rows.length === (await written()));
     ref.kill('SIGINT');
-    await refDone;
+    const refEnd = await refDone;
+    assert.match(refEnd.stderr, /\b0 packets dropped by kernel/, refEnd.stderr);
     const text = await sh('tcpdump', ['-r', pcap, '-nn', '-tt']);
     const expected = text
       .trim()
@@ -124,7 +143,7 @@ describe('tcpdump probe on loopback', () => {
     const ours = await capture(['--iface', 'lo', '--filter', `(udp and (port ${P4} or port ${P6})) or icmp or icmp6`]);
     await peer(['udp-send', '127.0.0.1', String(P4), '57', '1000']);
     await peer(['udp-send', '::1', String(P6), '23', '100']);
-    const r = await stop(ours);
+    const r = await stop(ours, (rows) => rows.filter((x) => x.DPORT === String(P4)).length >= 57 && rows.filter((x) => x.DPORT === String(P6)).length >= 23);
     const rows = parseCsv(r.stdout);
     const v4 = rows.filter((x) => x.DPORT === String(P4));
     const v6 = rows.filter((x) => x.DPORT === String(P6));
@@ -143,10 +162,48 @@ describe('tcpdump probe on loopback', () => {
     const P = nextPort();
     const ours = await capture(['--filter', `udp port ${P}`]);
     await peer(['udp-send', '127.0.0.1', String(P), '5', '10']);
-    const rows = parseCsv((await stop(ours)).stdout);
+    const rows = parseCsv((await stop(ours, (rows) => rows.length >= 5)).stdout);
     assert.equal(rows.length, 5, 'each loopback packet once, as tcpdump shows it');
     assert.ok(rows.every((x) => x.DEV === 'lo'));
     assert.ok(rows.every((x) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(x.TIME)), 'ISO 8601 with microseconds');
+  });
+
+  test("the pcapng export holds the first 256 bytes of each frame (the capture's snap length) and its length on the wire, as tshark and tcpdump -r read it", async (t) => {
+    if (!need(t, 'root')) return;
+    const P = nextPort();
+    // UDP payloads around the snap length: 14 + 20 + 8 + 214 = 256 bytes exactly; the rest shorter or longer, up to a
+    // datagram larger than any Ethernet frame (lo's MTU is 64 KiB).
+    const sizes = [1, 100, 213, 214, 215, 1000, 1472, 8000];
+    const rows: PacketRow[] = [];
+    const running = await tcpdumpSource({ ifaces: ['lo'], filter: `udp dst port ${P}`, bothDirections: false }, { row: (r) => void rows.push(r), rows: (r) => void rows.push(...r), fail: (e) => assert.fail(e) });
+    try {
+      const sock = dgram.createSocket('udp4');
+      for (const size of sizes) await new Promise<void>((r, j) => sock.send(Buffer.alloc(size, 0x61), P, '127.0.0.1', (e) => (e ? j(e) : r())));
+      sock.close();
+      await until(() => rows.length >= sizes.length, 10_000, 'a row per datagram');
+    } finally {
+      await running.stop();
+    }
+    assert.deepEqual(rows.map((r) => r.length), sizes.map((s) => 28 + s), "the rows' IP lengths are the datagrams'");
+    // What the collector writes for the Packets tab's export (collector/runner.node.ts), from the probe's kept frames.
+    const frames = running.capturedFrames!();
+    assert.deepEqual(frames.interfaces, [{ name: 'lo', linkType: 1, snaplen: 256 }]);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'np19-snap-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'export.pcapng');
+    writeFileSync(file, writePcapng(frames.interfaces, frames.packets));
+    const fields = (await sh('tshark', ['-r', file, '-T', 'fields', '-e', 'frame.len', '-e', 'frame.cap_len', '-e', 'udp.dstport', '-e', 'ip.len']))
+      .trimEnd()
+      .split('\n')
+      .map((l) => l.split('\t'));
+    assert.deepEqual(
+      fields,
+      sizes.map((s) => [String(42 + s), String(Math.min(256, 42 + s)), String(P), String(28 + s)]),
+      'each frame: its length on the wire, at most 256 bytes captured',
+    );
+    // tcpdump -r: the same frames, UDP lengths from the headers kept.
+    const lines = (await sh('tcpdump', ['-r', file, '-nn'])).trimEnd().split('\n');
+    assert.deepEqual(lines.map((l) => /UDP, length (\d+)/.exec(l)?.[1]), sizes.map(String));
   });
 
   test('table format prints tcpdumplike.stp\'s header block and rows', async (t) => {
@@ -189,8 +246,10 @@ describe('tcpdump probe across a veth into a test namespace', () => {
     await peer(['udp-send', host.hostV6, String(U), '9', '300'], host.ns);
     await usrv.done;
 
-    const inRows = parseCsv((await stop(received)).stdout);
-    const allRows = parseCsv((await stop(both)).stdout);
+    // The datagrams came last: once all 9 are shown, the TCP exchange before them is too (rows leave in capture order).
+    const nineDatagrams = (rows: CsvRow[]) => rows.filter((x) => x.DPORT === String(U)).length >= 9;
+    const inRows = parseCsv((await stop(received, nineDatagrams)).stdout);
+    const allRows = parseCsv((await stop(both, nineDatagrams)).stdout);
     const fromNs = (x: CsvRow) => x.SOURCE_IP === host.nsV4 || x.SOURCE_IP === host.nsV6;
     assert.ok(inRows.length > 0 && inRows.every(fromNs), 'default: only packets received by this host');
     assert.ok(inRows.every((x) => x.DEV === host.hostIf));
@@ -254,7 +313,7 @@ s.send(eth + b'\\x86\\xdd' + b'\\x45' + b'\\x00'*47)
 s.send(eth + b'\\x08\\x00' + ip4(17, struct.pack('!HHHH', 1111, 2222, 8, 0)))
 `;
     await sh('ip', ['netns', 'exec', host.ns, 'python3', '-c', script]);
-    const r = await stop(run);
+    const r = await stop(run, (rows) => rows.some((x) => x.SPORT === '1111')); // the good one was sent last
     const rows = parseCsv(r.stdout);
     assert.equal(rows.length, 1);
     assert.equal(rows[0]!.SPORT, '1111');
@@ -282,7 +341,7 @@ s.send(eth + b'\\x86\\xdd' + ip6(65535, udp(b'\\x00'*12)))
 s.send(eth + b'\\x08\\x00' + ip4(28, udp(b'')) + b'\\x00'*18)
 `;
     await sh('ip', ['netns', 'exec', host.ns, 'python3', '-c', script]);
-    const r = await stop(run);
+    const r = await stop(run, (rows) => rows.length >= 3);
     const rows = parseCsv(r.stdout);
     assert.deepEqual(rows.map((x) => [x.SOURCE_IP, x.DPORT, x.LENGTH]), [
       [host.nsV4, '2222', '60'],

@@ -45,6 +45,7 @@ test('tracepoint session: stats once a second, events decoded by id, close() ide
   session.read();
   const first = session.statsReads;
   assert.equal(first, 1, 'the first read reads the stats');
+  // Time is what is tested: the stats are read at most once a second, however often the events are.
   for (let i = 0; i < 10; i++) {
     await sleep(40);
     session.read();
