@@ -50,6 +50,9 @@ export async function referenceCapture(
   });
   return {
     stop: async () => {
+      // tcpdump leaves at SIGINT without reading what its ring still holds, and says nothing of it; in immediate
+      // mode it reads each packet within a millisecond or so, so this is a margin, not a guess at when it is done.
+      // The kernel-drop check below and the callers' exact counts fail if a packet was still missing.
       await sleep(200);
       child.kill('SIGINT');
       await exited;
