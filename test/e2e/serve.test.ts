@@ -97,16 +97,6 @@ describe('the GUI in a browser, against netprobes serve', () => {
     assert.ok((await table.getByRole('row').count()) >= 20, 'rows rendered');
     assert.equal(await panel.locator('[data-counter="kernelDrops"]').textContent(), '0');
 
-    // Sort by length, descending: the longest datagram (129 bytes of payload, to port A) comes first.
-    const lengthHeader = table.getByRole('columnheader', { name: /Length/ });
-    await lengthHeader.click();
-    await lengthHeader.click();
-    assert.equal(await lengthHeader.getAttribute('aria-sort'), 'descending');
-    assert.equal(await table.getByRole('row').nth(1).getByRole('cell').nth(13).textContent(), String(20 + 8 + 129));
-
-    // Find narrows the rows to one port's, exactly, of the 50 held; the CSV exported holds those and no other.
-    const shownCount = () => panel.locator('.shown-count').textContent();
-    const find = panel.getByLabel('Find in rows');
     const exportCsv = async (): Promise<string[][]> => {
       const download = page.waitForEvent('download');
       await panel.getByRole('button', { name: 'Export CSV' }).click();
@@ -114,6 +104,27 @@ describe('the GUI in a browser, against netprobes serve', () => {
       assert.equal(csv[0], 'TIME,DEV,SOURCE_IP,DEST_IP,SPORT,DPORT,PROTO,U,A,P,R,S,F,LENGTH');
       return csv.slice(1).map((l) => l.split(','));
     };
+    // IP length: 20 + 8 + the payload.
+    const lengthsTo = (first: number, count: number) => Array.from({ length: count }, (_, i) => 20 + 8 + first + i);
+
+    // Sort by length, descending: the rows shown (and exported) longest first, the longest datagram (129 bytes of payload, to port A) at the top.
+    const lengthHeader = table.getByRole('columnheader', { name: /Length/ });
+    await lengthHeader.click();
+    await lengthHeader.click();
+    assert.equal(await lengthHeader.getAttribute('aria-sort'), 'descending');
+    assert.deepEqual(
+      (await exportCsv()).map((c) => Number(c[13])),
+      [...lengthsTo(100, 30), ...lengthsTo(50, 20)].sort((a, b) => b - a),
+    );
+    // The table follows new rows at the bottom: scrolled to the top, its first row is the first sorted.
+    await table.hover();
+    await page.mouse.wheel(0, -100_000);
+    const top = await pollValue(() => table.getByRole('row').nth(1).getByRole('cell').nth(13).textContent(), (l) => l === String(20 + 8 + 129));
+    assert.equal(top, String(20 + 8 + 129));
+
+    // Find narrows the rows to one port's, exactly, of the 50 held; the CSV exported holds those and no other.
+    const shownCount = () => panel.locator('.shown-count').textContent();
+    const find = panel.getByLabel('Find in rows');
     for (const [port, count, firstPayload] of [[portA, 30, 100], [portB, 20, 50]] as const) {
       await find.fill(`port:${port}`);
       assert.equal(await pollValue(shownCount, (s) => s === `showing ${count} of 50`), `showing ${count} of 50`, `Find port:${port}`);
@@ -121,8 +132,8 @@ describe('the GUI in a browser, against netprobes serve', () => {
       assert.equal(rows.length, count);
       assert.ok(rows.every((c) => c[1] === 'lo' && c[5] === String(port) && c[6] === 'UDP'), rows.join('\n'));
       assert.deepEqual(
-        rows.map((c) => Number(c[13])).sort((a, b) => a - b),
-        Array.from({ length: count }, (_, i) => 20 + 8 + firstPayload + i),
+        rows.map((c) => Number(c[13])),
+        lengthsTo(firstPayload, count).reverse(),
       );
     }
     await find.fill('');
