@@ -9,10 +9,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
 import { parseCsv } from '../helpers/csv.ts';
+import { PROBE_IDS } from '../../probes/registry.ts';
 import { need } from '../helpers/env.ts';
+import { wsRequest } from '../helpers/history.ts';
 import { pollValue } from '../helpers/poll-value.ts';
 import { openServePage, type ServePage } from '../helpers/serve-page.ts';
 import { collect, ROOT, sh, waitForOutput } from '../helpers/run.ts';
@@ -86,6 +88,10 @@ describe('each tab in the browser, with real traffic', () => {
     if (process.getuid?.() !== 0) return;
     served = await openServePage({ acceptDownloads: true });
     page = served.page!;
+  });
+  // A test that failed half-way leaves no probe running for the next (which would then fail too, hiding which broke).
+  afterEach(async () => {
+    if (served) for (const probe of PROBE_IDS) await wsRequest(served.url, { type: 'stop', probe });
   });
   after(async () => {
     await served?.close();
