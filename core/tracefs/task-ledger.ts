@@ -36,6 +36,11 @@ export interface Life {
   /** Its latest command (comm), and the trace time it was set at. */
   command: string;
   commandNs: number;
+  /**
+   * The commands it had before, each with the trace time it was set at, oldest first (the last NAMES_KEPT): an event
+   * read after a rename is named as the task was named when it happened.
+   */
+  earlier?: [ns: number, command: string][];
   /** Real uid: read from /proc while it lived, or its parent's at fork; -1 when not known. */
   uid: number;
   /** When the uid was read from /proc (monotonic ns); undefined when inherited or unknown. */
@@ -62,6 +67,31 @@ export interface LedgerLimits {
 export const DEFAULT_LEDGER_LIMITS: LedgerLimits = { maxTids: 65536, keepNs: 10e9 };
 
 const LIVES_PER_TID = 4;
+/** Earlier commands kept per life (threads seldom rename themselves more than once or twice). */
+const NAMES_KEPT = 8;
+
+/** `life` was named `command` at trace time `tsNs` (a rename read late goes among the earlier names). */
+function setCommand(life: Life, tsNs: number, command: string): void {
+  const earlier = (life.earlier ??= []);
+  if (tsNs >= life.commandNs) {
+    if (command === life.command) return;
+    earlier.push([life.commandNs, life.command]);
+    life.command = command;
+    life.commandNs = tsNs;
+  } else {
+    const i = earlier.findIndex(([ns]) => ns > tsNs);
+    earlier.splice(i < 0 ? earlier.length : i, 0, [tsNs, command]);
+  }
+  if (earlier.length > NAMES_KEPT) earlier.shift();
+}
+
+/** The command `life` had at trace time `tsNs`. */
+function commandAt(life: Life, tsNs: number): string {
+  if (tsNs >= life.commandNs || !life.earlier?.length) return life.command;
+  let command = life.earlier[0]![1];
+  for (const [ns, c] of life.earlier) if (ns <= tsNs) command = c;
+  return command;
+}
 
 export class TaskLedger {
   private readonly lives = new Map<number, Life[]>();
@@ -99,6 +129,7 @@ export class TaskLedger {
       if (!life.tgid) life.tgid = tgid;
       if (thread) life.parent = parent;
       if (life.commandNs === -Infinity) life.command = command;
+      else setCommand(life, tsNs, command); // its name until the rename read before it
       if (life.uid < 0 && life.setuidNs === undefined) life.uid = uid;
       return;
     }
@@ -112,10 +143,7 @@ export class TaskLedger {
     if (!life) {
       // Read before its fork (another CPU's buffer): a life the fork completes.
       this.push({ tid, tgid: 0, command, commandNs: tsNs, uid: -1, startNs: -Infinity, exitNs: Infinity });
-    } else if (tsNs >= life.commandNs) {
-      life.command = command;
-      life.commandNs = tsNs;
-    }
+    } else setCommand(life, tsNs, command);
   }
 
   /** The exit of a setuid, setreuid or setresuid call: the task's uid may have changed. */
@@ -139,10 +167,7 @@ export class TaskLedger {
     const life = this.at(tid, tsNs);
     if (life) {
       life.exitNs = tsNs;
-      if (tsNs >= life.commandNs) {
-        life.command = command;
-        life.commandNs = tsNs;
-      }
+      if (tsNs >= life.commandNs) setCommand(life, tsNs, command);
       return;
     }
     this.push({ tid, tgid: 0, command, commandNs: tsNs, uid: -1, startNs: -Infinity, exitNs: tsNs });
@@ -173,7 +198,8 @@ export class TaskLedger {
 
   /** The command of process `tgid` at `tsNs`: its main thread's (as /proc/<pid>/comm), else `fallback`. */
   commandOf(tgid: number, tsNs: number, fallback: string): string {
-    return this.at(tgid, tsNs)?.command ?? fallback;
+    const life = this.at(tgid, tsNs);
+    return life ? commandAt(life, tsNs) : fallback;
   }
 
   /** Drops lives that exited more than keepNs before `nowNs`. */

@@ -2,7 +2,7 @@
 // test namespace through `ip netns exec`). Prints "ready" once listening.
 //   udp-send HOST PORT COUNT SIZE [MS]   sends COUNT datagrams of SIZE bytes (then keeps the socket MS ms)
 //   udp-recv HOST PORT COUNT [MS]        receives COUNT datagrams, then exits (after keeping the socket MS ms)
-//   tcp-server HOST PORT                 accepts one connection, echoes, closes on EOF
+//   tcp-server HOST PORT [N]             accepts N connections (default 1), echoes, closes each on EOF, exits after the Nth
 //   tcp-client HOST PORT MESSAGES SIZE   connects, sends MESSAGES writes of SIZE bytes (waiting for each echo), closes
 //   udp-echo HOST PORT COUNT             answers COUNT datagrams (each to its sender), then exits
 //   udp-ping HOST PORT COUNT SIZE [MS]   after MS ms, sends COUNT datagrams of SIZE bytes, each after the answer to the last
@@ -35,11 +35,12 @@ if (mode === 'udp-send') {
   });
   s.bind(port, host, () => console.log('ready'));
 } else if (mode === 'tcp-server') {
+  let left = Number(a ?? 1);
   const server = net.createServer((c) => {
     c.on('data', (d) => c.write(d));
     c.on('end', () => {
       c.end();
-      server.close();
+      if (--left === 0) server.close();
     });
   });
   server.listen(port, host, () => console.log('ready'));
