@@ -4,7 +4,8 @@
 // every writer (the app, serve, a probe's --record) when it opens the file and
 // again before each minute's retention pass, so `netprobes history --keep-raw`
 // reaches a running app within a minute. A missing or unreadable file means the
-// defaults; a bad value is said and ignored, never a reason to stop recording.
+// defaults; a bad value (a hand edit) is ignored for its default, never a reason
+// to stop recording.
 
 import { chownSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
