@@ -17,7 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
 import { need } from '../helpers/env.ts';
 import { parseCsv } from '../helpers/csv.ts';
-import { openServePage, type ServePage } from '../helpers/serve-page.ts';
+import { openServePage, openTab, type ServePage } from '../helpers/serve-page.ts';
 import { collect, ROOT, sleep, waitForOutput } from '../helpers/run.ts';
 
 const PEER = path.join(ROOT, 'test', 'helpers', 'peer.mjs');
@@ -86,12 +86,7 @@ describe('the GUI as the README describes it', () => {
   let served: ServePage | null = null;
   let page: Page;
 
-  const tab = async (name: string): Promise<Locator> => {
-    await page.getByRole('tab', { name: new RegExp(`^${name}`) }).click();
-    const region = page.getByRole('region', { name });
-    await region.waitFor();
-    return region;
-  };
+  const tab = (name: string) => openTab(page, name);
   const selectedTab = async () => (await page.getByRole('tab', { selected: true }).textContent())?.replace(/\d.*$/, '') ?? '';
   const shown = async (panel: Locator) => Number(await panel.locator('[data-counter="shown"]').textContent());
   const counter = async (panel: Locator, key: string) => Number(await panel.locator(`[data-counter="${key}"]`).textContent());

@@ -16,7 +16,7 @@ import { PROBE_IDS } from '../../probes/registry.ts';
 import { need } from '../helpers/env.ts';
 import { wsRequest } from '../helpers/history.ts';
 import { pollValue } from '../helpers/poll-value.ts';
-import { openServePage, type ServePage } from '../helpers/serve-page.ts';
+import { openServePage, openTab, type ServePage } from '../helpers/serve-page.ts';
 import { collect, ROOT, sh, waitForOutput } from '../helpers/run.ts';
 
 const PEER = path.join(ROOT, 'test', 'helpers', 'peer.mjs');
@@ -52,12 +52,7 @@ describe('each tab in the browser, with real traffic', () => {
   let served: ServePage | null = null;
   let page: Page;
 
-  const tab = async (name: string): Promise<Locator> => {
-    await page.getByRole('tab', { name: new RegExp(`^${name}`) }).click();
-    const region = page.getByRole('region', { name });
-    await region.waitFor();
-    return region;
-  };
+  const tab = (name: string) => openTab(page, name);
   const csvOf = async (panel: Locator, button: string): Promise<string[][]> => {
     const download = page.waitForEvent('download');
     await panel.getByRole('button', { name: button }).click();

@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import AxeBuilder from '@axe-core/playwright';
 import type { Locator, Page } from 'playwright-core';
 import { need } from '../helpers/env.ts';
-import { openServePage, type ServePage } from '../helpers/serve-page.ts';
+import { openServePage, openTab, type ServePage } from '../helpers/serve-page.ts';
 import { collect, ROOT, sleep } from '../helpers/run.ts';
 import { pollValue } from '../helpers/poll-value.ts';
 import { descendants, parentTable } from '../../host/own-activity.node.ts';
@@ -33,12 +33,7 @@ describe('the window: own activity, honest charts, accessibility, screenshots', 
   let servePort = 0;
   let page: Page;
 
-  const tab = async (name: string): Promise<Locator> => {
-    await page.getByRole('tab', { name: new RegExp(`^${name}`) }).click();
-    const region = page.getByRole('region', { name });
-    await region.waitFor();
-    return region;
-  };
+  const tab = (name: string) => openTab(page, name);
   const shown = async (panel: Locator) => Number(await panel.locator('[data-counter="shown"]').textContent());
   /** The shown count once the view has caught up with the last change (find text and toggle apply on the next frames). */
   const settled = async (panel: Locator, want: (n: number) => boolean) => {

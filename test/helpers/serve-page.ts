@@ -2,7 +2,7 @@
 // Chromium is installed (the tests' need() says why not), one close() for both.
 
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type BrowserContextOptions, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContextOptions, type Locator, type Page } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS } from './env.ts';
 import { netprobes, waitForOutput } from './run.ts';
 
@@ -36,4 +36,12 @@ export async function openServePage(context: BrowserContextOptions = {}): Promis
       await server.done;
     },
   };
+}
+
+/** Clicks a probe's (or the Overview's) tab and returns its panel once shown. */
+export async function openTab(page: Page, name: string): Promise<Locator> {
+  await page.getByRole('tab', { name: new RegExp(`^${name}`) }).click();
+  const region = page.getByRole('region', { name });
+  await region.waitFor();
+  return region;
 }
