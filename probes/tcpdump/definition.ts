@@ -2,7 +2,7 @@
 // with the TCP flags; the seed's header block repeated every second.
 
 import { defineColumns, defineProbe, type RowOf } from '../../core/probe.ts';
-import { arr, bool, obj, optional, str, type Infer } from '../../core/schema.ts';
+import { arr, bool, int, obj, optional, str, type Infer } from '../../core/schema.ts';
 import { IFACE_NAME, FILTER_EXPR } from '../../core/probe-options.ts';
 
 /**
@@ -41,6 +41,10 @@ const options = obj({
   bothDirections: bool,
   /** Optional, so clients of the seed's options stay valid. */
   process: optional(bool),
+  /** Only this process's packets (0: every one), decided in the collector by the same attribution as --process. */
+  pid: optional(int({ min: 0, max: 4_194_304 })),
+  /** Only packets of processes with this command (exact; '': every one). */
+  comm: optional(str({ max: 15, pattern: /^[^"\\\n]*$/ })),
   /** A pcap or pcapng file to read instead of capturing (the CLI only: the collector refuses it). */
   read: optional(str({ max: 4096 })),
 });
@@ -60,6 +64,8 @@ export const tcpdump = defineProbe<PacketRow, TcpdumpOptions>()({
     { name: 'filter', option: 'filter', kind: 'string', value: 'EXPR', label: 'Filter', help: "a libpcap filter expression, as tcpdump takes (e.g. 'tcp port 80')" },
     { name: 'both', option: 'bothDirections', kind: 'bool', label: 'Both directions', help: 'show sent packets too (default: received only, as the seed)' },
     { name: 'process', option: 'process', kind: 'bool', label: 'Processes', help: "each packet's process, as nettop finds it: CSV adds PID,COMMAND,UID (with --read: from NetProbes' own pcapng comments)" },
+    { name: 'pid', option: 'pid', kind: 'int', value: 'N', label: 'PID', help: "only this process's packets (its sent and received ones, found as --process finds them; the rest counted, not shown; 0 = all)" },
+    { name: 'comm', option: 'comm', kind: 'string', value: 'NAME', label: 'Command', help: 'only packets of processes with this command (exact, as --process names it)' },
     { name: 'read', option: 'read', kind: 'string', value: 'FILE', cliOnly: true, help: 'read a pcap or pcapng file instead of capturing (the same rows; --iface NAME names the interface of a pcap file, which has no names)' },
   ],
   seen: { counters: ['seen'], what: 'frames' },
@@ -79,6 +85,7 @@ export const tcpdump = defineProbe<PacketRow, TcpdumpOptions>()({
     { key: 'holdOverflow', label: 'hold overflow', description: 'rows printed unknown at once because too many were already waiting for their owner (bounded)', loss: true },
     { key: 'traceOverruns', label: 'trace overruns', description: "tracepoint events the kernel overwrote before they were read: short-lived sockets' packets among them may be unknown", loss: true },
     { key: 'scans', label: '/proc scans', description: 'scans of /proc for socket owners (--process)', loss: false },
+    { key: 'otherProcess', label: 'other processes', description: "rows left out by --pid or --comm: another process's, the kernel's or unknown", loss: false },
     { key: 'sent', label: 'sent (file)', description: 'frames of a file (--read) that a cooked capture marks as sent by its host: skipped without --both, as live capture never sees them', loss: false },
     { key: 'fromComments', label: 'named by comments', description: "rows of a file (--read) whose process came from NetProbes' own pcapng comment", loss: false },
   ],

@@ -7,7 +7,7 @@
 
 import { DEFAULT_SNAPLEN, PcapCapture, type CapturedPacket } from '../../kernel/capture/pcap.node.ts';
 import { FrameRing } from '../../core/frame-ring.ts';
-import type { ProbeSource, ProbeSink } from '../../runtime/source.ts';
+import type { ProbeSource, ProbeSink, RunningProbe } from '../../runtime/source.ts';
 import { InterfaceNames } from '../../kernel/interfaces.node.ts';
 import { LINK_TYPE_NAMES, type Decoded } from '../../core/packet.ts';
 import { OwnerWatch, systemClock } from '../../attribution/owner-watch.ts';
@@ -23,14 +23,46 @@ import { readCaptureFile } from './read.node.ts';
 type Pending = { row: PacketRow; frame: number };
 
 export const tcpdumpSource: ProbeSource<TcpdumpOptions, PacketRow> = async (options, sink) => {
-  if (options.read) return readCaptureFile(options, sink);
+  const only = processFilter(options, sink);
+  const running = options.read ? await readCaptureFile(options, only?.sink ?? sink) : await capture(options, only?.sink ?? sink, !!only);
+  if (!only) return running;
+  return { ...running, description: `${running.description}, only ${only.what}`, counters: () => ({ ...running.counters(), otherProcess: only.left }) };
+};
+
+/**
+ * --pid, --comm: only that process's rows go on, the rest are counted. Decided here, in the collector, on the owner
+ * the attribution gives each packet (or a file's comments give it), so the others never cross to the host.
+ */
+function processFilter(options: TcpdumpOptions, sink: ProbeSink<PacketRow>): { sink: ProbeSink<PacketRow>; what: string; readonly left: number } | null {
+  const pid = options.pid || 0;
+  const comm = options.comm || '';
+  if (!pid && !comm) return null;
+  const keep = (r: PacketRow) => (!pid || r.pid === pid) && (!comm || r.command === comm);
+  const f = {
+    left: 0,
+    what: [pid ? `PID ${pid}` : '', comm ? `command '${comm}'` : ''].filter(Boolean).join(' and '),
+    sink: {
+      ...sink,
+      row: (r: PacketRow) => (keep(r) ? sink.row(r) : void f.left++),
+      rows: (rows: PacketRow[]) => {
+        const kept = rows.filter(keep);
+        f.left += rows.length - kept.length;
+        if (kept.length) sink.rows(kept);
+      },
+    },
+  };
+  return f;
+}
+
+async function capture(options: TcpdumpOptions, sink: ProbeSink<PacketRow>, attribute: boolean): Promise<RunningProbe> {
   const devices = options.ifaces.length ? [...new Set(options.ifaces)] : ['any'];
   const names = new InterfaceNames();
   const frames = new FrameRows();
   const captures: PcapCapture[] = [];
   // The newest frames as captured, for a pcapng export.
   const ring = new FrameRing(EXPORT_FRAMES, DEFAULT_SNAPLEN);
-  const owners = options.process ? startOwners(ring, sink) : null;
+  // --pid and --comm need each packet's owner too, whether or not its columns are shown.
+  const owners = options.process || attribute ? startOwners(ring, sink) : null;
 
   const handle = (device: string, iface: number) => {
     const devName = (d: Decoded) => (d.ifindex >= 0 ? names.name(d.ifindex) : device);
@@ -79,7 +111,7 @@ export const tcpdumpSource: ProbeSource<TcpdumpOptions, PacketRow> = async (opti
     },
     capturedFrames: () => ({ interfaces: ring.interfaces, packets: ring.packets() }),
   };
-};
+}
 
 /** --process: the attribution, fed by /proc and the tracepoints; each row leaves with its owner, in capture order. */
 function startOwners(ring: FrameRing, sink: ProbeSink<PacketRow>) {

@@ -167,6 +167,47 @@ describe('tcpdump --process', () => {
     assertSameRows(csvRows(fromOurs.stdout, `${HEADER},PID,COMMAND,UID`), rows, 'our export, with its comments');
   });
 
+  test('--pid and --comm keep one process\'s packets in the collector, the others counted', async (t) => {
+    if (!need(t, 'root')) return;
+    const P = 30000 + Math.floor(Math.random() * 20000);
+    const filter = `udp port ${P}`;
+    const echo = startPeer(['udp-echo', '127.0.0.1', String(P), String(COUNT)]);
+    await waitForOutput(echo.child, /ready/);
+    // The echo's replies only (its own sends, the sender's PID as --process finds it), and a command no one has.
+    const byPid = netprobes(['tcpdump', '--iface', 'lo', '--pid', String(echo.child.pid), '--process', '--format', 'csv', '--filter', filter]);
+    const printed = stdoutLines(byPid.child);
+    const byComm = netprobes(['tcpdump', '--iface', 'lo', '--comm', 'np-nobody', '--format', 'csv', '--filter', filter]);
+    await Promise.all([waitForOutput(byPid.child, /TIME,DEV/), waitForOutput(byComm.child, /TIME,DEV/)]);
+    const session = new Session({ collectorScript: COLLECTOR, frontEnd: 'browser', elevatedLauncher: null, saveFile: null });
+    t.after(() => session.shutdown());
+    const events: HostEvent[] = [];
+    session.subscribe((e) => events.push(e));
+    await session.handle({ type: 'start', probe: 'tcpdump', options: { ifaces: ['lo'], filter, bothDirections: false, pid: echo.child.pid! } });
+    await until(() => session.state.probes.tcpdump.source !== null, 5000, 'the collector captures');
+    assert.match(session.state.probes.tcpdump.source!, new RegExp(`only PID ${echo.child.pid}$`));
+
+    const ping = startPeer(['udp-ping', '127.0.0.1', String(P), String(COUNT), '64', '300']);
+    assert.equal((await ping.done).code, 0);
+    assert.equal((await echo.done).code, 0);
+
+    const r = await stopCli(byPid, printed, COUNT);
+    const rows = csvRows(r.stdout, `${HEADER},PID,COMMAND,UID`);
+    assert.equal(rows.length, COUNT, r.stderr);
+    assert.ok(rows.every((x) => x[4] === String(P) && x[14] === String(echo.child.pid)), 'every row is a reply the echo sent');
+    assert.match(r.stderr, new RegExp(`seen ${2 * COUNT} frames, shown ${COUNT} rows, lost 0 .*other processes ${COUNT}`));
+    byComm.child.kill('SIGINT');
+    const c = await byComm.done;
+    assert.equal(c.stdout.trim(), HEADER, 'no row of a command no one has');
+    assert.match(c.stderr, new RegExp(`seen ${2 * COUNT} frames, shown 0 rows, lost 0 .*other processes ${2 * COUNT}`));
+
+    // Through the collector, as the Packets tab asks: only the echo's rows cross to the host.
+    const rowsSeen = () => events.filter((e) => e.type === 'rows' && e.probe === 'tcpdump').reduce((n, e) => n + (e as { rows: object[] }).rows.length, 0);
+    await until(() => rowsSeen() === COUNT, 5000, `${COUNT} rows in the session (${rowsSeen()})`);
+    await session.handle({ type: 'stop', probe: 'tcpdump' });
+    await until(() => !session.state.probes.tcpdump.running, 5000, 'the probe stopped');
+    assert.equal(rowsSeen(), COUNT);
+  });
+
   test('--read refuses what it cannot do, and the collector never opens a file', async (t) => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'np17-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
