@@ -58,7 +58,7 @@ export const tcpdump = defineProbe<PacketRow, TcpdumpOptions>()({
   kind: 'stream',
   columns,
   options,
-  defaults: { ifaces: [], filter: '', bothDirections: false },
+  defaults: { ifaces: [], filter: '', bothDirections: false, pid: 0, comm: '' },
   flags: [
     { name: 'iface', option: 'ifaces', kind: 'repeat', value: 'NAME', help: 'capture on this interface (repeatable; default: every interface, through the "any" device)' },
     { name: 'filter', option: 'filter', kind: 'string', value: 'EXPR', label: 'Filter', help: "a libpcap filter expression, as tcpdump takes (e.g. 'tcp port 80')" },

@@ -177,6 +177,7 @@ describe('tcpdump --process', () => {
     const byPid = netprobes(['tcpdump', '--iface', 'lo', '--pid', String(echo.child.pid), '--process', '--format', 'csv', '--filter', filter]);
     const printed = stdoutLines(byPid.child);
     const byComm = netprobes(['tcpdump', '--iface', 'lo', '--comm', 'np-nobody', '--format', 'csv', '--filter', filter]);
+    t.after(() => [echo, byPid, byComm].forEach((p) => p.child.exitCode === null && p.child.kill('SIGKILL')));
     await Promise.all([waitForOutput(byPid.child, /TIME,DEV/), waitForOutput(byComm.child, /TIME,DEV/)]);
     const session = new Session({ collectorScript: COLLECTOR, frontEnd: 'browser', elevatedLauncher: null, saveFile: null });
     t.after(() => session.shutdown());

@@ -25,7 +25,8 @@ const row: PacketRow = { time: 1795595516866889, dev: 'lo', src: '127.0.0.1', ds
 describe('netprobes tcpdump arguments', () => {
   test('shared and probe flags, repeated --iface, = and space forms', () => {
     const a = parseProbeArgs(tcpdump, ['--iface', 'lo', '--iface=eth0', '--filter', 'tcp port 80', '--both', '--format=csv', '--duration', '3']);
-    assert.deepEqual(a, { help: false, format: 'csv', duration: 3, record: false, historyDb: null, options: { ifaces: ['lo', 'eth0'], filter: 'tcp port 80', bothDirections: true } });
+    assert.deepEqual(a, { help: false, format: 'csv', duration: 3, record: false, historyDb: null, options: { ifaces: ['lo', 'eth0'], filter: 'tcp port 80', bothDirections: true, pid: 0, comm: '' } });
+    assert.deepEqual(parseProbeArgs(tcpdump, ['--pid', '42', '--comm=nginx']).options, { ...tcpdump.defaults, pid: 42, comm: 'nginx' });
     assert.deepEqual(parseProbeArgs(tcpdump, []).options, tcpdump.defaults);
     const r = parseProbeArgs(tcpdump, ['--history-db', '/tmp/h.db']);
     assert.deepEqual([r.record, r.historyDb], [true, '/tmp/h.db']);
