@@ -54,6 +54,8 @@ export function HistoryView(props: { api: NetprobesApi; state: HostState['histor
   const [range, setRange] = useState<Range>({ preset: 3600 });
   const [filter, setFilter] = useState('');
   const [answer, setAnswer] = useState<RangeAnswer | null>(null);
+  /** The range the answer is for: its timeline spans it. */
+  const [span, setSpan] = useState({ from: 0, to: 0 });
   const [error, setError] = useState<string | null>(null);
   const [asked, setAsked] = useState(0);
 
@@ -65,7 +67,7 @@ export function HistoryView(props: { api: NetprobesApi; state: HostState['histor
     const { from, to } = resolve(range);
     let current = true;
     api.request({ type: 'historyQuery', kind, by, from, to, top: TOP, timeline: true, ...(Object.keys(where).length ? { where } : {}) }).then(
-      (a) => current && (setAnswer(a), setError(null)),
+      (a) => current && (setAnswer(a), setSpan({ from, to }), setError(null)),
       (e: Error) => current && setError(e.message),
     );
     return () => void (current = false);
@@ -133,7 +135,7 @@ export function HistoryView(props: { api: NetprobesApi; state: HostState['histor
         {rangeText} {'from' in range ? <button onClick={() => setRange({ preset: 3600 })}>back to the last hour</button> : <span>(drag across the timeline to zoom in)</span>}
       </div>
       {typeof where === 'string' ? <div className="problem">{where}</div> : error ? <div className="problem">{error}</div> : null}
-      {answer && answer.groups.length ? <Timeline answer={answer} onSelect={zoom} /> : null}
+      {answer && answer.groups.length ? <Timeline answer={answer} span={span} onSelect={zoom} /> : null}
       <HistoryTable answer={answer} />
     </div>
   );
@@ -144,9 +146,9 @@ function label(a: RangeAnswer, g: RangeAnswer['groups'][number]): string {
 }
 
 /** The top groups' timelines (the kind's ranked measures summed), one line each; a drag across it selects a range. */
-function Timeline(props: { answer: RangeAnswer; onSelect: (from: number, to: number) => void }) {
+function Timeline(props: { answer: RangeAnswer; span: { from: number; to: number }; onSelect: (from: number, to: number) => void }) {
   const box = useRef<HTMLDivElement>(null);
-  const { onSelect, answer: a } = props;
+  const { onSelect, answer: a, span } = props;
   const draw = useCallback(() => {
     const el = box.current;
     if (!el) return () => {};
@@ -166,9 +168,10 @@ function Timeline(props: { answer: RangeAnswer; onSelect: (from: number, to: num
         height: 180,
         legend: { show: true, live: false },
         cursor: { drag: { x: true, y: false, setScale: false } },
-        scales: { x: { time: true } },
+        // The range asked for, not uPlot's guess from the points: one bucket alone was drawn across years.
+        scales: { x: { time: true, range: (): uPlot.Range.MinMax => [span.from, span.to] } },
         axes: [{}, { label: unit, size: 60 }],
-        series: [{}, ...groups.map((g, i) => ({ label: label(a, g), stroke: seriesColor(i), width: 1.5, points: { show: false } }))],
+        series: [{}, ...groups.map((g, i) => ({ label: label(a, g), stroke: seriesColor(i), width: 1.5, points: { show: true, size: 4, fill: seriesColor(i) } }))],
         hooks: {
           setSelect: [
             (p: uPlot) => {
@@ -187,7 +190,7 @@ function Timeline(props: { answer: RangeAnswer; onSelect: (from: number, to: num
       ro.disconnect();
       u.destroy();
     };
-  }, [a, onSelect]);
+  }, [a, span, onSelect]);
   useEffect(draw, [draw]);
   return (
     <figure className="chart" aria-label="History timeline">
